@@ -1,0 +1,107 @@
+/* Reactor core shared by the backends; the backend is chosen by including one poll_*.c.h. */
+#define _GNU_SOURCE
+#include "loop.h"
+#include "clock.h"
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define SPATE_LOOP_BATCH 512
+
+#if defined(__linux__)
+#include "poll_epoll.c.h"
+#elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__)
+#include "poll_kqueue.c.h"
+#else
+#error "spate needs epoll or kqueue"
+#endif
+
+int spate_loop_init(struct spate_loop *l)
+{
+    spate_timer_heap_init(&l->timers);
+    l->reap = NULL;
+    l->now = spate_clock_now();
+    l->nevents = SPATE_LOOP_BATCH;
+    return backend_init(l);
+}
+
+static void run_reap(struct spate_loop *l)
+{
+    while (l->reap) {
+        struct spate_reap *r = l->reap;
+        l->reap = r->next;
+        r->fn(r);
+    }
+}
+
+void spate_loop_fini(struct spate_loop *l)
+{
+    if (!l)
+        return;
+    run_reap(l);
+    backend_fini(l);
+    spate_timer_heap_fini(&l->timers);
+}
+
+int spate_loop_add(struct spate_loop *l, struct spate_io *io, int fd, unsigned mask)
+{
+    io->fd = fd;
+    io->mask = mask;
+    int rc = backend_add(l, io);
+    if (rc < 0)
+        io->fd = -1;
+    return rc;
+}
+
+int spate_loop_mod(struct spate_loop *l, struct spate_io *io, unsigned mask)
+{
+    if (io->fd < 0 || io->mask == mask)
+        return 0;
+    unsigned old = io->mask;
+    io->mask = mask;
+    int rc = backend_mod(l, io, old);
+    if (rc < 0)
+        io->mask = old;
+    return rc;
+}
+
+void spate_loop_del(struct spate_loop *l, struct spate_io *io)
+{
+    if (io->fd < 0)
+        return;
+    backend_del(l, io);
+    io->fd = -1;
+    io->mask = 0;
+}
+
+void spate_loop_defer(struct spate_loop *l, struct spate_reap *r)
+{
+    r->next = l->reap;
+    l->reap = r;
+}
+
+uint64_t spate_loop_next_timeout(struct spate_loop *l)
+{
+    struct spate_timer *t = spate_timer_peek(&l->timers);
+    if (!t)
+        return UINT64_MAX;
+    uint64_t now = spate_clock_now();
+    return t->deadline > now ? t->deadline - now : 0;
+}
+
+int spate_loop_once(struct spate_loop *l, uint64_t timeout_ns)
+{
+    uint64_t next = spate_loop_next_timeout(l);
+    if (next < timeout_ns)
+        timeout_ns = next;
+    if (l->reap)
+        timeout_ns = 0;
+    int n = backend_wait(l, timeout_ns);
+    l->now = spate_clock_now();
+    if (n < 0)
+        return n;
+    run_reap(l);
+    n += (int)spate_timer_run(&l->timers, l->now);
+    run_reap(l);
+    return n;
+}

@@ -1,0 +1,69 @@
+/* The reactor: one readiness backend (epoll or kqueue) plus the timer heap, single-threaded.
+ * I/O handles and timers are owned by their callers; the loop only points at them. */
+#ifndef SPATE_LOOP_H
+#define SPATE_LOOP_H
+#include "timer.h"
+#include <stdint.h>
+
+#define SPATE_EV_READ 1u
+#define SPATE_EV_WRITE 2u
+#define SPATE_EV_ERROR 4u /* hang-up or socket error: the handler should read/write to learn which */
+#define SPATE_EV_EDGE 8u  /* registration flag: edge-triggered (report each new readiness once) */
+
+struct spate_io;
+typedef void (*spate_io_cb)(struct spate_io *io, unsigned events);
+
+struct spate_io {
+    int fd;        /* -1 when not registered */
+    unsigned mask; /* registered interest, SPATE_EV_* */
+    spate_io_cb cb;
+};
+
+/* Work to run after the current batch of events has been dispatched: lets an object that is
+ * closed inside a callback stay valid for stale events later in the same batch. */
+struct spate_reap {
+    struct spate_reap *next;
+    void (*fn)(struct spate_reap *r);
+};
+
+struct spate_loop {
+    int bfd; /* backend descriptor (epoll or kqueue); pollable by an embedding loop */
+    struct spate_timer_heap timers;
+    struct spate_reap *reap;
+    uint64_t now; /* monotonic ns, refreshed after every wait */
+    void *events; /* backend event array */
+    int nevents;
+};
+
+/* Returns 0 or -errno. */
+int spate_loop_init(struct spate_loop *l);
+/* Frees what init made; handles still registered are simply forgotten. NULL-safe. */
+void spate_loop_fini(struct spate_loop *l);
+
+/* Registers io->fd with interest mask (SPATE_EV_READ|WRITE, optionally EDGE). 0 or -errno. */
+int spate_loop_add(struct spate_loop *l, struct spate_io *io, int fd, unsigned mask);
+/* Changes the interest; a no-op when unchanged. 0 or -errno. */
+int spate_loop_mod(struct spate_loop *l, struct spate_io *io, unsigned mask);
+/* Unregisters io (does not close the fd). Harmless when not registered. */
+void spate_loop_del(struct spate_loop *l, struct spate_io *io);
+
+/* Queues r to run after the current dispatch batch (or at the end of the next spate_loop_once). */
+void spate_loop_defer(struct spate_loop *l, struct spate_reap *r);
+
+/* Waits at most timeout_ns (UINT64_MAX = until the next timer or forever, 0 = poll), then runs
+ * ready I/O callbacks, due timers and deferred work. Returns events+timers handled, or -errno. */
+int spate_loop_once(struct spate_loop *l, uint64_t timeout_ns);
+
+/* Nanoseconds until the earliest timer (0 if due), or UINT64_MAX when no timer is armed. */
+uint64_t spate_loop_next_timeout(struct spate_loop *l);
+
+static inline int spate_loop_timer(struct spate_loop *l, struct spate_timer *t, uint64_t deadline)
+{
+    return spate_timer_start(&l->timers, t, deadline);
+}
+static inline void spate_loop_untimer(struct spate_loop *l, struct spate_timer *t)
+{
+    spate_timer_stop(&l->timers, t);
+}
+
+#endif

@@ -1,0 +1,179 @@
+/* spate: a single-threaded async HTTP/1.1 client engine. The only header the CLI and embedders use.
+ *
+ * Ownership: the engine copies everything a call is given; pointers handed to callbacks are valid
+ * only for the duration of the callback. No call blocks; nothing calls exit() or abort(). */
+#ifndef SPATE_H
+#define SPATE_H
+#include <stddef.h>
+#include <stdint.h>
+
+#define SPATE_VERSION "0.1.0"
+
+enum spate_error_kind {
+    SPATE_OK = 0,
+    SPATE_E_DNS,       /* name resolution failed */
+    SPATE_E_CONNECT,   /* TCP connect failed (refused, unreachable) */
+    SPATE_E_TLS,       /* handshake or certificate verification failed */
+    SPATE_E_TIMEOUT,   /* connect, total or read timeout */
+    SPATE_E_RESET,     /* connection reset or closed before the response completed */
+    SPATE_E_PROTOCOL,  /* the server broke HTTP/1.1 */
+    SPATE_E_HTTP,      /* a complete response with status >= 400 (unless no_fail) */
+    SPATE_E_TOO_LARGE, /* body or header limit exceeded */
+    SPATE_E_INPUT,     /* the request itself is invalid */
+    SPATE_E_CANCELED,  /* the engine was destroyed or the request canceled */
+};
+
+/* "dns", "connect", ... as printed in JSON output; "" for SPATE_OK. */
+const char *spate_error_kind_name(enum spate_error_kind k);
+
+/* Engine-wide settings. Initialise with spate_config_init() and change what you need. */
+struct spate_config {
+    unsigned concurrency;   /* requests in flight and open connections at most [100] */
+    unsigned per_host;      /* connections per scheme+host+port, 0 = only the global cap [0] */
+    double rate;            /* requests started per second, 0 = unlimited [0] */
+    double connect_timeout; /* seconds for DNS + TCP + TLS [10] */
+    double timeout;         /* seconds for one whole attempt, 0 = none [30] */
+    double read_timeout;    /* longest silence between bytes, 0 = none [0] */
+    unsigned retries;       /* extra attempts [0] */
+    double backoff;         /* base of the exponential backoff, seconds [0.5] */
+    double backoff_max;     /* cap of one backoff wait [30] */
+    double retry_after_max; /* cap of a Retry-After wait [60] */
+    int retry_all_methods;  /* retry non-idempotent methods too [0] */
+    int follow_redirects;   /* [0] */
+    unsigned max_redirs;    /* [10] */
+    int no_fail;            /* status >= 400 is not an error [0] */
+    double dns_ttl;         /* fixed DNS cache lifetime in seconds; < 0 = record TTLs [-1] */
+    const char *const *dns_servers; /* "ADDR[:PORT]" strings, copied [none: system] */
+    size_t n_dns_servers;
+    const char *const *resolve; /* "HOST:PORT:ADDR" pins, copied */
+    size_t n_resolve;
+    const char *cacert;      /* CA bundle file, NULL = system store */
+    int insecure;            /* skip certificate and host name checks [0] */
+    uint64_t max_body;       /* bytes [64 MiB] */
+    size_t max_header_bytes; /* bytes of one response header section [64 KiB] */
+    unsigned max_headers;    /* header fields per response [256] */
+    const char *user_agent;  /* [spate/VERSION]; "" sends none */
+};
+
+void spate_config_init(struct spate_config *c);
+
+struct spate_header {
+    const char *name;
+    const char *value;
+};
+
+/* Seconds spent in each phase of the last attempt; 0 when the phase did not happen. */
+struct spate_timing {
+    double dns, connect, tls, ttfb, total;
+};
+
+struct spate_response {
+    int status;                    /* last HTTP status, 0 if none */
+    enum spate_error_kind error;   /* SPATE_OK on success */
+    const char *message;           /* error message naming the cause, "" on success */
+    unsigned attempts;             /* >= 1 */
+    uint64_t body_bytes;           /* body bytes received in the final attempt */
+    const char *body;              /* whole body when keep_body was set, else NULL */
+    size_t body_len;
+    const struct spate_header *headers; /* response headers of the final response */
+    size_t nheaders;
+    struct spate_timing time;
+    const char *remote;            /* "ADDR:PORT" the final attempt used, "" if none */
+    int tls_resumed;               /* the final connection resumed a TLS session */
+    int reused;                    /* the final attempt ran on a pooled connection */
+};
+
+/* Called exactly once per submitted request, from inside spate_run/spate_engine_step, never from
+ * inside spate_submit. May submit further requests. */
+typedef void (*spate_done_cb)(void *user, const struct spate_response *r);
+/* Streams body bytes as they arrive. p == NULL && n == 0 means "discard what you were given so
+ * far" (the request is being re-attempted). Return 0 to go on, nonzero to abort (error input). */
+typedef int (*spate_body_cb)(void *user, const char *p, size_t n);
+
+struct spate_request {
+    const char *method; /* NULL = GET (or POST when body is set) */
+    const char *url;
+    const struct spate_header *headers;
+    size_t nheaders;
+    const void *body;
+    size_t body_len;
+    int keep_body;       /* collect the body into spate_response.body */
+    spate_body_cb on_body;
+    spate_done_cb done;  /* required */
+    void *user;
+};
+
+struct spate_engine;
+
+/* Creates an engine. Returns 0 or a negative error; on error *out is NULL and err (if given)
+ * holds a message. */
+int spate_engine_create(struct spate_engine **out, const struct spate_config *cfg, char *err,
+                        size_t errlen);
+/* Cancels everything still pending (callbacks fire with SPATE_E_CANCELED) and frees all.
+ * NULL-safe. Must not be called from inside a callback. */
+void spate_engine_destroy(struct spate_engine *e);
+
+/* Checks a request without submitting it: 0, or -EINVAL with err naming the problem. */
+int spate_request_check(const struct spate_request *req, char *err, size_t errlen);
+
+/* Queues a request (all of it copied). Returns 0, or a negative error (-EINVAL for an invalid
+ * request, err naming it; -ENOMEM), in which case done will never be called. */
+int spate_submit(struct spate_engine *e, const struct spate_request *req, char *err, size_t errlen);
+
+/* Runs until every submitted request has completed. Returns 0 or a negative error. */
+int spate_run(struct spate_engine *e);
+
+/* Embedding: watch this fd for readability in your loop ... */
+int spate_engine_fd(const struct spate_engine *e);
+/* ... wake at least this many milliseconds from now (-1 = no timer pending) ... */
+int spate_engine_timeout_ms(struct spate_engine *e);
+/* ... and call this: it does the ready work without blocking and returns the number of requests
+ * not yet completed (0 = idle), or a negative error. */
+int spate_engine_step(struct spate_engine *e);
+
+/* Counters for the whole engine life. */
+struct spate_stats {
+    uint64_t connects;        /* TCP connections attempted */
+    uint64_t established;     /* ... of which succeeded */
+    uint64_t reused;          /* requests served on a pooled connection */
+    uint64_t tls_handshakes;  /* completed TLS handshakes */
+    uint64_t tls_resumed;     /* ... of which resumed a session */
+    uint64_t dns_queries;     /* lookups sent to c-ares */
+    uint64_t dns_cache_hits;
+    uint64_t stale_resends;   /* requests re-sent after a pooled connection proved dead */
+};
+void spate_engine_stats(const struct spate_engine *e, struct spate_stats *out);
+
+/* Closed-model and open-model load generation (spate bench): one request, rendered once,
+ * sent over `connections` connections again and again. */
+struct spate_load_opts {
+    struct spate_request req;  /* method, url, headers, body; callbacks unused */
+    unsigned connections;      /* [64] */
+    double duration;           /* seconds, 0 = until `requests` are done */
+    uint64_t requests;         /* total, 0 = until `duration` ends */
+    double rate;               /* open model: requests per second, 0 = closed model */
+};
+
+struct spate_load_sample {
+    uint64_t latency_ns;         /* from the scheduled start (open model) or the send (closed) */
+    int status;                  /* 0 on error */
+    enum spate_error_kind error;
+    const char *message;         /* cause when error != SPATE_OK */
+    uint64_t bytes;              /* response bytes on the wire (headers + body) */
+};
+
+struct spate_load_report {
+    uint64_t elapsed_ns;
+    uint64_t connections_requested, connections_established, reconnects;
+    uint64_t max_lag_ns;  /* open model: the furthest sending fell behind schedule */
+    uint64_t late_sends;  /* open model: requests sent more than 1 ms after their slot */
+};
+
+typedef void (*spate_load_cb)(void *user, const struct spate_load_sample *s);
+
+/* Runs the load to completion; cb is called once per finished request. 0 or negative error
+ * (err naming it). */
+int spate_load_run(struct spate_engine *e, const struct spate_load_opts *o, spate_load_cb cb,
+                   void *user, struct spate_load_report *rep, char *err, size_t errlen);
+
+#endif
