@@ -1,5 +1,4 @@
 /* Reactor core shared by the backends; the backend is chosen by including one poll_*.c.h. */
-#define _GNU_SOURCE
 #include "loop.h"
 #include "clock.h"
 #include <errno.h>

@@ -53,6 +53,10 @@ struct spate_config {
     size_t max_header_bytes; /* bytes of one response header section [64 KiB] */
     unsigned max_headers;    /* header fields per response [256] */
     const char *user_agent;  /* [spate/VERSION]; "" sends none */
+    /* Called by spate_run each time before it waits for events, e.g. to flush buffered output
+     * so results stream out without a write per result. NULL = none. */
+    void (*before_wait)(void *arg);
+    void *before_wait_arg;
 };
 
 void spate_config_init(struct spate_config *c);
@@ -105,6 +109,16 @@ struct spate_request {
 
 struct spate_engine;
 
+/* Checks a request header as spate_submit would: an RFC 9110 token name; a value without CR,
+ * LF, NUL or other control characters but HTAB; not a framing header spate sets itself
+ * (Content-Length, Transfer-Encoding). 0 or -EINVAL with err naming the problem. */
+int spate_header_check(const char *name, const char *value, char *err, size_t errlen);
+/* Checks a method token: 0 or -EINVAL with err. */
+int spate_method_check(const char *method, char *err, size_t errlen);
+/* Base64 of in[0..n) into out, which must hold 4 * ((n + 2) / 3) + 1 bytes; returns the length
+ * written (without the NUL). */
+size_t spate_base64(char *out, const void *in, size_t n);
+
 /* Creates an engine. Returns 0 or a negative error; on error *out is NULL and err (if given)
  * holds a message. */
 int spate_engine_create(struct spate_engine **out, const struct spate_config *cfg, char *err,
@@ -152,6 +166,8 @@ struct spate_load_opts {
     double duration;           /* seconds, 0 = until `requests` are done */
     uint64_t requests;         /* total, 0 = until `duration` ends */
     double rate;               /* open model: requests per second, 0 = closed model */
+    uint64_t timeout_ns;       /* per request, 0 = none */
+    const char *user_agent;    /* NULL or "" = none */
 };
 
 struct spate_load_sample {

@@ -1,5 +1,4 @@
 /* Plain TCP transport: thin wrappers over recv/send with MSG_NOSIGNAL. */
-#define _GNU_SOURCE
 #include "transport.h"
 #include <errno.h>
 #include <stdio.h>

@@ -1,0 +1,44 @@
+/* Command-line value parsing shared by `spate fetch` and `spate bench`: strict numbers, seconds,
+ * sizes and the request-shaping options (-X -H -d --json --bearer -u -A). */
+#ifndef SPATE_ARGS_H
+#define SPATE_ARGS_H
+#include "spate.h"
+#include <stddef.h>
+#include <stdint.h>
+
+/* Every parser returns 0, or -1 after printing "spate CMD: --opt: why" to stderr. */
+int spate_args_uint(const char *cmd, const char *opt, const char *s, unsigned long long min,
+                    unsigned long long max, unsigned long long *out);
+/* Seconds: a finite decimal >= 0 and <= 1e6. */
+int spate_args_secs(const char *cmd, const char *opt, const char *s, double *out);
+/* A rate: a finite decimal > 0 and <= 1e7. */
+int spate_args_rate(const char *cmd, const char *opt, const char *s, double *out);
+/* Bytes, with an optional K/M/G suffix (powers of 1024). */
+int spate_args_size(const char *cmd, const char *opt, const char *s, uint64_t *out);
+
+/* The request options both commands share. Strings point into argv or into owned copies. */
+struct spate_args_req {
+    const char *method;
+    struct spate_header *headers; /* owned array; name/value strings owned */
+    size_t nheaders;
+    char *body;                   /* owned, NULL = none */
+    size_t body_len;
+    int json;                     /* --json: add Content-Type/Accept application/json */
+    char *auth;                   /* owned "Bearer x" or "Basic y", NULL = none */
+    const char *user_agent;
+};
+
+/* -H 'Name: value': splits and validates. 0 or -1 (message printed). */
+int spate_args_header(const char *cmd, struct spate_args_req *r, const char *arg);
+/* -d DATA or -d @FILE (file bytes unchanged). 0 or -1. */
+int spate_args_data(const char *cmd, struct spate_args_req *r, const char *arg, int json);
+/* --bearer TOKEN / -u USER:PASS. 0 or -1. */
+int spate_args_bearer(const char *cmd, struct spate_args_req *r, const char *tok);
+int spate_args_basic(const char *cmd, struct spate_args_req *r, const char *userpass);
+void spate_args_req_fini(struct spate_args_req *r);
+
+/* Appends one header to an owned header array. 0 or -ENOMEM. */
+int spate_args_push_header(struct spate_header **v, size_t *n, const char *name,
+                           const char *value);
+
+#endif

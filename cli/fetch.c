@@ -1,0 +1,680 @@
+/* `spate fetch`: read requests from arguments, files and stdin, validate all of them first (a bad
+ * line fetches nothing), then stream them through the engine and print one JSON line each. */
+#include "fetch.h"
+#include "args.h"
+#include "buf.h"
+#include "input.h"
+#include "output.h"
+#include "spate.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CMD "fetch"
+
+struct fetch {
+    struct spate_config cfg;
+    struct spate_args_req req;          /* request options from the command line */
+    const char **inputs;                /* -i files, in order */
+    size_t ninputs;
+    const char **dns_servers, **pins;
+    int ordered, with_body, quiet, verbose, progress;
+    const char *outdir;
+    struct spate_input_item *items;
+    size_t n, cap;
+    size_t submitted, finished, ok, failed;
+    size_t by_kind[SPATE_E_CANCELED + 1];
+    struct spate_engine *e;
+    struct spate_buf out;               /* stdout, flushed before the engine waits */
+    char **held;                        /* --ordered: lines that finished early */
+    size_t next_print;
+    double t0, last_progress;
+    int write_failed;
+};
+
+struct job {
+    struct fetch *f;
+    size_t index;
+    int fd; /* -o: the body file, -1 until the first byte (or the end) */
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void usage(FILE *to)
+{
+    fputs("usage: spate fetch [OPTIONS] [URL ...]\n"
+          "  -i, --input FILE        read requests from FILE ('-' = stdin), one per line:\n"
+          "                          a URL or a JSON object {url, method, headers, body, json, id}\n"
+          "  -c, --concurrency N     requests in flight and open connections at most [100]\n"
+          "      --per-host N        connections per host:port at most, 0 = no own limit [0]\n"
+          "      --rate R            requests started per second at most [unlimited]\n"
+          "      --connect-timeout S [10]  --timeout S [30]  --read-timeout S [none]\n"
+          "                          (seconds; 0 = no limit)\n"
+          "      --retries N [0]  --backoff S [0.5]  --backoff-max S [30]\n"
+          "      --retry-after-max S [60]  --retry-all-methods\n"
+          "  -X, --request METHOD    -H, --header 'Name: value'   -A, --user-agent UA\n"
+          "  -d, --data DATA|@FILE   --json DATA|@FILE   --bearer TOKEN   -u, --user USER:PASS\n"
+          "  -L, --location          follow redirects, --max-redirs N [10]\n"
+          "      --dns-ttl S  --dns-server ADDR[:PORT]  --resolve HOST:PORT:ADDR\n"
+          "      --cacert FILE  -k, --insecure\n"
+          "      --max-body BYTES [64M]  --max-header-bytes BYTES [64K]\n"
+          "      --ordered           print results in input order\n"
+          "      --body              include the body in each result\n"
+          "  -o, --output-dir DIR    write each body to DIR/<id>\n"
+          "      --no-fail           a complete response with status >= 400 counts as ok\n"
+          "  -q, --quiet             no summary or progress on stderr\n"
+          "      --progress / --no-progress   -v, --verbose   -h, --help\n",
+          to);
+}
+
+enum {
+    O_PER_HOST = 256, O_RATE, O_CTIMEOUT, O_TIMEOUT, O_RTIMEOUT, O_RETRIES, O_BACKOFF,
+    O_BACKOFF_MAX, O_RA_MAX, O_RETRY_ALL, O_JSON, O_BEARER, O_MAX_REDIRS, O_DNS_TTL,
+    O_DNS_SERVER, O_RESOLVE, O_CACERT, O_MAX_BODY, O_MAX_HDR, O_ORDERED, O_BODY, O_NO_FAIL,
+    O_PROGRESS, O_NO_PROGRESS,
+};
+
+static const struct option longopts[] = {
+    {"input", required_argument, 0, 'i'},
+    {"concurrency", required_argument, 0, 'c'},
+    {"per-host", required_argument, 0, O_PER_HOST},
+    {"rate", required_argument, 0, O_RATE},
+    {"connect-timeout", required_argument, 0, O_CTIMEOUT},
+    {"timeout", required_argument, 0, O_TIMEOUT},
+    {"read-timeout", required_argument, 0, O_RTIMEOUT},
+    {"retries", required_argument, 0, O_RETRIES},
+    {"backoff", required_argument, 0, O_BACKOFF},
+    {"backoff-max", required_argument, 0, O_BACKOFF_MAX},
+    {"retry-after-max", required_argument, 0, O_RA_MAX},
+    {"retry-all-methods", no_argument, 0, O_RETRY_ALL},
+    {"request", required_argument, 0, 'X'},
+    {"header", required_argument, 0, 'H'},
+    {"data", required_argument, 0, 'd'},
+    {"json", required_argument, 0, O_JSON},
+    {"bearer", required_argument, 0, O_BEARER},
+    {"user", required_argument, 0, 'u'},
+    {"user-agent", required_argument, 0, 'A'},
+    {"location", no_argument, 0, 'L'},
+    {"max-redirs", required_argument, 0, O_MAX_REDIRS},
+    {"dns-ttl", required_argument, 0, O_DNS_TTL},
+    {"dns-server", required_argument, 0, O_DNS_SERVER},
+    {"resolve", required_argument, 0, O_RESOLVE},
+    {"cacert", required_argument, 0, O_CACERT},
+    {"insecure", no_argument, 0, 'k'},
+    {"max-body", required_argument, 0, O_MAX_BODY},
+    {"max-header-bytes", required_argument, 0, O_MAX_HDR},
+    {"ordered", no_argument, 0, O_ORDERED},
+    {"body", no_argument, 0, O_BODY},
+    {"output-dir", required_argument, 0, 'o'},
+    {"no-fail", no_argument, 0, O_NO_FAIL},
+    {"quiet", no_argument, 0, 'q'},
+    {"progress", no_argument, 0, O_PROGRESS},
+    {"no-progress", no_argument, 0, O_NO_PROGRESS},
+    {"verbose", no_argument, 0, 'v'},
+    {"help", no_argument, 0, 'h'},
+    {0, 0, 0, 0},
+};
+
+static int push_str(const char ***v, size_t *n, const char *s)
+{
+    const char **nv = realloc(*v, (*n + 1) * sizeof(*nv));
+    if (!nv)
+        return -1;
+    nv[(*n)++] = s;
+    *v = nv;
+    return 0;
+}
+
+static int secs_opt(const char *opt, double *out) { return spate_args_secs(CMD, opt, optarg, out); }
+
+static int uint_opt(const char *opt, unsigned long long min, unsigned long long max,
+                    unsigned *out)
+{
+    unsigned long long v;
+    if (spate_args_uint(CMD, opt, optarg, min, max, &v))
+        return -1;
+    *out = (unsigned)v;
+    return 0;
+}
+
+/* One option; 0 or -1 (message printed). */
+static int option(struct fetch *f, int c, size_t *ndns, size_t *npins)
+{
+    struct spate_config *g = &f->cfg;
+    uint64_t sz;
+    switch (c) {
+    case 'i': return push_str(&f->inputs, &f->ninputs, optarg);
+    case 'c': return uint_opt("--concurrency", 1, 1000000, &g->concurrency);
+    case O_PER_HOST: return uint_opt("--per-host", 0, 1000000, &g->per_host);
+    case O_RATE: return spate_args_rate(CMD, "--rate", optarg, &g->rate);
+    case O_CTIMEOUT: return secs_opt("--connect-timeout", &g->connect_timeout);
+    case O_TIMEOUT: return secs_opt("--timeout", &g->timeout);
+    case O_RTIMEOUT: return secs_opt("--read-timeout", &g->read_timeout);
+    case O_RETRIES: return uint_opt("--retries", 0, 1000, &g->retries);
+    case O_BACKOFF: return secs_opt("--backoff", &g->backoff);
+    case O_BACKOFF_MAX: return secs_opt("--backoff-max", &g->backoff_max);
+    case O_RA_MAX: return secs_opt("--retry-after-max", &g->retry_after_max);
+    case O_RETRY_ALL: g->retry_all_methods = 1; return 0;
+    case 'X': {
+        char err[160];
+        if (spate_method_check(optarg, err, sizeof(err))) {
+            fprintf(stderr, "spate fetch: -X: %s\n", err);
+            return -1;
+        }
+        f->req.method = optarg;
+        return 0;
+    }
+    case 'H': return spate_args_header(CMD, &f->req, optarg);
+    case 'd': return spate_args_data(CMD, &f->req, optarg, 0);
+    case O_JSON: return spate_args_data(CMD, &f->req, optarg, 1);
+    case O_BEARER: return spate_args_bearer(CMD, &f->req, optarg);
+    case 'u': return spate_args_basic(CMD, &f->req, optarg);
+    case 'A': f->req.user_agent = optarg; return 0;
+    case 'L': g->follow_redirects = 1; return 0;
+    case O_MAX_REDIRS: return uint_opt("--max-redirs", 0, 1000, &g->max_redirs);
+    case O_DNS_TTL: return secs_opt("--dns-ttl", &g->dns_ttl);
+    case O_DNS_SERVER: return push_str(&f->dns_servers, ndns, optarg);
+    case O_RESOLVE: return push_str(&f->pins, npins, optarg);
+    case O_CACERT: g->cacert = optarg; return 0;
+    case 'k': g->insecure = 1; return 0;
+    case O_MAX_BODY:
+        if (spate_args_size(CMD, "--max-body", optarg, &sz))
+            return -1;
+        g->max_body = sz;
+        return 0;
+    case O_MAX_HDR:
+        if (spate_args_size(CMD, "--max-header-bytes", optarg, &sz))
+            return -1;
+        g->max_header_bytes = (size_t)sz;
+        return 0;
+    case O_ORDERED: f->ordered = 1; return 0;
+    case O_BODY: f->with_body = 1; return 0;
+    case 'o': f->outdir = optarg; return 0;
+    case O_NO_FAIL: g->no_fail = 1; return 0;
+    case 'q': f->quiet = 1; return 0;
+    case O_PROGRESS: f->progress = 1; return 0;
+    case O_NO_PROGRESS: f->progress = 0; return 0;
+    case 'v': f->verbose = 1; return 0;
+    default: return -1;
+    }
+}
+
+static int parse_args(struct fetch *f, int argc, char **argv)
+{
+    size_t ndns = 0, npins = 0;
+    opterr = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, ":i:c:X:H:d:u:A:Lko:qvh", longopts, NULL)) != -1) {
+        if (c == 'h') {
+            usage(stdout);
+            exit(0);
+        }
+        if (c == '?' || c == ':') {
+            const char *what = c == '?' ? "unknown option" : "missing value for option";
+            if (optopt)
+                fprintf(stderr, "spate fetch: %s '-%c'\n", what, optopt);
+            else
+                fprintf(stderr, "spate fetch: %s '%s'\n", what, argv[optind - 1]);
+            fprintf(stderr, "try 'spate fetch --help'\n");
+            return -1;
+        }
+        if (option(f, c, &ndns, &npins))
+            return -1;
+    }
+    f->cfg.dns_servers = f->dns_servers;
+    f->cfg.n_dns_servers = ndns;
+    f->cfg.resolve = f->pins;
+    f->cfg.n_resolve = npins;
+    if (f->req.user_agent)
+        f->cfg.user_agent = f->req.user_agent;
+    return 0;
+}
+
+/* ---------- input ---------- */
+
+static int add_item(struct fetch *f, struct spate_input_item *it)
+{
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 1024;
+        struct spate_input_item *v = realloc(f->items, cap * sizeof(*v));
+        if (!v)
+            return -1;
+        f->items = v;
+        f->cap = cap;
+    }
+    f->items[f->n++] = *it;
+    return 0;
+}
+
+/* Builds the engine request for item i: line fields override command-line ones. headers must
+ * hold req.nheaders + item headers + 3 entries. */
+static void build(const struct fetch *f, const struct spate_input_item *it,
+                  struct spate_request *q, struct spate_header *hv)
+{
+    size_t n = 0;
+    int json = it->body ? it->json_body : f->req.json;
+    for (size_t i = 0; i < f->req.nheaders; i++) {
+        int overridden = 0;
+        for (size_t j = 0; j < it->nheaders; j++)
+            overridden |= !strcasecmp(f->req.headers[i].name, it->headers[j].name);
+        if (!overridden)
+            hv[n++] = f->req.headers[i];
+    }
+    if (f->req.auth)
+        hv[n++] = (struct spate_header){"Authorization", f->req.auth};
+    if (json) {
+        hv[n++] = (struct spate_header){"Content-Type", "application/json"};
+        hv[n++] = (struct spate_header){"Accept", "application/json"};
+    }
+    for (size_t j = 0; j < it->nheaders; j++)
+        hv[n++] = it->headers[j];
+    /* a later header of the same name wins over an earlier generated one */
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++)
+            if (!strcasecmp(hv[i].name, hv[j].name) && hv[i].name != hv[j].name) {
+                memmove(&hv[i], &hv[i + 1], (n - i - 1) * sizeof(*hv));
+                n--;
+                i--;
+                break;
+            }
+    memset(q, 0, sizeof(*q));
+    q->url = it->url;
+    q->method = it->method ? it->method : f->req.method;
+    q->headers = hv;
+    q->nheaders = n;
+    if (it->body) {
+        q->body = it->body;
+        q->body_len = it->body_len;
+    } else if (f->req.body) {
+        q->body = f->req.body;
+        q->body_len = f->req.body_len;
+    }
+}
+
+static int check_item(struct fetch *f, struct spate_input_item *it, const char *where)
+{
+    struct spate_header *hv = calloc(f->req.nheaders + it->nheaders + 3, sizeof(*hv));
+    struct spate_request q;
+    char err[300];
+    if (!hv)
+        return -1;
+    build(f, it, &q, hv);
+    int rc = spate_request_check(&q, err, sizeof(err));
+    free(hv);
+    if (rc) {
+        fprintf(stderr, "spate fetch: %s: %s\n", where, err);
+        return -1;
+    }
+    return 0;
+}
+
+static int take_line(struct fetch *f, const char *line, size_t len, const char *where)
+{
+    struct spate_input_item it;
+    char err[300];
+    int rc = spate_input_parse_line(line, len, &it, err, sizeof(err));
+    if (rc == 0)
+        return 0;
+    if (rc < 0) {
+        fprintf(stderr, "spate fetch: %s: %s\n", where, err);
+        return -1;
+    }
+    if (check_item(f, &it, where) || add_item(f, &it)) {
+        spate_input_item_fini(&it);
+        return -1;
+    }
+    return 0;
+}
+
+#define MAX_LINE (1u << 20)
+
+static int read_input(struct fetch *f, const char *path)
+{
+    int is_stdin = !strcmp(path, "-");
+    FILE *in = is_stdin ? stdin : fopen(path, "r");
+    const char *name = is_stdin ? "stdin" : path;
+    if (!in) {
+        fprintf(stderr, "spate fetch: cannot open '%s': %s\n", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fileno(in), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "spate fetch: cannot read '%s': Is a directory\n", path);
+        fclose(in);
+        return -1;
+    }
+    char *line = NULL;
+    size_t cap = 0, lineno = 0;
+    ssize_t n;
+    int rc = 0;
+    char where[300];
+    while (rc == 0 && (n = getline(&line, &cap, in)) >= 0) {
+        lineno++;
+        snprintf(where, sizeof(where), "%s:%zu", name, lineno);
+        if ((size_t)n > MAX_LINE) {
+            fprintf(stderr, "spate fetch: %s: line longer than %u bytes\n", where, MAX_LINE);
+            rc = -1;
+            break;
+        }
+        if (n && line[n - 1] == '\n')
+            n--;
+        rc = take_line(f, line, (size_t)n, where);
+    }
+    if (rc == 0 && ferror(in)) {
+        fprintf(stderr, "spate fetch: cannot read '%s': %s\n", path, strerror(errno));
+        rc = -1;
+    }
+    free(line);
+    if (!is_stdin)
+        fclose(in);
+    return rc;
+}
+
+static int read_all(struct fetch *f, int argc, char **argv)
+{
+    char where[64];
+    for (int i = optind; i < argc; i++) {
+        snprintf(where, sizeof(where), "argument '%.40s'", argv[i]);
+        size_t len = strlen(argv[i]);
+        if (len == 0 || strspn(argv[i], " \t") == len) {
+            fprintf(stderr, "spate fetch: %s: empty URL\n", where);
+            return -1;
+        }
+        /* an argument is always a URL, never a JSON object or comment */
+        struct spate_input_item it;
+        memset(&it, 0, sizeof(it));
+        it.url = strdup(argv[i]);
+        if (!it.url || check_item(f, &it, where) || add_item(f, &it)) {
+            spate_input_item_fini(&it);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < f->ninputs; i++)
+        if (read_input(f, f->inputs[i]))
+            return -1;
+    if (f->n == 0) {
+        fprintf(stderr, "spate fetch: no URLs given (arguments, -i FILE or -i -)\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---------- output ---------- */
+
+static void flush_out(void *arg)
+{
+    struct fetch *f = arg;
+    size_t off = 0;
+    while (off < f->out.len && !f->write_failed) {
+        ssize_t n = write(1, f->out.data + off, f->out.len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            fprintf(stderr, "spate fetch: cannot write results: %s\n", strerror(errno));
+            f->write_failed = 1;
+            break;
+        }
+        off += (size_t)n;
+    }
+    spate_buf_reset(&f->out);
+}
+
+static void emit(struct fetch *f, size_t index, const char *line, size_t len)
+{
+    if (!f->ordered) {
+        spate_buf_add(&f->out, line, len);
+    } else if (index != f->next_print) {
+        f->held[index] = strndup(line, len);
+        return;
+    } else {
+        spate_buf_add(&f->out, line, len);
+        f->next_print++;
+        while (f->next_print < f->n && f->held[f->next_print]) {
+            spate_buf_adds(&f->out, f->held[f->next_print]);
+            free(f->held[f->next_print]);
+            f->held[f->next_print++] = NULL;
+        }
+    }
+    if (f->out.len > (1u << 16))
+        flush_out(f);
+}
+
+static void progress(struct fetch *f, int final)
+{
+    double t = now_s();
+    if (!final && t - f->last_progress < 0.2)
+        return;
+    f->last_progress = t;
+    double el = t - f->t0;
+    fprintf(stderr, "\r%zu/%zu done, %zu failed, %.0f req/s%s", f->finished, f->n, f->failed,
+            el > 0 ? (double)f->finished / el : 0.0, final ? "\n" : "  ");
+}
+
+/* ---------- bodies to files (-o) ---------- */
+
+static int safe_id(const char *id)
+{
+    if (!id || id[0] != '"' || id[1] == '.' || id[1] == '"')
+        return 0;
+    size_t n = strlen(id);
+    if (n > 200 || id[n - 1] != '"')
+        return 0;
+    for (size_t i = 1; i + 1 < n; i++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", id[i]))
+            return 0;
+    return 1;
+}
+
+/* DIR/<id>: the input's id when it is a plain string of safe characters, else the index. */
+static void body_path(const struct fetch *f, size_t index, char *buf, size_t len)
+{
+    const char *id = f->items[index].id_json;
+    if (safe_id(id))
+        snprintf(buf, len, "%s/%.*s", f->outdir, (int)strlen(id) - 2, id + 1);
+    else if (id && id[0] != '"' && id[0] != '{' && id[0] != '[')
+        snprintf(buf, len, "%s/%s", f->outdir, id);
+    else
+        snprintf(buf, len, "%s/%zu", f->outdir, index);
+}
+
+static int open_body(struct job *j)
+{
+    if (j->fd >= 0)
+        return 0;
+    char path[4096];
+    body_path(j->f, j->index, path, sizeof(path));
+    j->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (j->fd < 0) {
+        fprintf(stderr, "spate fetch: cannot write '%s': %s\n", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int on_body(void *user, const char *p, size_t n)
+{
+    struct job *j = user;
+    if (!p) { /* re-attempt: start the file over */
+        if (j->fd >= 0 && ftruncate(j->fd, 0) == 0)
+            lseek(j->fd, 0, SEEK_SET);
+        return 0;
+    }
+    if (open_body(j))
+        return -1;
+    while (n) {
+        ssize_t w = write(j->fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* ---------- running ---------- */
+
+static void submit_more(struct fetch *f);
+
+static void on_done(void *user, const struct spate_response *r)
+{
+    struct job *j = user;
+    struct fetch *f = j->f;
+    const struct spate_input_item *it = &f->items[j->index];
+    if (f->outdir && r->error == SPATE_OK)
+        open_body(j); /* an empty body still gets its file */
+    if (j->fd >= 0)
+        close(j->fd);
+    struct spate_buf line;
+    spate_buf_init(&line);
+    const char *method = it->method ? it->method
+                         : f->req.method ? f->req.method
+                         : (it->body || f->req.body) ? "POST" : "GET";
+    struct spate_output_rec rec = {
+        .id_json = it->id_json,
+        .index = j->index,
+        .url = it->url,
+        .method = method,
+        .with_body = f->with_body,
+    };
+    if (spate_output_line(&line, &rec, r) == 0)
+        emit(f, j->index, line.data, line.len);
+    spate_buf_fini(&line);
+    if (f->verbose)
+        fprintf(stderr, "spate fetch: #%zu %s -> %d via %s (%s%s)%s%s\n", j->index, it->url,
+                r->status, r->remote[0] ? r->remote : "-", r->reused ? "reused" : "new",
+                r->tls_resumed ? ", TLS resumed" : "", r->error ? ": " : "", r->message);
+    f->finished++;
+    if (r->error == SPATE_OK) {
+        f->ok++;
+    } else {
+        f->failed++;
+        f->by_kind[r->error]++;
+    }
+    free(j);
+    if (f->progress && !f->quiet)
+        progress(f, 0);
+    submit_more(f);
+}
+
+static void submit_more(struct fetch *f)
+{
+    size_t window = f->cfg.concurrency * 4 + 256;
+    while (f->submitted < f->n && f->submitted - f->finished < window) {
+        size_t i = f->submitted++;
+        struct spate_input_item *it = &f->items[i];
+        struct spate_header *hv = calloc(f->req.nheaders + it->nheaders + 3, sizeof(*hv));
+        struct job *j = malloc(sizeof(*j));
+        struct spate_request q;
+        char err[300];
+        if (!hv || !j) {
+            fprintf(stderr, "spate fetch: out of memory\n");
+            exit(2);
+        }
+        *j = (struct job){.f = f, .index = i, .fd = -1};
+        build(f, it, &q, hv);
+        q.keep_body = f->with_body;
+        q.on_body = f->outdir ? on_body : NULL;
+        q.done = on_done;
+        q.user = j;
+        int rc = spate_submit(f->e, &q, err, sizeof(err));
+        free(hv);
+        if (rc) { /* checked before the run: only memory can fail here */
+            fprintf(stderr, "spate fetch: #%zu: %s\n", i, err);
+            exit(2);
+        }
+    }
+}
+
+static void summary(struct fetch *f)
+{
+    double el = now_s() - f->t0;
+    fprintf(stderr, "spate fetch: %zu requests, %zu ok, %zu failed in %.3f s (%.0f req/s)\n",
+            f->n, f->ok, f->failed, el, el > 0 ? (double)f->n / el : 0.0);
+    if (!f->failed)
+        return;
+    fprintf(stderr, "spate fetch: failures by kind:");
+    for (int k = 1; k <= SPATE_E_CANCELED; k++)
+        if (f->by_kind[k])
+            fprintf(stderr, " %s %zu", spate_error_kind_name(k), f->by_kind[k]);
+    fputc('\n', stderr);
+}
+
+static void cleanup(struct fetch *f)
+{
+    spate_engine_destroy(f->e);
+    for (size_t i = 0; i < f->n; i++)
+        spate_input_item_fini(&f->items[i]);
+    free(f->items);
+    if (f->held) {
+        for (size_t i = 0; i < f->n; i++)
+            free(f->held[i]);
+        free(f->held);
+    }
+    spate_args_req_fini(&f->req);
+    free(f->inputs);
+    free(f->dns_servers);
+    free(f->pins);
+    spate_buf_fini(&f->out);
+}
+
+int spate_fetch_main(int argc, char **argv)
+{
+    struct fetch f;
+    memset(&f, 0, sizeof(f));
+    spate_config_init(&f.cfg);
+    f.progress = isatty(2);
+    spate_buf_init(&f.out);
+    int rc = 2;
+    char err[300];
+    if (parse_args(&f, argc, argv) || read_all(&f, argc, argv))
+        goto out;
+    if (f.outdir) {
+        struct stat st;
+        if (stat(f.outdir, &st) || !S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "spate fetch: -o: '%s' is not a directory\n", f.outdir);
+            goto out;
+        }
+    }
+    if (f.ordered && !(f.held = calloc(f.n, sizeof(*f.held)))) {
+        fprintf(stderr, "spate fetch: out of memory\n");
+        goto out;
+    }
+    f.cfg.before_wait = flush_out;
+    f.cfg.before_wait_arg = &f;
+    if (spate_engine_create(&f.e, &f.cfg, err, sizeof(err))) {
+        fprintf(stderr, "spate fetch: %s\n", err);
+        goto out;
+    }
+    f.t0 = now_s();
+    submit_more(&f);
+    if (spate_run(f.e) < 0) {
+        fprintf(stderr, "spate fetch: event loop failed\n");
+        rc = 1;
+    } else {
+        rc = f.failed || f.write_failed ? 1 : 0;
+    }
+    flush_out(&f);
+    if (!f.quiet) {
+        if (f.progress)
+            progress(&f, 1);
+        summary(&f);
+    }
+out:
+    cleanup(&f);
+    return rc;
+}

@@ -1,0 +1,62 @@
+/* Latency histogram: log-linear buckets over uint64 nanoseconds (the HdrHistogram layout with 256
+ * sub-buckets), fixed size, O(1) recording with integer ops only, at most 0.4% relative error. */
+#ifndef SPATE_HISTOGRAM_H
+#define SPATE_HISTOGRAM_H
+#include <stdint.h>
+#include <stdio.h>
+
+/* Values 0..255 get one bucket each (exact). Above, each power-of-two range [2^k, 2^(k+1)) is cut
+ * into 128 equal buckets of width 2^(k-7), so a bucket is at most 1/128 of its lowest value wide
+ * and its midpoint is within 1/256 (0.39%) of anything in it. Tracked range: 0 .. SPATE_HIST_TOP ns
+ * (2^42 - 1 ns, about 73 minutes); larger values count in the top bucket and in `clamped`. */
+#define SPATE_HIST_SUB_BITS 8
+#define SPATE_HIST_SUB_COUNT (1u << SPATE_HIST_SUB_BITS) /* 256 */
+#define SPATE_HIST_HALF_COUNT (SPATE_HIST_SUB_COUNT / 2) /* 128 */
+#define SPATE_HIST_BUCKETS 35                            /* power-of-two ranges */
+#define SPATE_HIST_TOP ((UINT64_C(1) << (SPATE_HIST_BUCKETS + SPATE_HIST_SUB_BITS - 1)) - 1)
+#define SPATE_HIST_LEN ((SPATE_HIST_BUCKETS + 1) * SPATE_HIST_HALF_COUNT) /* 4608 counters */
+
+/* Plain data: embed it, copy it, merge it. Fields are readable; change them only through the API.
+ * sizeof is 36,904 bytes on LP64. */
+struct spate_hist {
+    uint64_t counts[SPATE_HIST_LEN];
+    uint64_t count;   /* values recorded */
+    uint64_t clamped; /* of which above SPATE_HIST_TOP */
+    uint64_t min;     /* exact; UINT64_MAX while empty */
+    uint64_t max;     /* exact, even for clamped values */
+    uint64_t sum;     /* sum of the values (clamped ones as SPATE_HIST_TOP): ~584 years to wrap */
+};
+
+/* Empties the histogram. */
+void spate_hist_init(struct spate_hist *h);
+
+/* Adds one value in ns. No allocation, no floating point, no loop. */
+void spate_hist_record(struct spate_hist *h, uint64_t v);
+
+/* Adds every value of src into dst; afterwards dst equals a histogram that recorded both. */
+void spate_hist_merge(struct spate_hist *dst, const struct spate_hist *src);
+
+/* The value of rank ceil(p/100 * count) (at least 1) in sorted order, p in [0, 100] (clamped):
+ * rank 1 is the exact min and rank count the exact max; other ranks are reported as the midpoint of
+ * their bucket limited to [min, max], within 0.4% of the exact sorted-array percentile (values
+ * below 256 ns are exact). O(buckets): for reports, not the hot path. 0 when empty. */
+uint64_t spate_hist_percentile(const struct spate_hist *h, double p);
+
+/* Mean from the exact sum (exact unless values were clamped); population standard deviation from
+ * the bucket midpoints (within 0.4%). 0 when empty. */
+double spate_hist_mean(const struct spate_hist *h);
+double spate_hist_stdev(const struct spate_hist *h);
+
+/* Exact extremes; 0 when empty. */
+uint64_t spate_hist_min(const struct spate_hist *h);
+uint64_t spate_hist_max(const struct spate_hist *h);
+
+/* Writes the percentile distribution in HdrHistogram's text (.hgrm) format: the
+ * "Value Percentile TotalCount 1/(1-Percentile)" table with 5 ticks per half distance, the last
+ * line at percentile 1.0, then the #[Mean ...] #[Max ...] #[Buckets ...] footer. Values are divided
+ * by unit_ns (1e6 for milliseconds; <= 0 means 1) and printed to 1 ns resolution; a row's value is
+ * what spate_hist_percentile reports at its percentile (min at 0, max at 1.0; elsewhere the
+ * bucket's midpoint where HdrHistogram prints the bucket's highest value). Returns 0 or -errno. */
+int spate_hist_write_hdr(const struct spate_hist *h, FILE *f, double unit_ns);
+
+#endif

@@ -1,0 +1,68 @@
+/* One JSON object per finished request, every field always present (null when not known). */
+#include "output.h"
+#include "json.h"
+#include <stdlib.h>
+#include <string.h>
+
+static int add_time(struct spate_buf *b, const struct spate_timing *t)
+{
+    return spate_buf_printf(b,
+                            ",\"time\":{\"dns\":%.6f,\"connect\":%.6f,\"tls\":%.6f,"
+                            "\"ttfb\":%.6f,\"total\":%.6f}",
+                            t->dns, t->connect, t->tls, t->ttfb, t->total);
+}
+
+static int add_body(struct spate_buf *b, const struct spate_response *r)
+{
+    const char *p = r->body ? r->body : "";
+    if (spate_json_utf8_valid(p, r->body_len)) {
+        int rc = spate_buf_adds(b, ",\"body\":");
+        return rc ? rc : spate_json_add_string(b, p, r->body_len);
+    }
+    char *enc = malloc(4 * ((r->body_len + 2) / 3) + 1);
+    if (!enc)
+        return -1;
+    spate_base64(enc, p, r->body_len);
+    int rc = spate_buf_printf(b, ",\"body_base64\":\"%s\"", enc);
+    free(enc);
+    return rc;
+}
+
+int spate_output_line(struct spate_buf *b, const struct spate_output_rec *rec,
+                      const struct spate_response *r)
+{
+    int rc = spate_buf_adds(b, "{\"id\":");
+    if (!rc)
+        rc = rec->id_json ? spate_buf_adds(b, rec->id_json)
+                          : spate_buf_printf(b, "%zu", rec->index);
+    if (!rc)
+        rc = spate_buf_adds(b, ",\"url\":");
+    if (!rc)
+        rc = spate_json_add_string(b, rec->url, strlen(rec->url));
+    if (!rc)
+        rc = spate_buf_adds(b, ",\"method\":");
+    if (!rc)
+        rc = spate_json_add_string(b, rec->method, strlen(rec->method));
+    if (!rc)
+        rc = r->status ? spate_buf_printf(b, ",\"status\":%d", r->status)
+                       : spate_buf_adds(b, ",\"status\":null");
+    if (!rc)
+        rc = spate_buf_printf(b, ",\"ok\":%s,\"attempts\":%u,\"bytes\":%llu",
+                              r->error == SPATE_OK ? "true" : "false", r->attempts,
+                              (unsigned long long)r->body_bytes);
+    if (!rc)
+        rc = add_time(b, &r->time);
+    if (!rc && r->error == SPATE_OK)
+        rc = spate_buf_adds(b, ",\"error\":null");
+    if (!rc && r->error != SPATE_OK) {
+        rc = spate_buf_printf(b, ",\"error\":{\"kind\":\"%s\",\"message\":",
+                              spate_error_kind_name(r->error));
+        if (!rc)
+            rc = spate_json_add_string(b, r->message, strlen(r->message));
+        if (!rc)
+            rc = spate_buf_adds(b, "}");
+    }
+    if (!rc && rec->with_body)
+        rc = add_body(b, r);
+    return rc ? rc : spate_buf_adds(b, "}\n");
+}

@@ -1,0 +1,19 @@
+/* JSON Lines result records for `spate fetch`. */
+#ifndef SPATE_OUTPUT_H
+#define SPATE_OUTPUT_H
+#include "buf.h"
+#include "spate.h"
+
+struct spate_output_rec {
+    const char *id_json; /* the input's id as JSON text, or NULL to print index */
+    size_t index;
+    const char *url;
+    const char *method;
+    int with_body;       /* add "body" or "body_base64" */
+};
+
+/* Appends one JSON object and a newline to b. 0 or -ENOMEM. */
+int spate_output_line(struct spate_buf *b, const struct spate_output_rec *rec,
+                      const struct spate_response *r);
+
+#endif

@@ -1,0 +1,176 @@
+/* TTL cache for resolved names: a chained hash table of entries keyed by host name, in the shape of
+ * c-ares' ares_qcache (entries carry their own expiry; stale ones are dropped lazily). */
+#include "cache.h"
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_CAP 8192
+#define INITIAL_BUCKETS 64
+
+static size_t hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return (size_t)h;
+}
+
+int spate_dns_cache_init(struct spate_dns_cache *c, size_t cap)
+{
+    c->nb = INITIAL_BUCKETS;
+    c->n = 0;
+    c->cap = cap ? cap : DEFAULT_CAP;
+    c->b = calloc(c->nb, sizeof(*c->b));
+    return c->b ? 0 : -ENOMEM;
+}
+
+void spate_dns_cache_fini(struct spate_dns_cache *c)
+{
+    if (!c || !c->b) return;
+    for (size_t i = 0; i < c->nb; i++) {
+        while (c->b[i]) {
+            struct spate_dns_entry *e = c->b[i];
+            c->b[i] = e->next;
+            free(e);
+        }
+    }
+    free(c->b);
+    c->b = NULL;
+    c->n = 0;
+}
+
+struct spate_dns_entry *spate_dns_cache_get(const struct spate_dns_cache *c, const char *host)
+{
+    for (struct spate_dns_entry *e = c->b[hash(host) & (c->nb - 1)]; e; e = e->next)
+        if (strcmp(e->host, host) == 0) return e;
+    return NULL;
+}
+
+/* Drops idle entries: stale ones, and fresh ones too when fresh_too is set, until n <= target. */
+static void evict(struct spate_dns_cache *c, uint64_t now, int fresh_too, size_t target)
+{
+    for (size_t i = 0; i < c->nb && c->n > target; i++) {
+        struct spate_dns_entry **pp = &c->b[i];
+        while (*pp && c->n > target) {
+            struct spate_dns_entry *e = *pp;
+            if (e->refs == 0 && (fresh_too || !spate_dns_entry_fresh(e, now))) {
+                *pp = e->next;
+                free(e);
+                c->n--;
+            } else {
+                pp = &e->next;
+            }
+        }
+    }
+}
+
+static void grow(struct spate_dns_cache *c)
+{
+    size_t nb = c->nb * 2;
+    struct spate_dns_entry **b = calloc(nb, sizeof(*b));
+    if (!b) return; /* longer chains, still correct */
+    for (size_t i = 0; i < c->nb; i++) {
+        while (c->b[i]) {
+            struct spate_dns_entry *e = c->b[i];
+            c->b[i] = e->next;
+            size_t j = hash(e->host) & (nb - 1);
+            e->next = b[j];
+            b[j] = e;
+        }
+    }
+    free(c->b);
+    c->b = b;
+    c->nb = nb;
+}
+
+struct spate_dns_entry *spate_dns_cache_add(struct spate_dns_cache *c, const char *host,
+                                            uint64_t now)
+{
+    if (c->n >= c->cap) {
+        /* evict down to 3/4 so a full cache does not sweep on every insert */
+        evict(c, now, 0, c->cap / 4 * 3);
+        if (c->n >= c->cap) evict(c, now, 1, c->cap / 4 * 3);
+    }
+    size_t len = strlen(host);
+    struct spate_dns_entry *e = calloc(1, sizeof(*e) + len + 1);
+    if (!e) return NULL;
+    memcpy(e->host, host, len + 1);
+    e->status = SPATE_DNS_UNANSWERED;
+    if (c->n >= c->nb) grow(c);
+    size_t i = hash(host) & (c->nb - 1);
+    e->next = c->b[i];
+    c->b[i] = e;
+    c->n++;
+    return e;
+}
+
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+void spate_dns_entry_set(struct spate_dns_entry *e, const struct spate_dns_ip *ip, unsigned n,
+                         uint64_t now, uint64_t ttl_ns)
+{
+    if (n > SPATE_DNS_MAX_ADDRS) n = SPATE_DNS_MAX_ADDRS;
+    memcpy(e->ip, ip, n * sizeof(*ip));
+    e->n = n;
+    e->status = 0;
+    e->expires = add_sat(now, ttl_ns);
+}
+
+void spate_dns_entry_set_negative(struct spate_dns_entry *e, int status, uint64_t now,
+                                  uint64_t ttl_ns)
+{
+    e->n = 0;
+    e->status = status;
+    e->expires = add_sat(now, ttl_ns);
+}
+
+int spate_dns_ip_from_sa(struct spate_dns_ip *ip, const struct sockaddr *sa, socklen_t len)
+{
+    memset(ip, 0, sizeof(*ip));
+    if (sa->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)(const void *)sa;
+        ip->family = AF_INET;
+        memcpy(ip->b, &s4->sin_addr, 4);
+        return 0;
+    }
+    if (sa->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)sa;
+        ip->family = AF_INET6;
+        ip->scope = s6->sin6_scope_id;
+        memcpy(ip->b, &s6->sin6_addr, 16);
+        return 0;
+    }
+    return -1;
+}
+
+int spate_dns_ip_in(const struct spate_dns_ip *ip, const struct spate_dns_ip *list, unsigned n)
+{
+    size_t len = ip->family == AF_INET ? 4 : 16;
+    for (unsigned i = 0; i < n; i++)
+        if (list[i].family == ip->family && memcmp(list[i].b, ip->b, len) == 0) return 1;
+    return 0;
+}
+
+socklen_t spate_dns_ip_to_sa(const struct spate_dns_ip *ip, unsigned port,
+                             struct sockaddr_storage *sa)
+{
+    memset(sa, 0, sizeof(*sa));
+    if (ip->family == AF_INET) {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)(void *)sa;
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons((uint16_t)port);
+        memcpy(&s4->sin_addr, ip->b, 4);
+        return sizeof(*s4);
+    }
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)(void *)sa;
+    s6->sin6_family = AF_INET6;
+    s6->sin6_port = htons((uint16_t)port);
+    s6->sin6_scope_id = ip->scope;
+    memcpy(&s6->sin6_addr, ip->b, 16);
+    return sizeof(*s6);
+}

@@ -1,0 +1,71 @@
+/* The resolver's TTL cache: one entry per host name (lowercased), holding the latest answer
+ * (addresses or a negative status) and when it goes stale. Knows nothing about c-ares. */
+#ifndef SPATE_DNS_CACHE_H
+#define SPATE_DNS_CACHE_H
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define SPATE_DNS_MAX_ADDRS 16
+#define SPATE_DNS_MAX_NAME 254 /* 253 plus an optional trailing dot */
+
+/* One address without a port. */
+struct spate_dns_ip {
+    uint16_t family; /* AF_INET or AF_INET6 */
+    uint32_t scope;  /* IPv6 scope id, else 0 */
+    unsigned char b[16];
+};
+
+#define SPATE_DNS_UNANSWERED (-1) /* entry status before its first answer */
+
+struct spate_dns_entry {
+    struct spate_dns_entry *next; /* hash chain */
+    uint64_t expires;             /* monotonic ns; the answer is fresh while now < expires */
+    int status;                   /* 0: ip[] holds the answer; SPATE_DNS_UNANSWERED; else the
+                                     negative c-ares status (NXDOMAIN, no data) */
+    unsigned refs; /* held by the resolver (query in flight, dispatch): not evicted */
+    void *pending; /* the resolver's in-flight query for this name, or NULL */
+    unsigned n;
+    struct spate_dns_ip ip[SPATE_DNS_MAX_ADDRS];
+    char host[]; /* the key */
+};
+
+struct spate_dns_cache {
+    struct spate_dns_entry **b;
+    size_t nb, n; /* buckets (a power of two), entries */
+    size_t cap;   /* soft limit on entries: beyond it idle entries are evicted */
+};
+
+/* Returns 0 or -ENOMEM. cap 0 means a default (8192). */
+int spate_dns_cache_init(struct spate_dns_cache *c, size_t cap);
+/* Frees every entry, whatever its refs. NULL-safe. */
+void spate_dns_cache_fini(struct spate_dns_cache *c);
+
+/* The entry for host (exact, already lowercased), or NULL. */
+struct spate_dns_entry *spate_dns_cache_get(const struct spate_dns_cache *c, const char *host);
+/* Adds an unanswered entry for host (which must not be present), first evicting stale idle entries
+ * when the cache is full (and fresh idle ones if that is not enough). NULL on allocation failure.
+ */
+struct spate_dns_entry *spate_dns_cache_add(struct spate_dns_cache *c, const char *host,
+                                            uint64_t now);
+
+/* Stores a positive answer (n <= SPATE_DNS_MAX_ADDRS) fresh until now + ttl_ns. */
+void spate_dns_entry_set(struct spate_dns_entry *e, const struct spate_dns_ip *ip, unsigned n,
+                         uint64_t now, uint64_t ttl_ns);
+/* Stores a negative answer (status != 0) fresh until now + ttl_ns. */
+void spate_dns_entry_set_negative(struct spate_dns_entry *e, int status, uint64_t now,
+                                  uint64_t ttl_ns);
+static inline int spate_dns_entry_fresh(const struct spate_dns_entry *e, uint64_t now)
+{
+    return e->status != SPATE_DNS_UNANSWERED && now < e->expires;
+}
+
+/* Fills ip from an AF_INET/AF_INET6 sockaddr; returns 0, or -1 for another family or length. */
+int spate_dns_ip_from_sa(struct spate_dns_ip *ip, const struct sockaddr *sa, socklen_t len);
+/* 1 when ip is in the list (address and family; the scope id is ignored). */
+int spate_dns_ip_in(const struct spate_dns_ip *ip, const struct spate_dns_ip *list, unsigned n);
+/* Writes ip with port into sa; returns the sockaddr length. */
+socklen_t spate_dns_ip_to_sa(const struct spate_dns_ip *ip, unsigned port,
+                             struct sockaddr_storage *sa);
+
+#endif

@@ -1,0 +1,103 @@
+/* One client connection and its state machine: resolve, connect (trying each address), TLS
+ * handshake, send a request, receive its response, idle in the pool. The owner (a fetch request
+ * or a bench slot) drives it through spate_conn_* calls and hears back through spate_conn_ops. */
+#ifndef SPATE_CONN_H
+#define SPATE_CONN_H
+#include "ctx.h"
+#include "http1.h"
+#include "loop.h"
+#include "transport.h"
+#include <netinet/in.h>
+#include <stdint.h>
+
+enum spate_conn_state {
+    SPATE_CONN_RESOLVING,
+    SPATE_CONN_CONNECTING,
+    SPATE_CONN_HANDSHAKE,
+    SPATE_CONN_IDLE,
+    SPATE_CONN_SENDING,
+    SPATE_CONN_RECEIVING,
+    SPATE_CONN_CLOSED,
+};
+
+/* Where a connection goes; owned by the pool's host entry, outlives its connections. */
+struct spate_target {
+    const char *host; /* name or IP literal without brackets */
+    int host_ip;      /* 0, 4 or 6 */
+    uint16_t port;
+    int https;
+};
+
+struct spate_conn;
+struct spate_conn_ops {
+    /* Connected (and TLS done): the owner may now call spate_conn_send. */
+    void (*ready)(struct spate_conn *c);
+    /* The response is complete; c->resp has it; spate_conn_reusable(c) tells whether the
+     * connection may carry another request. The owner must then send, idle or close it. */
+    void (*done)(struct spate_conn *c);
+    /* The connection failed; ctx->msg holds the cause. The owner must close it. */
+    void (*fail)(struct spate_conn *c, enum spate_error_kind k);
+    /* An idle connection died (server closed it); the owner must close it. */
+    void (*idle_dead)(struct spate_conn *c);
+};
+
+struct spate_dns_query;
+struct spate_dns_addr;
+
+struct spate_conn {
+    struct spate_io io;
+    struct spate_transport tr;
+    enum spate_conn_state state;
+    struct spate_ctx *ctx;
+    const struct spate_target *target;
+    const struct spate_conn_ops *ops;
+    void *user;                      /* the owner's current object */
+    struct spate_conn *prev, *next;  /* owner's list links (a host's idle list, bench slots) */
+    struct spate_conn *lru_prev, *lru_next; /* the pool's engine-wide idle list */
+    struct spate_timer timer;        /* connect deadline, then the read-silence check */
+    uint64_t connect_deadline;
+    uint64_t last_io;                /* ns of the last byte received, for --read-timeout */
+    const char *out;                 /* request bytes being sent (not owned) */
+    size_t out_len, out_off;
+    struct spate_http1_resp resp;
+    struct spate_dns_query *dnsq;
+    struct spate_dns_addr *addrs;    /* while connecting: owned copy of the answer */
+    unsigned naddrs, ai;
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in4;
+        struct sockaddr_in6 in6;
+    } peer;                          /* the address connected to */
+    /* monotonic ns marks of the setup and the current exchange */
+    uint64_t t_open, t_dns, t_tcp0, t_tcp, t_tls, t_send, t_first;
+    uint64_t wire_bytes;             /* response bytes read in the current exchange */
+    unsigned exchanges;              /* responses completed on this connection */
+    unsigned char reused, resumed, leftover, unclean_eof, opening;
+    enum spate_error_kind deferred;  /* a failure met inside spate_conn_open, told later */
+    char *deferred_msg;
+    struct spate_reap reap;
+};
+
+/* Allocates a connection toward target and starts resolving/connecting. ops->ready or ops->fail
+ * follows, possibly before this returns. Returns NULL on allocation failure. */
+struct spate_conn *spate_conn_open(struct spate_ctx *ctx, const struct spate_target *target,
+                                   const struct spate_conn_ops *ops, void *user);
+
+/* Starts an exchange: sends out[0..len) (not copied: must stay valid until done/fail) and parses
+ * the response into sink/owner. acc collects header fields (NULL = don't). ops->done or ops->fail
+ * follows, possibly before this returns (a write error). */
+void spate_conn_send(struct spate_conn *c, const char *out, size_t len, int head_request,
+                     const struct spate_http1_sink *sink, void *owner, struct spate_buf *acc);
+
+/* 1 if the connection may carry another request after ops->done. */
+int spate_conn_reusable(const struct spate_conn *c);
+/* Parks a connection in the idle state; ops->idle_dead fires if the server closes it. */
+void spate_conn_idle(struct spate_conn *c);
+/* Checks an idle connection right before reuse (no data, no EOF waiting). */
+int spate_conn_idle_ok(struct spate_conn *c);
+/* Closes the socket now and frees the connection after the current loop batch. NULL-safe. */
+void spate_conn_close(struct spate_conn *c);
+/* "ADDR:PORT" of the peer, or "" before connecting. */
+void spate_conn_peer(const struct spate_conn *c, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,867 @@
+/* The engine: owns the loop, resolver, TLS context and pool, and runs each request's lifecycle:
+ * queue -> slot (global cap, per-host cap, rate) -> connection -> response -> retry or done. */
+#include "../dns/dns.h"
+#include "../tls/tls.h"
+#include "clock.h"
+#include "conn.h"
+#include "ctx.h"
+#include "http1.h"
+#include "pool.h"
+#include "request.h"
+#include "retry.h"
+#include "spate.h"
+#include "url.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define READ_BUF (64 * 1024)
+
+struct spate_engine {
+    struct spate_ctx ctx;
+    struct spate_config cfg;
+    char *user_agent;              /* owned */
+    char *cacert;                  /* owned */
+    struct spate_pool pool;
+    struct spate_req *q_head, *q_tail; /* requests waiting for a global slot, FIFO */
+    struct spate_host *w_head, *w_tail; /* hosts whose requests wait for a per-host slot */
+    unsigned inflight;             /* attempts holding a slot */
+    size_t active;                 /* submitted and not yet completed */
+    struct spate_timer rate_timer;
+    uint64_t rate_next, rate_interval;
+    int pumping, repump;
+    uint64_t rng;
+    struct spate_req *all;         /* every active request (for cancel on destroy) */
+};
+
+static struct spate_engine *engine_of(struct spate_ctx *x)
+{
+    return (struct spate_engine *)((char *)x - offsetof(struct spate_engine, ctx));
+}
+
+static void pump(struct spate_engine *e);
+static void attempt_ended(struct spate_req *r, enum spate_error_kind k, const char *msg);
+
+/* ---------- small helpers ---------- */
+
+const char *spate_error_kind_name(enum spate_error_kind k)
+{
+    static const char *const names[] = {"",        "dns",      "connect", "tls",
+                                        "timeout", "reset",    "protocol", "http",
+                                        "too_large", "input", "canceled"};
+    return (unsigned)k < sizeof(names) / sizeof(names[0]) ? names[k] : "unknown";
+}
+
+void spate_config_init(struct spate_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->concurrency = 100;
+    c->connect_timeout = 10;
+    c->timeout = 30;
+    c->backoff = 0.5;
+    c->backoff_max = 30;
+    c->retry_after_max = 60;
+    c->max_redirs = 10;
+    c->dns_ttl = -1;
+    c->max_body = 64ull << 20;
+    c->max_header_bytes = 64 << 10;
+    c->max_headers = 256;
+    c->user_agent = "spate/" SPATE_VERSION;
+}
+
+static char *dup_str(const char *s) { return s ? strdup(s) : NULL; }
+
+static double secs(uint64_t from, uint64_t to) { return to > from ? (double)(to - from) / 1e9 : 0; }
+
+/* ---------- engine life ---------- */
+
+static int start_tls_ctx(struct spate_engine *e, char *err, size_t errlen)
+{
+    if (e->ctx.tls)
+        return 0;
+    struct spate_tls_opts o = {.cacert = e->cacert, .insecure = e->cfg.insecure};
+    return spate_tls_create(&e->ctx.tls, &o, err, errlen);
+}
+
+static void on_rate(struct spate_timer *t)
+{
+    struct spate_engine *e =
+        (struct spate_engine *)((char *)t - offsetof(struct spate_engine, rate_timer));
+    pump(e);
+}
+
+int spate_engine_create(struct spate_engine **out, const struct spate_config *cfg, char *err,
+                        size_t errlen)
+{
+    char dummy[8];
+    if (!err)
+        err = dummy, errlen = sizeof(dummy);
+    *out = NULL;
+    struct spate_engine *e = calloc(1, sizeof(*e));
+    if (!e)
+        return -ENOMEM;
+    e->cfg = *cfg;
+    if (!e->cfg.concurrency)
+        e->cfg.concurrency = 1;
+    e->user_agent = dup_str(cfg->user_agent);
+    e->cacert = dup_str(cfg->cacert);
+    e->rng = (uint64_t)spate_clock_now() | 1;
+    struct spate_ctx *x = &e->ctx;
+    x->loop.bfd = -1; /* nothing to close if we fail before the loop exists */
+    x->lim.max_body = cfg->max_body;
+    x->lim.max_header_bytes = cfg->max_header_bytes;
+    x->lim.max_headers = cfg->max_headers;
+    x->connect_timeout = spate_clock_from_sec(cfg->connect_timeout);
+    x->read_timeout = spate_clock_from_sec(cfg->read_timeout);
+    x->rbuf_len = READ_BUF;
+    x->rbuf = malloc(READ_BUF);
+    spate_timer_init(&e->rate_timer, on_rate);
+    if (cfg->rate > 0)
+        e->rate_interval = (uint64_t)(1e9 / cfg->rate);
+    int rc = -ENOMEM;
+    if (!x->rbuf || (cfg->user_agent && !e->user_agent) || (cfg->cacert && !e->cacert))
+        goto fail;
+    if ((rc = spate_loop_init(&x->loop)) < 0) {
+        snprintf(err, errlen, "cannot create event loop: %s", strerror(-rc));
+        goto fail;
+    }
+    if ((rc = spate_pool_init(&e->pool)) < 0)
+        goto fail;
+    struct spate_dns_opts d = {
+        .fixed_ttl = cfg->dns_ttl,
+        .servers = cfg->dns_servers,
+        .n_servers = cfg->n_dns_servers,
+        .pins = cfg->resolve,
+        .n_pins = cfg->n_resolve,
+        .timeout = 0,
+    };
+    if ((rc = spate_dns_create(&x->dns, &x->loop, &d, err, errlen)) < 0)
+        goto fail;
+    *out = e;
+    return 0;
+fail:
+    if (rc == -ENOMEM)
+        snprintf(err, errlen, "out of memory");
+    spate_engine_destroy(e);
+    return rc;
+}
+
+/* ---------- queues ---------- */
+
+static void q_push(struct spate_req **head, struct spate_req **tail, struct spate_req *r)
+{
+    r->next = NULL;
+    if (*tail)
+        (*tail)->next = r;
+    else
+        *head = r;
+    *tail = r;
+}
+
+static struct spate_req *q_pop(struct spate_req **head, struct spate_req **tail)
+{
+    struct spate_req *r = *head;
+    if (r) {
+        *head = r->next;
+        if (!*head)
+            *tail = NULL;
+        r->next = NULL;
+    }
+    return r;
+}
+
+static void host_wait(struct spate_engine *e, struct spate_req *r)
+{
+    struct spate_host *h = r->host;
+    r->phase = REQ_HOSTWAIT;
+    q_push(&h->wait_head, &h->wait_tail, r);
+    if (!h->in_wlist) {
+        h->in_wlist = 1;
+        h->wnext = NULL;
+        if (e->w_tail)
+            e->w_tail->wnext = h;
+        else
+            e->w_head = h;
+        e->w_tail = h;
+    }
+}
+
+/* ---------- request objects ---------- */
+
+static void free_req(struct spate_req *r)
+{
+    free(r->method);
+    spate_url_fini(&r->url);
+    for (size_t i = 0; i < r->nheaders; i++) {
+        free((char *)r->headers[i].name);
+        free((char *)r->headers[i].value);
+    }
+    free(r->headers);
+    free(r->body);
+    spate_buf_fini(&r->wire);
+    spate_buf_fini(&r->acc);
+    spate_buf_fini(&r->hstore);
+    spate_buf_fini(&r->bodybuf);
+    free(r->message);
+    free(r);
+}
+
+static const char *default_method(const struct spate_request *q)
+{
+    if (q->method && *q->method)
+        return q->method;
+    return q->body ? "POST" : "GET";
+}
+
+int spate_request_check(const struct spate_request *q, char *err, size_t errlen)
+{
+    char dummy[8];
+    if (!err)
+        err = dummy, errlen = sizeof(dummy);
+    if (!q || !q->url) {
+        snprintf(err, errlen, "no URL given");
+        return -EINVAL;
+    }
+    int rc = spate_http1_check_method(default_method(q), err, errlen);
+    for (size_t i = 0; !rc && i < q->nheaders; i++) {
+        if (!q->headers[i].name || !q->headers[i].value) {
+            snprintf(err, errlen, "header %zu has no name or value", i);
+            return -EINVAL;
+        }
+        rc = spate_http1_check_header(q->headers[i].name, q->headers[i].value, err, errlen);
+    }
+    if (rc)
+        return rc;
+    struct spate_url u;
+    rc = spate_url_parse(&u, q->url, err, errlen);
+    if (rc)
+        return rc;
+    spate_url_fini(&u);
+    return 0;
+}
+
+static int render(struct spate_engine *e, struct spate_req *r, char *err, size_t errlen)
+{
+    struct spate_http1_req h = {
+        .method = r->method,
+        .authority = r->url.authority,
+        .target = r->url.target,
+        .userinfo = r->url.userinfo,
+        .headers = r->headers,
+        .nheaders = r->nheaders,
+        .user_agent = e->user_agent,
+        .body = r->body,
+        .body_len = r->body_len,
+        .has_body = r->has_body,
+    };
+    spate_buf_reset(&r->wire);
+    return spate_http1_render(&r->wire, &h, err, errlen);
+}
+
+static int copy_request(struct spate_req *r, const struct spate_request *q)
+{
+    r->method = strdup(default_method(q));
+    if (!r->method)
+        return -ENOMEM;
+    if (q->nheaders) {
+        r->headers = calloc(q->nheaders, sizeof(*r->headers));
+        if (!r->headers)
+            return -ENOMEM;
+        for (size_t i = 0; i < q->nheaders; i++, r->nheaders++) {
+            r->headers[i].name = strdup(q->headers[i].name);
+            r->headers[i].value = strdup(q->headers[i].value);
+            if (!r->headers[i].name || !r->headers[i].value) {
+                r->nheaders++;
+                return -ENOMEM;
+            }
+        }
+    }
+    if (q->body) {
+        r->has_body = 1;
+        r->body_len = q->body_len;
+        r->body = malloc(q->body_len ? q->body_len : 1);
+        if (!r->body)
+            return -ENOMEM;
+        memcpy(r->body, q->body, q->body_len);
+    }
+    return 0;
+}
+
+int spate_submit(struct spate_engine *e, const struct spate_request *q, char *err, size_t errlen)
+{
+    char dummy[8];
+    if (!err)
+        err = dummy, errlen = sizeof(dummy);
+    if (!q || !q->done) {
+        snprintf(err, errlen, "a request needs a completion callback");
+        return -EINVAL;
+    }
+    int rc = spate_request_check(q, err, errlen);
+    if (rc)
+        return rc;
+    struct spate_req *r = calloc(1, sizeof(*r));
+    if (!r)
+        return -ENOMEM;
+    r->e = e;
+    r->keep_body = q->keep_body;
+    r->on_body = q->on_body;
+    r->done = q->done;
+    r->user = q->user;
+    r->retry_after = -1;
+    spate_timer_init(&r->timer, NULL);
+    rc = spate_url_parse(&r->url, q->url, err, errlen);
+    if (rc) {
+        free(r);
+        return rc;
+    }
+    if (!rc)
+        rc = copy_request(r, q);
+    if (!rc)
+        rc = render(e, r, err, errlen);
+    if (!rc && r->url.https)
+        rc = start_tls_ctx(e, err, errlen);
+    if (!rc) {
+        r->host = spate_pool_host(&e->pool, r->url.scheme, r->url.host, r->url.host_ip,
+                                  r->url.port);
+        if (!r->host)
+            rc = -ENOMEM;
+    }
+    if (rc) {
+        if (rc == -ENOMEM)
+            snprintf(err, errlen, "out of memory");
+        free_req(r);
+        return rc;
+    }
+    r->phase = REQ_QUEUED;
+    q_push(&e->q_head, &e->q_tail, r);
+    e->active++;
+    r->anext = e->all;
+    if (e->all)
+        e->all->aprev = r;
+    e->all = r;
+    return 0;
+}
+
+/* ---------- completion ---------- */
+
+static void build_headers(struct spate_req *r, struct spate_header *v)
+{
+    const char *p = r->hstore.data;
+    for (size_t i = 0; i < r->nresp_headers; i++) {
+        v[i].name = p;
+        p += strlen(p) + 1;
+        v[i].value = p;
+        p += strlen(p) + 1;
+    }
+}
+
+static void complete(struct spate_req *r)
+{
+    struct spate_engine *e = r->e;
+    r->phase = REQ_DONE;
+    spate_loop_untimer(&e->ctx.loop, &r->timer);
+    struct spate_header *hv = NULL;
+    if (r->nresp_headers)
+        hv = calloc(r->nresp_headers, sizeof(*hv));
+    if (hv)
+        build_headers(r, hv);
+    struct spate_response resp = {
+        .status = r->status,
+        .error = r->error,
+        .message = r->message ? r->message : "",
+        .attempts = r->attempts ? r->attempts : 1,
+        .body_bytes = r->body_bytes,
+        .body = r->keep_body ? (r->bodybuf.data ? r->bodybuf.data : "") : NULL,
+        .body_len = r->keep_body ? r->bodybuf.len : 0,
+        .headers = hv,
+        .nheaders = hv ? r->nresp_headers : 0,
+        .time = r->time,
+        .remote = r->remote,
+        .tls_resumed = r->tls_resumed,
+        .reused = r->reused,
+    };
+    resp.time.total = secs(r->t_first, spate_clock_now());
+    e->active--;
+    if (r->aprev)
+        r->aprev->anext = r->anext;
+    else
+        e->all = r->anext;
+    if (r->anext)
+        r->anext->aprev = r->aprev;
+    r->done(r->user, &resp);
+    free(hv);
+    free_req(r);
+}
+
+static void set_error(struct spate_req *r, enum spate_error_kind k, const char *msg)
+{
+    r->error = k;
+    free(r->message);
+    r->message = k ? strdup(msg ? msg : "") : NULL;
+}
+
+/* ---------- attempts ---------- */
+
+static void on_req_timer(struct spate_timer *t);
+static const struct spate_conn_ops conn_ops;
+
+static void release_slot(struct spate_req *r)
+{
+    if (r->inflight) {
+        r->inflight = 0;
+        r->e->inflight--;
+    }
+}
+
+/* A connection slot of h is free: let a waiter of that host use it. */
+static int host_can_open(struct spate_engine *e, struct spate_host *h)
+{
+    return !e->cfg.per_host || h->nconns < e->cfg.per_host;
+}
+
+static void forget_conn(struct spate_engine *e, struct spate_conn *c)
+{
+    struct spate_host *h = (struct spate_host *)((char *)c->target -
+                                                 offsetof(struct spate_host, target));
+    h->nconns--;
+    e->pool.nconns--;
+    spate_conn_close(c);
+}
+
+static int evict_idle(struct spate_engine *e)
+{
+    struct spate_conn *c = spate_pool_oldest(&e->pool);
+    if (!c)
+        return 0;
+    struct spate_host *h = (struct spate_host *)((char *)c->target -
+                                                 offsetof(struct spate_host, target));
+    spate_pool_unlink(&e->pool, h, c);
+    forget_conn(e, c);
+    return 1;
+}
+
+static void body_reset(struct spate_req *r)
+{
+    spate_buf_reset(&r->bodybuf);
+    spate_buf_reset(&r->hstore);
+    r->nresp_headers = 0;
+    r->body_bytes = 0;
+    r->status = 0;
+    r->retry_after = -1;
+    if (r->streamed && r->on_body)
+        r->on_body(r->user, NULL, 0);
+    r->streamed = 0;
+}
+
+static void on_header(void *owner, const char *name, size_t nlen, const char *val, size_t vlen)
+{
+    struct spate_req *r = owner;
+    if (nlen == 11 && !strncasecmp(name, "Retry-After", 11)) {
+        double s;
+        if (spate_retry_after_parse(val, vlen, time(NULL), &s))
+            r->retry_after = s;
+    }
+    if (spate_buf_reserve(&r->hstore, nlen + vlen + 2))
+        return; /* out of memory: the header is dropped from the result, nothing else */
+    spate_buf_add(&r->hstore, name, nlen);
+    spate_buf_add(&r->hstore, "", 1);
+    spate_buf_add(&r->hstore, val, vlen);
+    spate_buf_add(&r->hstore, "", 1);
+    r->nresp_headers++;
+}
+
+static int on_body(void *owner, const char *p, size_t n)
+{
+    struct spate_req *r = owner;
+    r->body_bytes += n;
+    if (r->keep_body && spate_buf_add(&r->bodybuf, p, n))
+        return -1;
+    if (r->on_body) {
+        r->streamed = 1;
+        return r->on_body(r->user, p, n);
+    }
+    return 0;
+}
+
+static const struct spate_http1_sink sink = {.header = on_header, .body = on_body};
+
+static void send_on(struct spate_req *r, struct spate_conn *c)
+{
+    r->conn = c;
+    c->user = r;
+    spate_conn_peer(c, r->remote, sizeof(r->remote));
+    spate_conn_send(c, r->wire.data, r->wire.len, !strcmp(r->method, "HEAD"), &sink, r, &r->acc);
+}
+
+/* Starts an attempt; the caller checked the global slot. */
+static void start_attempt(struct spate_engine *e, struct spate_req *r)
+{
+    struct spate_host *h = r->host;
+    uint64_t now = spate_clock_now();
+    r->phase = REQ_RUNNING;
+    r->inflight = 1;
+    e->inflight++;
+    if (!r->t_first)
+        r->t_first = now;
+    r->t_attempt = now;
+    memset(&r->time, 0, sizeof(r->time));
+    body_reset(r);
+    r->timer.cb = on_req_timer;
+    if (e->cfg.timeout > 0)
+        spate_loop_timer(&e->ctx.loop, &r->timer, now + spate_clock_from_sec(e->cfg.timeout));
+    struct spate_conn *c = r->force_new ? NULL : spate_pool_take(&e->pool, h);
+    if (c) {
+        r->reused = 1;
+        e->ctx.stats.reused++;
+        send_on(r, c);
+        return;
+    }
+    r->reused = 0;
+    if (e->pool.nconns >= e->cfg.concurrency)
+        evict_idle(e);
+    h->nconns++;
+    e->pool.nconns++;
+    r->conn = spate_conn_open(&e->ctx, &h->target, &conn_ops, r);
+    if (!r->conn) {
+        h->nconns--;
+        e->pool.nconns--;
+        attempt_ended(r, SPATE_E_CONNECT, "out of memory opening a connection");
+    }
+}
+
+/* 1 when r may start now: a global slot, a host slot, and the rate allow it. */
+static int rate_ok(struct spate_engine *e)
+{
+    if (!e->rate_interval)
+        return 1;
+    uint64_t now = spate_clock_now();
+    if (now < e->rate_next) {
+        if (!spate_timer_armed(&e->rate_timer))
+            spate_loop_timer(&e->ctx.loop, &e->rate_timer, e->rate_next);
+        return 0;
+    }
+    /* slots are spaced exactly; a late start does not bank a burst beyond one interval */
+    e->rate_next = e->rate_next + e->rate_interval > now ? e->rate_next + e->rate_interval
+                                                         : now + e->rate_interval;
+    return 1;
+}
+
+static int host_ready(struct spate_engine *e, struct spate_host *h)
+{
+    return h->nidle > 0 || host_can_open(e, h);
+}
+
+static void pump_hosts(struct spate_engine *e)
+{
+    struct spate_host **pp = &e->w_head, *prev = NULL;
+    while (*pp && e->inflight < e->cfg.concurrency) {
+        struct spate_host *h = *pp;
+        while (h->wait_head && e->inflight < e->cfg.concurrency && host_ready(e, h) &&
+               rate_ok(e))
+            start_attempt(e, q_pop(&h->wait_head, &h->wait_tail));
+        if (!h->wait_head) {
+            *pp = h->wnext;
+            h->in_wlist = 0;
+            if (e->w_tail == h)
+                e->w_tail = prev;
+            continue;
+        }
+        if (e->rate_interval && spate_timer_armed(&e->rate_timer))
+            return;
+        prev = h;
+        pp = &h->wnext;
+    }
+}
+
+static void pump(struct spate_engine *e)
+{
+    if (e->pumping) {
+        e->repump = 1;
+        return;
+    }
+    e->pumping = 1;
+    do {
+        e->repump = 0;
+        pump_hosts(e);
+        while (e->q_head && e->inflight < e->cfg.concurrency) {
+            struct spate_req *r = e->q_head;
+            if (r->host->wait_head || !host_ready(e, r->host)) {
+                host_wait(e, q_pop(&e->q_head, &e->q_tail));
+                continue;
+            }
+            if (!rate_ok(e))
+                break;
+            start_attempt(e, q_pop(&e->q_head, &e->q_tail));
+        }
+    } while (e->repump);
+    e->pumping = 0;
+}
+
+/* ---------- outcome of an attempt ---------- */
+
+static int retryable(struct spate_req *r, enum spate_error_kind k, int got_bytes)
+{
+    struct spate_engine *e = r->e;
+    if (r->attempts > e->cfg.retries)
+        return 0;
+    if (!e->cfg.retry_all_methods && !spate_http1_idempotent(r->method))
+        return 0;
+    switch (k) {
+    case SPATE_E_DNS:
+    case SPATE_E_CONNECT:
+    case SPATE_E_TIMEOUT:
+        return 1;
+    case SPATE_E_RESET:
+        return !got_bytes;
+    case SPATE_E_HTTP:
+        return spate_retry_status(r->status);
+    default:
+        return 0;
+    }
+}
+
+static void schedule_retry(struct spate_req *r)
+{
+    struct spate_engine *e = r->e;
+    uint64_t wait;
+    if (r->retry_after >= 0 && (r->status == 429 || r->status == 503)) {
+        double s = r->retry_after < e->cfg.retry_after_max ? r->retry_after
+                                                           : e->cfg.retry_after_max;
+        wait = spate_clock_from_sec(s);
+    } else {
+        wait = spate_retry_backoff(e->cfg.backoff, e->cfg.backoff_max, r->attempts, &e->rng);
+    }
+    r->phase = REQ_BACKOFF;
+    r->timer.cb = on_req_timer;
+    spate_loop_timer(&e->ctx.loop, &r->timer, spate_clock_now() + wait);
+}
+
+/* Every attempt ends here exactly once (the connection already detached). */
+static void attempt_ended(struct spate_req *r, enum spate_error_kind k, const char *msg)
+{
+    struct spate_engine *e = r->e;
+    r->conn = NULL;
+    r->attempts++;
+    spate_loop_untimer(&e->ctx.loop, &r->timer);
+    release_slot(r);
+    set_error(r, k, msg);
+    int got = r->status != 0;
+    if (k != SPATE_OK && retryable(r, k, got))
+        schedule_retry(r);
+    else
+        complete(r);
+    pump(e);
+}
+
+static void response_done(struct spate_req *r)
+{
+    if (r->status >= 400 && !r->e->cfg.no_fail) {
+        char m[64];
+        snprintf(m, sizeof(m), "HTTP status %d", r->status);
+        attempt_ended(r, SPATE_E_HTTP, m);
+    } else {
+        attempt_ended(r, SPATE_OK, NULL);
+    }
+}
+
+static void note_setup_times(struct spate_req *r, struct spate_conn *c)
+{
+    if (r->reused)
+        return;
+    r->time.dns = secs(c->t_open, c->t_dns);
+    r->time.connect = secs(c->t_tcp0, c->t_tcp);
+    r->time.tls = c->t_tls ? secs(c->t_tcp, c->t_tls) : 0;
+    r->tls_resumed = c->resumed;
+}
+
+static void on_ready(struct spate_conn *c)
+{
+    struct spate_req *r = c->user;
+    note_setup_times(r, c);
+    send_on(r, c);
+}
+
+static void on_done(struct spate_conn *c)
+{
+    struct spate_req *r = c->user;
+    struct spate_engine *e = r->e;
+    struct spate_host *h = r->host;
+    r->status = c->resp.status;
+    r->time.ttfb = secs(r->t_attempt, c->t_first);
+    if (spate_conn_reusable(c)) {
+        c->user = NULL;
+        spate_pool_put(&e->pool, h, c);
+    } else {
+        forget_conn(e, c);
+    }
+    response_done(r);
+}
+
+static void on_fail(struct spate_conn *c, enum spate_error_kind k)
+{
+    struct spate_req *r = c->user;
+    struct spate_engine *e = r->e;
+    int started = c->state != SPATE_CONN_RESOLVING && spate_http1_started(&c->resp);
+    int unsent = c->out_off == 0;
+    if (!r->reused)
+        note_setup_times(r, c);
+    forget_conn(e, c);
+    /* a pooled connection the server had already closed: not the request's fault */
+    if (r->reused && !started && k == SPATE_E_RESET && !r->stale_resent &&
+        (spate_http1_idempotent(r->method) || unsent || e->cfg.retry_all_methods)) {
+        r->stale_resent = 1;
+        r->force_new = 1;
+        e->ctx.stats.stale_resends++;
+        r->conn = NULL;
+        spate_loop_untimer(&e->ctx.loop, &r->timer);
+        release_slot(r);
+        r->phase = REQ_QUEUED;
+        r->next = e->q_head; /* it keeps its place at the front */
+        e->q_head = r;
+        if (!e->q_tail)
+            e->q_tail = r;
+        pump(e);
+        return;
+    }
+    r->force_new = 0;
+    attempt_ended(r, k, e->ctx.msg);
+}
+
+static void on_idle_dead(struct spate_conn *c)
+{
+    struct spate_engine *e = engine_of(c->ctx);
+    struct spate_host *h = (struct spate_host *)((char *)c->target -
+                                                 offsetof(struct spate_host, target));
+    spate_pool_unlink(&e->pool, h, c);
+    forget_conn(e, c);
+    pump(e);
+}
+
+static const struct spate_conn_ops conn_ops = {
+    .ready = on_ready,
+    .done = on_done,
+    .fail = on_fail,
+    .idle_dead = on_idle_dead,
+};
+
+static void on_req_timer(struct spate_timer *t)
+{
+    struct spate_req *r = (struct spate_req *)((char *)t - offsetof(struct spate_req, timer));
+    struct spate_engine *e = r->e;
+    if (r->phase == REQ_BACKOFF) {
+        r->phase = REQ_QUEUED;
+        r->force_new = 0;
+        r->next = e->q_head; /* a retry goes before requests that have not started yet */
+        e->q_head = r;
+        if (!e->q_tail)
+            e->q_tail = r;
+        pump(e);
+        return;
+    }
+    if (r->phase != REQ_RUNNING)
+        return;
+    char m[160];
+    snprintf(m, sizeof(m), "timeout: no complete response from %s within %g s",
+             r->url.host, e->cfg.timeout);
+    if (r->conn) {
+        struct spate_conn *c = r->conn;
+        if (!r->reused)
+            note_setup_times(r, c);
+        forget_conn(e, c);
+    }
+    attempt_ended(r, SPATE_E_TIMEOUT, m);
+}
+
+/* ---------- running ---------- */
+
+struct spate_ctx *spate_engine_ctx(struct spate_engine *e) { return &e->ctx; }
+
+int spate_engine_need_tls(struct spate_engine *e, char *err, size_t errlen)
+{
+    return start_tls_ctx(e, err, errlen);
+}
+
+int spate_run(struct spate_engine *e)
+{
+    pump(e);
+    while (e->active) {
+        if (e->cfg.before_wait)
+            e->cfg.before_wait(e->cfg.before_wait_arg);
+        int rc = spate_loop_once(&e->ctx.loop, UINT64_MAX);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int spate_engine_fd(const struct spate_engine *e) { return e->ctx.loop.bfd; }
+
+int spate_engine_timeout_ms(struct spate_engine *e)
+{
+    if (e->q_head && e->inflight < e->cfg.concurrency && !spate_timer_armed(&e->rate_timer))
+        return 0;
+    uint64_t ns = spate_loop_next_timeout(&e->ctx.loop);
+    if (ns == UINT64_MAX)
+        return -1;
+    return ns / SPATE_NS_PER_MS > 1000000000 ? 1000000000
+                                             : (int)((ns + SPATE_NS_PER_MS - 1) / SPATE_NS_PER_MS);
+}
+
+int spate_engine_step(struct spate_engine *e)
+{
+    pump(e);
+    int rc = spate_loop_once(&e->ctx.loop, 0);
+    if (rc < 0)
+        return rc;
+    return e->active > (size_t)0x7fffffff ? 0x7fffffff : (int)e->active;
+}
+
+void spate_engine_stats(const struct spate_engine *e, struct spate_stats *out)
+{
+    *out = e->ctx.stats;
+    struct spate_dns_stats d;
+    spate_dns_get_stats(e->ctx.dns, &d);
+    out->dns_queries = d.queries;
+    out->dns_cache_hits = d.cache_hits;
+}
+
+static void cancel(struct spate_req *r)
+{
+    set_error(r, SPATE_E_CANCELED, "canceled: the engine was destroyed");
+    if (r->conn) {
+        forget_conn(r->e, r->conn);
+        r->conn = NULL;
+    }
+    release_slot(r);
+    complete(r);
+}
+
+static void cancel_all(struct spate_engine *e)
+{
+    e->q_head = e->q_tail = NULL;
+    for (struct spate_host *h = e->w_head; h; h = h->wnext)
+        h->wait_head = h->wait_tail = NULL;
+    e->w_head = e->w_tail = NULL;
+    while (e->all)
+        cancel(e->all);
+}
+
+void spate_engine_destroy(struct spate_engine *e)
+{
+    if (!e)
+        return;
+    if (e->ctx.rbuf) {
+        e->pumping = 1; /* completions must not start new work now */
+        cancel_all(e);
+        spate_pool_fini(&e->pool);
+        spate_dns_destroy(e->ctx.dns);
+        spate_loop_fini(&e->ctx.loop);
+        spate_tls_destroy(e->ctx.tls);
+    }
+    free(e->ctx.rbuf);
+    free(e->user_agent);
+    free(e->cacert);
+    free(e);
+}

@@ -1,0 +1,54 @@
+/* One submitted request through its whole life: queued, attempts (each on a connection),
+ * backoff waits between attempts, completion. Internal to the engine. */
+#ifndef SPATE_REQUEST_H
+#define SPATE_REQUEST_H
+#include "buf.h"
+#include "spate.h"
+#include "timer.h"
+#include "url.h"
+
+struct spate_engine;
+struct spate_host;
+struct spate_conn;
+
+enum spate_req_phase { REQ_QUEUED, REQ_HOSTWAIT, REQ_RUNNING, REQ_BACKOFF, REQ_DONE };
+
+struct spate_req {
+    struct spate_engine *e;
+    struct spate_req *next;    /* queue link (engine pending queue or host wait queue) */
+    struct spate_req *aprev, *anext; /* the engine's list of active requests */
+    struct spate_host *host;
+    struct spate_conn *conn;   /* while an attempt runs on a connection */
+    enum spate_req_phase phase;
+    char *method;              /* owned */
+    struct spate_url url;      /* owned */
+    struct spate_header *headers; /* owned copies */
+    size_t nheaders;
+    char *body;                /* owned */
+    size_t body_len;
+    int has_body;
+    struct spate_buf wire;     /* the rendered request */
+    struct spate_buf acc;      /* header field being assembled */
+    struct spate_buf hstore;   /* response headers: name NUL value NUL ... */
+    size_t nresp_headers;
+    struct spate_buf bodybuf;  /* body, when keep_body */
+    int keep_body;
+    spate_body_cb on_body;
+    spate_done_cb done;
+    void *user;
+    struct spate_timer timer;  /* attempt deadline, then the backoff wait */
+    unsigned attempts;
+    unsigned char stale_resent, force_new, inflight, streamed;
+    double retry_after;        /* seconds from the last response, < 0 = none */
+    uint64_t t_first;          /* ns the first attempt left the queue */
+    uint64_t t_attempt;        /* ns the current attempt started */
+    struct spate_timing time;
+    int status;
+    uint64_t body_bytes;
+    enum spate_error_kind error;
+    char *message;             /* owned */
+    char remote[64];
+    unsigned char tls_resumed, reused;
+};
+
+#endif

@@ -1,0 +1,583 @@
+/* TLS client transport: OpenSSL 3 in non-blocking mode over a private socket BIO (send with
+ * MSG_NOSIGNAL), and a small LRU cache of resumable client sessions keyed by "host:port". */
+#include "tls.h"
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+struct sess_entry {
+    struct sess_entry *next; /* more recently used first */
+    SSL_SESSION *sess;       /* owned reference */
+    char key[];              /* "host:port" */
+};
+
+struct spate_tls {
+    SSL_CTX *ssl_ctx;
+    BIO_METHOD *bio_meth;        /* our socket BIO, shared by all connections */
+    struct sess_entry *sessions; /* owned list */
+    size_t nsessions;
+    int insecure;
+};
+
+/* Per-connection state, t->tls. */
+struct conn_tls {
+    SSL *ssl;
+    struct spate_tls *ctx;
+    int fd;
+    int io_errno;           /* errno of the last failed socket call in the BIO */
+    unsigned peer_eof : 1;  /* recv returned 0 */
+    unsigned done : 1;      /* handshake complete */
+    unsigned broken : 1;    /* fatal error seen: no close_notify on release */
+    unsigned resumed : 1;   /* the handshake resumed a session */
+    unsigned offered : 1;   /* a cached session was offered */
+    unsigned unclean : 1;   /* EOF without close_notify */
+    unsigned hs_fail : 1;   /* the failure happened before the handshake completed */
+    unsigned long err_code; /* first OpenSSL error of the last failure */
+    long verify;            /* SSL_get_verify_result at the failure */
+    const char *host;       /* points into key */
+    char key[];             /* "host:port" or "[v6]:port", then NUL and the host */
+};
+
+/* ---- socket BIO ---- */
+
+static int bio_write(BIO *b, const char *data, size_t len, size_t *written)
+{
+    struct conn_tls *c = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    for (;;) {
+        ssize_t r = send(c->fd, data, len, MSG_NOSIGNAL);
+        if (r >= 0) {
+            *written = (size_t)r;
+            return 1;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            BIO_set_retry_write(b);
+        else
+            c->io_errno = errno;
+        return 0;
+    }
+}
+
+static int bio_read(BIO *b, char *data, size_t len, size_t *readbytes)
+{
+    struct conn_tls *c = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    for (;;) {
+        ssize_t r = recv(c->fd, data, len, 0);
+        if (r > 0) {
+            *readbytes = (size_t)r;
+            return 1;
+        }
+        if (r == 0)
+            c->peer_eof = 1;
+        else if (errno == EINTR)
+            continue;
+        else if (errno == EAGAIN || errno == EWOULDBLOCK)
+            BIO_set_retry_read(b);
+        else
+            c->io_errno = errno;
+        *readbytes = 0;
+        return 0;
+    }
+}
+
+static long bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    struct conn_tls *c = BIO_get_data(b);
+    (void)num;
+    (void)ptr;
+    switch (cmd) {
+    case BIO_CTRL_FLUSH:
+        return 1;
+    case BIO_CTRL_EOF: /* OpenSSL asks this to tell a peer close from a socket error */
+        return c->peer_eof;
+    default:
+        return 0;
+    }
+}
+
+static BIO_METHOD *bio_method(void)
+{
+    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "spate socket");
+    if (!m)
+        return NULL;
+    if (!BIO_meth_set_write_ex(m, bio_write) || !BIO_meth_set_read_ex(m, bio_read) ||
+        !BIO_meth_set_ctrl(m, bio_ctrl)) {
+        BIO_meth_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* ---- session cache ---- */
+
+static void drop_entry(struct spate_tls *ctx, struct sess_entry **link)
+{
+    struct sess_entry *e = *link;
+    *link = e->next;
+    SSL_SESSION_free(e->sess);
+    OPENSSL_free(e);
+    ctx->nsessions--;
+}
+
+/* Unlinks the entry for key and returns it (the caller relinks or frees it), or NULL. */
+static struct sess_entry *unlink_entry(struct spate_tls *ctx, const char *key)
+{
+    for (struct sess_entry **p = &ctx->sessions; *p; p = &(*p)->next) {
+        if (strcmp((*p)->key, key) == 0) {
+            struct sess_entry *e = *p;
+            *p = e->next;
+            return e;
+        }
+    }
+    return NULL;
+}
+
+static void push_front(struct spate_tls *ctx, struct sess_entry *e)
+{
+    e->next = ctx->sessions;
+    ctx->sessions = e;
+}
+
+static int usable(SSL_SESSION *s)
+{
+    return SSL_SESSION_is_resumable(s) &&
+           (time_t)SSL_SESSION_get_time(s) + SSL_SESSION_get_timeout(s) > time(NULL);
+}
+
+/* Returns 1 if the cache took over the reference to s. */
+static int cache_put(struct spate_tls *ctx, const char *key, SSL_SESSION *s)
+{
+    struct sess_entry *e = unlink_entry(ctx, key);
+    if (e) {
+        SSL_SESSION_free(e->sess);
+    } else {
+        size_t klen = strlen(key) + 1;
+        if (!(e = OPENSSL_malloc(sizeof *e + klen)))
+            return 0;
+        memcpy(e->key, key, klen);
+        ctx->nsessions++;
+    }
+    e->sess = s;
+    push_front(ctx, e);
+    if (ctx->nsessions > SPATE_TLS_SESSIONS_MAX) {
+        struct sess_entry **p = &ctx->sessions;
+        while ((*p)->next)
+            p = &(*p)->next;
+        drop_entry(ctx, p);
+    }
+    return 1;
+}
+
+/* Returns the usable session for key (borrowed), dropping a stale one. */
+static SSL_SESSION *cache_get(struct spate_tls *ctx, const char *key)
+{
+    struct sess_entry *e = unlink_entry(ctx, key);
+    if (!e)
+        return NULL;
+    push_front(ctx, e);
+    if (usable(e->sess))
+        return e->sess;
+    drop_entry(ctx, &ctx->sessions);
+    return NULL;
+}
+
+static void cache_forget(struct spate_tls *ctx, const char *key)
+{
+    struct sess_entry *e = unlink_entry(ctx, key);
+    if (e) {
+        push_front(ctx, e);
+        drop_entry(ctx, &ctx->sessions);
+    }
+}
+
+/* TLS 1.2 sessions arrive at the end of the handshake, TLS 1.3 tickets any time after it. */
+static int on_new_session(SSL *ssl, SSL_SESSION *s)
+{
+    struct conn_tls *c = SSL_get_app_data(ssl);
+    if (!c || !SSL_SESSION_is_resumable(s))
+        return 0;
+    return cache_put(c->ctx, c->key, s);
+}
+
+/* ---- context ---- */
+
+/* err already holds what failed; appends OpenSSL's reason, frees ctx, returns rc. */
+static int fail_create(struct spate_tls *ctx, char *err, size_t errlen, int rc)
+{
+    const char *why = NULL;
+    unsigned long e;
+    /* the last error is the most specific, except that an errno (missing file) beats all */
+    while ((e = ERR_get_error()) != 0) {
+        if (ERR_SYSTEM_ERROR(e)) {
+            why = strerror(ERR_GET_REASON(e));
+            break;
+        }
+        why = ERR_reason_error_string(e);
+    }
+    size_t n = strlen(err);
+    if (why && n + 1 < errlen)
+        snprintf(err + n, errlen - n, ": %s", why);
+    ERR_clear_error();
+    spate_tls_destroy(ctx);
+    return rc;
+}
+
+int spate_tls_create(struct spate_tls **out, const struct spate_tls_opts *o, char *err,
+                     size_t errlen)
+{
+    static const unsigned char alpn[] = "\x08http/1.1";
+    struct spate_tls_opts none = {0};
+    struct spate_tls *ctx;
+    if (!o)
+        o = &none;
+    *out = NULL;
+    ERR_clear_error();
+    snprintf(err, errlen, "out of memory");
+    if (!(ctx = OPENSSL_zalloc(sizeof *ctx)))
+        return fail_create(NULL, err, errlen, -ENOMEM);
+    ctx->insecure = !!o->insecure;
+    snprintf(err, errlen, "cannot create TLS context");
+    if (!(ctx->ssl_ctx = SSL_CTX_new(TLS_client_method())) || !(ctx->bio_meth = bio_method()))
+        return fail_create(ctx, err, errlen, -ENOMEM);
+    SSL_CTX *s = ctx->ssl_ctx;
+    if (!SSL_CTX_set_min_proto_version(s, TLS1_2_VERSION) ||
+        SSL_CTX_set_alpn_protos(s, alpn, sizeof alpn - 1) != 0) /* 0 is success here */
+        return fail_create(ctx, err, errlen, -EIO);
+    SSL_CTX_set_mode(s, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                            SSL_MODE_ENABLE_PARTIAL_WRITE);
+    /* a renegotiation would let SSL_read want to write mid-body for no gain */
+    SSL_CTX_set_options(s, SSL_OP_NO_RENEGOTIATION);
+    SSL_CTX_set_session_cache_mode(s, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
+    SSL_CTX_sess_set_new_cb(s, on_new_session);
+    if (ctx->insecure) {
+        SSL_CTX_set_verify(s, SSL_VERIFY_NONE, NULL);
+    } else {
+        SSL_CTX_set_verify(s, SSL_VERIFY_PEER, NULL);
+        if (o->cacert)
+            snprintf(err, errlen, "cannot load CA file '%s'", o->cacert);
+        else
+            snprintf(err, errlen, "cannot load the system CA store");
+        if (o->cacert ? !SSL_CTX_load_verify_file(s, o->cacert)
+                      : !SSL_CTX_set_default_verify_paths(s))
+            return fail_create(ctx, err, errlen, -EIO);
+    }
+    ERR_clear_error();
+    if (errlen)
+        err[0] = '\0';
+    *out = ctx;
+    return 0;
+}
+
+void spate_tls_destroy(struct spate_tls *ctx)
+{
+    if (!ctx)
+        return;
+    while (ctx->sessions)
+        drop_entry(ctx, &ctx->sessions);
+    SSL_CTX_free(ctx->ssl_ctx);
+    BIO_meth_free(ctx->bio_meth);
+    OPENSSL_free(ctx);
+}
+
+size_t spate_tls_cached_sessions(const struct spate_tls *ctx) { return ctx ? ctx->nsessions : 0; }
+
+/* ---- transport ops ---- */
+
+/* Classifies a failed SSL call; returns the transport code. */
+static int io_result(struct spate_transport *t, int r)
+{
+    struct conn_tls *c = t->tls;
+    int e = SSL_get_error(c->ssl, r);
+    unsigned long code = ERR_peek_error();
+    if (e == SSL_ERROR_WANT_READ)
+        return SPATE_IO_WANT_READ;
+    if (e == SSL_ERROR_WANT_WRITE)
+        return SPATE_IO_WANT_WRITE;
+    if (e == SSL_ERROR_ZERO_RETURN && c->done)
+        return SPATE_IO_EOF;
+    c->broken = 1;
+    c->hs_fail = !c->done;
+    c->err_code = code;
+    c->verify = SSL_get_verify_result(c->ssl);
+    ERR_clear_error();
+    if (c->io_errno) {
+        t->fail = SPATE_FAIL_RESET;
+        t->sys_errno = c->io_errno;
+        return SPATE_IO_ERR;
+    }
+    int eof = e == SSL_ERROR_ZERO_RETURN ||
+              (e == SSL_ERROR_SSL && ERR_GET_LIB(code) == ERR_LIB_SSL &&
+               ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING) ||
+              (e == SSL_ERROR_SYSCALL && !code);
+    if (eof && c->done) {
+        c->unclean = 1;
+        return SPATE_IO_EOF;
+    }
+    t->fail = eof ? SPATE_FAIL_RESET : SPATE_FAIL_TLS;
+    t->sys_errno = 0;
+    return SPATE_IO_ERR;
+}
+
+static void before_io(struct conn_tls *c)
+{
+    ERR_clear_error();
+    c->io_errno = 0;
+}
+
+static int tls_handshake(struct spate_transport *t)
+{
+    struct conn_tls *c = t->tls;
+    if (c->done)
+        return 0;
+    before_io(c);
+    int r = SSL_do_handshake(c->ssl);
+    if (r == 1) {
+        c->done = 1;
+        c->resumed = SSL_session_reused(c->ssl) == 1;
+        return 0;
+    }
+    r = io_result(t, r);
+    if (r == SPATE_IO_ERR && c->offered)
+        cache_forget(c->ctx, c->key); /* the session may be why it failed */
+    return r;
+}
+
+/* Reading a post-handshake message (ticket, KeyUpdate) makes OpenSSL 3.0 allocate a 16 KiB write
+ * buffer that RELEASE_BUFFERS only frees after the next write: on an idle pooled connection that
+ * would be half its memory. Called only when a read found nothing more, so nothing is pending
+ * (SSL_free_buffers refuses when records are buffered either way). */
+static void trim(struct conn_tls *c)
+{
+    if (!SSL_has_pending(c->ssl))
+        SSL_free_buffers(c->ssl);
+}
+
+static ssize_t tls_read(struct spate_transport *t, void *buf, size_t n)
+{
+    struct conn_tls *c = t->tls;
+    size_t got = 0;
+    if (c->broken)
+        return c->unclean ? SPATE_IO_EOF : SPATE_IO_ERR;
+    int r = tls_handshake(t);
+    if (r != 0)
+        return r;
+    before_io(c);
+    if (SSL_read_ex(c->ssl, buf, n, &got) == 1)
+        return (ssize_t)got;
+    r = io_result(t, 0);
+    if (r == SPATE_IO_WANT_READ)
+        trim(c);
+    return r;
+}
+
+static ssize_t tls_write(struct spate_transport *t, const void *buf, size_t n)
+{
+    struct conn_tls *c = t->tls;
+    size_t put = 0;
+    if (n == 0)
+        return 0;
+    if (c->broken)
+        return SPATE_IO_ERR;
+    int r = tls_handshake(t);
+    if (r != 0)
+        return r;
+    before_io(c);
+    if (SSL_write_ex(c->ssl, buf, n, &put) == 1)
+        return (ssize_t)put;
+    return io_result(t, 0);
+}
+
+static int tls_pending(struct spate_transport *t)
+{
+    struct conn_tls *c = t->tls;
+    return !c->broken && SSL_has_pending(c->ssl);
+}
+
+/* Peeking processes what arrived (TLS 1.3 tickets, KeyUpdate) without consuming app data. */
+static int tls_idle_ok(struct spate_transport *t)
+{
+    struct conn_tls *c = t->tls;
+    char b;
+    size_t got;
+    if (!c->done || c->broken)
+        return 0;
+    before_io(c);
+    if (SSL_peek_ex(c->ssl, &b, 1, &got) == 1)
+        return 0;
+    int e = SSL_get_error(c->ssl, 0);
+    ERR_clear_error();
+    if (e == SSL_ERROR_WANT_READ) {
+        trim(c);
+        return 1;
+    }
+    if (e != SSL_ERROR_WANT_WRITE)
+        c->broken = 1;
+    return 0;
+}
+
+static const char *hint(unsigned long code)
+{
+    if (ERR_GET_LIB(code) != ERR_LIB_SSL)
+        return NULL;
+    switch (ERR_GET_REASON(code)) {
+    case SSL_R_WRONG_VERSION_NUMBER:
+        return "server did not speak TLS: is this an http:// port?";
+    case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+        return "server requires a client certificate";
+    case SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL:
+        return "server does not offer HTTP/1.1 via ALPN";
+    case SSL_R_UNSUPPORTED_PROTOCOL:
+    case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
+        return "server does not support TLS 1.2 or newer";
+    default:
+        return NULL;
+    }
+}
+
+static void tls_describe(struct spate_transport *t, char *buf, size_t len)
+{
+    struct conn_tls *c = t->tls;
+    unsigned long code = c->err_code;
+    const char *why = code ? ERR_reason_error_string(code) : NULL;
+    const char *more = hint(code);
+    if (t->fail == SPATE_FAIL_RESET) {
+        const char *sys = t->sys_errno ? strerror(t->sys_errno) : NULL;
+        if (c->hs_fail)
+            snprintf(buf, len, "connection closed during TLS handshake%s%s", sys ? ": " : "",
+                     sys ? sys : "");
+        else
+            snprintf(buf, len, "%s", sys ? sys : "connection closed");
+    } else if (t->fail != SPATE_FAIL_TLS) {
+        snprintf(buf, len, "%s", c->unclean ? "connection closed without TLS close_notify"
+                                            : "no TLS error");
+    } else if (ERR_GET_LIB(code) == ERR_LIB_SSL &&
+               ERR_GET_REASON(code) == SSL_R_CERTIFICATE_VERIFY_FAILED && c->verify != X509_V_OK) {
+        snprintf(buf, len, "certificate verify failed: %s (host %s)",
+                 X509_verify_cert_error_string(c->verify), c->host);
+    } else {
+        snprintf(buf, len, "%s: %s%s%s%s", c->hs_fail ? "TLS handshake failed" : "TLS error",
+                 why ? why : "unknown error", more ? " (" : "", more ? more : "", more ? ")" : "");
+    }
+}
+
+static void tls_release(struct spate_transport *t)
+{
+    struct conn_tls *c = t->tls;
+    if (!c)
+        return;
+    /* OpenSSL forbids SSL_shutdown after a fatal error; otherwise send close_notify, no wait */
+    if (c->done && !c->broken) {
+        before_io(c);
+        SSL_shutdown(c->ssl);
+    }
+    SSL_free(c->ssl);
+    ERR_clear_error();
+    OPENSSL_free(c);
+    t->tls = NULL;
+}
+
+static const struct spate_transport_ops tls_ops = {
+    .handshake = tls_handshake,
+    .read = tls_read,
+    .write = tls_write,
+    .pending = tls_pending,
+    .idle_ok = tls_idle_ok,
+    .describe = tls_describe,
+    .release = tls_release,
+};
+
+/* ---- attach ---- */
+
+/* err already holds what failed; frees c, returns rc. */
+static int fail_attach(struct conn_tls *c, int rc)
+{
+    if (c) {
+        SSL_free(c->ssl);
+        OPENSSL_free(c);
+    }
+    ERR_clear_error();
+    return rc;
+}
+
+static int setup_peer(struct conn_tls *c, int host_ip)
+{
+    SSL *ssl = c->ssl;
+    if (host_ip)
+        return c->ctx->insecure || X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), c->host);
+    if (!SSL_set_tlsext_host_name(ssl, c->host))
+        return 0;
+    if (c->ctx->insecure)
+        return 1;
+    /* a name only in the subject CN is not accepted (as browsers and Go do) */
+    SSL_set_hostflags(ssl, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
+    return SSL_set1_host(ssl, c->host);
+}
+
+int spate_tls_attach(struct spate_tls *ctx, struct spate_transport *t, const char *host,
+                     int host_ip, unsigned port, char *err, size_t errlen)
+{
+    size_t hlen = strlen(host);
+    if (!host_ip && hlen && host[hlen - 1] == '.')
+        hlen--;
+    snprintf(err, errlen, "invalid TLS host '%s'", host);
+    if (hlen == 0 || hlen > 255 || port > 65535 || (host_ip && host_ip != 4 && host_ip != 6))
+        return fail_attach(NULL, -EINVAL);
+    ERR_clear_error();
+    /* key: "host:port" (IPv6 in brackets), NUL, host */
+    size_t cap = hlen * 2 + 16;
+    struct conn_tls *c = OPENSSL_zalloc(sizeof *c + cap);
+    snprintf(err, errlen, "out of memory for TLS to '%s'", host);
+    if (!c)
+        return fail_attach(NULL, -ENOMEM);
+    int v6 = host_ip == 6;
+    int klen = snprintf(c->key, cap, "%s%.*s%s:%u", v6 ? "[" : "", (int)hlen, host,
+                        v6 ? "]" : "", port);
+    c->host = c->key + klen + 1;
+    memcpy(c->key + klen + 1, host, hlen);
+    c->ctx = ctx;
+    c->fd = t->fd;
+    BIO *bio = NULL;
+    if (!(c->ssl = SSL_new(ctx->ssl_ctx)) || !(bio = BIO_new(ctx->bio_meth)))
+        return fail_attach(c, -ENOMEM);
+    BIO_set_data(bio, c);
+    BIO_set_init(bio, 1);
+    SSL_set_bio(c->ssl, bio, bio);
+    SSL_set_connect_state(c->ssl);
+    if (host_ip)
+        snprintf(err, errlen, "invalid IP address '%s'", host);
+    else
+        snprintf(err, errlen, "cannot set TLS host name '%s'", host);
+    if (!SSL_set_app_data(c->ssl, c) || !setup_peer(c, host_ip))
+        return fail_attach(c, host_ip ? -EINVAL : -EIO);
+    SSL_SESSION *s = cache_get(ctx, c->key);
+    if (s && SSL_set_session(c->ssl, s))
+        c->offered = 1;
+    ERR_clear_error();
+    if (errlen)
+        err[0] = '\0';
+    t->ops = &tls_ops;
+    t->tls = c;
+    t->sys_errno = 0;
+    t->fail = SPATE_FAIL_NONE;
+    return 0;
+}
+
+int spate_tls_resumed(const struct spate_transport *t)
+{
+    const struct conn_tls *c = t->tls;
+    return c && t->ops == &tls_ops && c->done && c->resumed;
+}
+
+int spate_tls_unclean_eof(const struct spate_transport *t)
+{
+    const struct conn_tls *c = t->tls;
+    return c && t->ops == &tls_ops && c->unclean;
+}
