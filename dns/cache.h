@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define SPATE_DNS_MAX_ADDRS 16
+#define SPATE_DNS_MAX_ADDRS 16 /* same definition as in dns.h */
 #define SPATE_DNS_MAX_NAME 254 /* 253 plus an optional trailing dot */
 
 /* One address without a port. */

@@ -25,7 +25,8 @@ struct spate_dns_opts {
     double timeout;
 };
 
-#define SPATE_DNS_NEG_TTL 5.0 /* seconds NXDOMAIN/no-data answers stay cached (or fixed_ttl) */
+#define SPATE_DNS_MAX_ADDRS 16 /* addresses per answer (also in cache.h) */
+#define SPATE_DNS_NEG_TTL 5.0  /* seconds NXDOMAIN/no-data answers stay cached (or fixed_ttl) */
 
 struct spate_dns_addr {
     struct sockaddr_storage sa; /* port already filled in */
@@ -65,7 +66,8 @@ void spate_dns_destroy(struct spate_dns *d);
  * this returns and *q is set to NULL (before cb runs: cb may free the memory q points into).
  * Otherwise *q is set to a handle and cb is called later from the loop exactly once, unless
  * spate_dns_cancel(*q) comes first. Concurrent lookups of one name share one c-ares query.
- * Returns 0, -ENOMEM or -EINVAL (NULL host/cb, port > 65535); on error cb is not called. */
+ * Returns 0, -ENOMEM or -EINVAL (NULL host/cb, port > 65535, d already destroyed from inside a
+ * callback); on error cb is not called. */
 int spate_dns_resolve(struct spate_dns *d, const char *host, unsigned port, spate_dns_cb cb,
                       void *arg, struct spate_dns_query **q);
 

@@ -205,6 +205,7 @@ static void free_req(struct spate_req *r)
     spate_buf_fini(&r->hstore);
     spate_buf_fini(&r->bodybuf);
     free(r->message);
+    free(r->location);
     free(r);
 }
 
@@ -450,6 +451,8 @@ static void body_reset(struct spate_req *r)
     r->body_bytes = 0;
     r->status = 0;
     r->retry_after = -1;
+    free(r->location);
+    r->location = NULL;
     if (r->streamed && r->on_body)
         r->on_body(r->user, NULL, 0);
     r->streamed = 0;
@@ -458,6 +461,8 @@ static void body_reset(struct spate_req *r)
 static void on_header(void *owner, const char *name, size_t nlen, const char *val, size_t vlen)
 {
     struct spate_req *r = owner;
+    if (nlen == 8 && !strncasecmp(name, "Location", 8) && !r->location)
+        r->location = strndup(val, vlen);
     if (nlen == 11 && !strncasecmp(name, "Retry-After", 11)) {
         double s;
         if (spate_retry_after_parse(val, vlen, time(NULL), &s))
@@ -604,7 +609,7 @@ static void pump(struct spate_engine *e)
 static int retryable(struct spate_req *r, enum spate_error_kind k, int got_bytes)
 {
     struct spate_engine *e = r->e;
-    if (r->attempts > e->cfg.retries)
+    if (r->attempts - r->hop_attempts > e->cfg.retries)
         return 0;
     if (!e->cfg.retry_all_methods && !spate_http1_idempotent(r->method))
         return 0;
@@ -655,8 +660,94 @@ static void attempt_ended(struct spate_req *r, enum spate_error_kind k, const ch
     pump(e);
 }
 
+static int is_redirect(int s) { return s == 301 || s == 302 || s == 303 || s == 307 || s == 308; }
+
+/* Headers that carry credentials must not follow a request to another origin. */
+static void drop_credentials(struct spate_req *r)
+{
+    static const char *const secret[] = {"Authorization", "Cookie", "Proxy-Authorization", "Host"};
+    size_t n = 0;
+    for (size_t i = 0; i < r->nheaders; i++) {
+        int drop = 0;
+        for (size_t j = 0; j < sizeof(secret) / sizeof(secret[0]); j++)
+            drop |= !strcasecmp(r->headers[i].name, secret[j]);
+        if (drop) {
+            free((char *)r->headers[i].name);
+            free((char *)r->headers[i].value);
+        } else {
+            r->headers[n++] = r->headers[i];
+        }
+    }
+    r->nheaders = n;
+}
+
+/* Follows r->location: 0 when the request was re-queued for the new URL, else -1 with msg. */
+static int follow(struct spate_req *r, char *msg, size_t len)
+{
+    struct spate_engine *e = r->e;
+    struct spate_url next;
+    char err[200];
+    if (r->redirects >= e->cfg.max_redirs) {
+        snprintf(msg, len, "too many redirects (%u): a redirect loop? last Location: %.200s",
+                 e->cfg.max_redirs, r->location);
+        return -1;
+    }
+    if (spate_url_resolve(&next, &r->url, r->location, err, sizeof(err))) {
+        snprintf(msg, len, "redirect refused: %.150s (Location: %.150s)", err, r->location);
+        return -1;
+    }
+    if (!spate_url_same_origin(&next, &r->url))
+        drop_credentials(r);
+    if ((r->status == 303 && strcmp(r->method, "HEAD")) ||
+        ((r->status == 301 || r->status == 302) && !strcmp(r->method, "POST"))) {
+        free(r->method);
+        r->method = strdup("GET");
+        free(r->body);
+        r->body = NULL;
+        r->body_len = 0;
+        r->has_body = 0;
+    }
+    struct spate_host *h = spate_pool_host(&e->pool, next.scheme, next.host, next.host_ip,
+                                           next.port);
+    int rc = r->method && h ? 0 : -ENOMEM;
+    if (!rc && next.https)
+        rc = start_tls_ctx(e, err, sizeof(err));
+    spate_url_fini(&r->url);
+    r->url = next;
+    if (!rc)
+        rc = render(e, r, err, sizeof(err));
+    if (rc) {
+        snprintf(msg, len, "cannot follow redirect: %s", rc == -ENOMEM ? "out of memory" : err);
+        return -1;
+    }
+    r->host = h;
+    r->redirects++;
+    r->hop_attempts = r->attempts;
+    r->phase = REQ_QUEUED;
+    r->next = e->q_head; /* keeps its place at the front */
+    e->q_head = r;
+    if (!e->q_tail)
+        e->q_tail = r;
+    return 0;
+}
+
 static void response_done(struct spate_req *r)
 {
+    if (r->e->cfg.follow_redirects && is_redirect(r->status) && r->location) {
+        char m[400];
+        struct spate_engine *e = r->e;
+        r->conn = NULL;
+        r->attempts++;
+        spate_loop_untimer(&e->ctx.loop, &r->timer);
+        release_slot(r);
+        if (follow(r, m, sizeof(m)) == 0) {
+            pump(e);
+            return;
+        }
+        r->attempts--;
+        attempt_ended(r, SPATE_E_HTTP, m);
+        return;
+    }
     if (r->status >= 400 && !r->e->cfg.no_fail) {
         char m[64];
         snprintf(m, sizeof(m), "HTTP status %d", r->status);

@@ -136,21 +136,43 @@ static int wants_length(const struct spate_http1_req *r)
            !strcmp(r->method, "PATCH");
 }
 
+/* Appends "name: value\r\n" without printf: the writer runs once per request. */
+static int add_field(struct spate_buf *out, const char *name, const char *value)
+{
+    size_t nl = strlen(name), vl = strlen(value);
+    int rc = spate_buf_reserve(out, nl + vl + 4);
+    if (rc)
+        return rc;
+    char *p = out->data + out->len;
+    memcpy(p, name, nl);
+    memcpy(p + nl, ": ", 2);
+    memcpy(p + nl + 2, value, vl);
+    memcpy(p + nl + 2 + vl, "\r\n", 2);
+    out->len += nl + vl + 4;
+    return 0;
+}
+
 int spate_http1_render(struct spate_buf *out, const struct spate_http1_req *r, char *err,
                        size_t errlen)
 {
     size_t start = out->len;
-    int rc = spate_buf_printf(out, "%s %s HTTP/1.1\r\n", r->method, r->target);
+    int rc = spate_buf_adds(out, r->method);
+    if (!rc)
+        rc = spate_buf_adds(out, " ");
+    if (!rc)
+        rc = spate_buf_adds(out, r->target);
+    if (!rc)
+        rc = spate_buf_adds(out, " HTTP/1.1\r\n");
     if (!rc && !has_header(r, "Host"))
-        rc = spate_buf_printf(out, "Host: %s\r\n", r->authority);
+        rc = add_field(out, "Host", r->authority);
     if (!rc && r->user_agent && *r->user_agent && !has_header(r, "User-Agent"))
-        rc = spate_buf_printf(out, "User-Agent: %s\r\n", r->user_agent);
+        rc = add_field(out, "User-Agent", r->user_agent);
     if (!rc && !has_header(r, "Accept"))
         rc = spate_buf_adds(out, "Accept: */*\r\n");
     if (!rc && r->userinfo && !has_header(r, "Authorization"))
         rc = add_basic(out, r->userinfo);
     for (size_t i = 0; !rc && i < r->nheaders; i++)
-        rc = spate_buf_printf(out, "%s: %s\r\n", r->headers[i].name, r->headers[i].value);
+        rc = add_field(out, r->headers[i].name, r->headers[i].value);
     if (!rc && wants_length(r))
         rc = spate_buf_printf(out, "Content-Length: %zu\r\n", r->body_len);
     if (!rc)

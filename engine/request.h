@@ -38,6 +38,9 @@ struct spate_req {
     void *user;
     struct spate_timer timer;  /* attempt deadline, then the backoff wait */
     unsigned attempts;
+    unsigned hop_attempts;     /* attempts made before the last redirect */
+    unsigned redirects;
+    char *location;            /* Location of the last response (owned) */
     unsigned char stale_resent, force_new, inflight, streamed;
     double retry_after;        /* seconds from the last response, < 0 = none */
     uint64_t t_first;          /* ns the first attempt left the queue */

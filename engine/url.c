@@ -134,6 +134,51 @@ static int bad_char(const char *s, size_t n, size_t pos, char *err, size_t errle
     return fail(err, errlen, "invalid character 0x%02x in URL", c);
 }
 
+/* Splits "host[:port]" or "[v6][:port]" (h up to end); a second colon is a bad port, or an
+ * unbracketed IPv6 address when the whole thing reads as one. */
+static int split_hostport(struct parts *p, const char *h, const char *end, char *err, size_t errlen)
+{
+    char q[QUOTE_MAX * 4 + 4];
+    if (h < end && *h == '[') {
+        const char *rb = memchr(h, ']', (size_t)(end - h));
+        if (!rb) return fail(err, errlen, "invalid IPv6 literal (missing ']')");
+        p->bracketed = 1;
+        p->host = h + 1;
+        p->host_len = (size_t)(rb - h - 1);
+        if (rb + 1 < end && rb[1] != ':')
+            return fail(err, errlen, "invalid IPv6 literal (unexpected characters after ']')");
+        if (rb + 1 < end) {
+            p->port = rb + 2;
+            p->port_len = (size_t)(end - rb - 2);
+        }
+        return 0;
+    }
+    const char *colon = memchr(h, ':', (size_t)(end - h));
+    p->host = h;
+    p->host_len = colon ? (size_t)(colon - h) : (size_t)(end - h);
+    if (colon) {
+        p->port = colon + 1;
+        p->port_len = (size_t)(end - colon - 1);
+        if (memchr(p->port, ':', p->port_len)) {
+            char tmp[INET6_ADDRSTRLEN];
+            struct in6_addr a6;
+            size_t hl = (size_t)(end - h);
+            int v6 = p->host_len == 0;
+            if (!v6 && hl < sizeof tmp) {
+                memcpy(tmp, h, hl);
+                tmp[hl] = '\0';
+                v6 = inet_pton(AF_INET6, tmp, &a6) == 1;
+            }
+            if (v6)
+                return fail(err, errlen,
+                            "invalid IPv6 literal (IPv6 addresses need brackets: "
+                            "http://[::1]/)");
+            return fail(err, errlen, "invalid port \"%s\"", quote(q, p->port, p->port_len));
+        }
+    }
+    return 0;
+}
+
 /* Splits s into parts; checks the scheme and the shape of the authority. */
 static int split(struct parts *p, const char *s, size_t n, char *err, size_t errlen)
 {
@@ -175,45 +220,7 @@ static int split(struct parts *p, const char *s, size_t n, char *err, size_t err
         a = (size_t)(at + 1 - s);
     }
 
-    const char *h = s + a, *end = s + e;
-    if (h < end && *h == '[') {
-        const char *rb = memchr(h, ']', (size_t)(end - h));
-        if (!rb) return fail(err, errlen, "invalid IPv6 literal (missing ']')");
-        p->bracketed = 1;
-        p->host = h + 1;
-        p->host_len = (size_t)(rb - h - 1);
-        if (rb + 1 < end && rb[1] != ':')
-            return fail(err, errlen, "invalid IPv6 literal (unexpected characters after ']')");
-        if (rb + 1 < end) {
-            p->port = rb + 2;
-            p->port_len = (size_t)(end - rb - 2);
-        }
-        return 0;
-    }
-    const char *colon = memchr(h, ':', (size_t)(end - h));
-    p->host = h;
-    p->host_len = colon ? (size_t)(colon - h) : (size_t)(end - h);
-    if (colon) {
-        p->port = colon + 1;
-        p->port_len = (size_t)(end - colon - 1);
-        if (memchr(p->port, ':', p->port_len)) {
-            char tmp[INET6_ADDRSTRLEN];
-            struct in6_addr a6;
-            size_t hl = (size_t)(end - h);
-            int v6 = p->host_len == 0;
-            if (!v6 && hl < sizeof tmp) {
-                memcpy(tmp, h, hl);
-                tmp[hl] = '\0';
-                v6 = inet_pton(AF_INET6, tmp, &a6) == 1;
-            }
-            if (v6)
-                return fail(err, errlen,
-                            "invalid IPv6 literal (IPv6 addresses need brackets: "
-                            "http://[::1]/)");
-            return fail(err, errlen, "invalid port \"%s\"", quote(q, p->port, p->port_len));
-        }
-    }
-    return 0;
+    return split_hostport(p, s + a, s + e, err, errlen);
 }
 
 /* 1..65535; an empty port means the default. No arithmetic can overflow: we stop past 65535. */

@@ -22,7 +22,7 @@
 #include <malloc.h>
 #endif
 
-#define WAIT_MS 3000    /* every single wait is bounded by this */
+#define WAIT_MS 3000      /* every single wait is bounded by this */
 #define HS_TIMEOUT (-100) /* a wait timed out */
 
 static char dir[64];
@@ -38,8 +38,7 @@ static void *count_malloc(size_t n, const char *file, int line)
     (void)file;
     (void)line;
     size_t *p = malloc(n + 16);
-    if (!p)
-        return NULL;
+    if (!p) return NULL;
     *p = n;
     live_bytes += n;
     return (char *)p + 16;
@@ -49,8 +48,7 @@ static void count_free(void *q, const char *file, int line)
 {
     (void)file;
     (void)line;
-    if (!q)
-        return;
+    if (!q) return;
     size_t *p = (size_t *)((char *)q - 16);
     live_bytes -= *p;
     free(p);
@@ -58,16 +56,14 @@ static void count_free(void *q, const char *file, int line)
 
 static void *count_realloc(void *q, size_t n, const char *file, int line)
 {
-    if (!q)
-        return count_malloc(n, file, line);
+    if (!q) return count_malloc(n, file, line);
     if (n == 0) {
         count_free(q, file, line);
         return NULL;
     }
     size_t *p = (size_t *)((char *)q - 16), old = *p;
     size_t *np = realloc(p, n + 16);
-    if (!np)
-        return NULL;
+    if (!np) return NULL;
     *np = n;
     live_bytes = live_bytes - old + n;
     return (char *)np + 16;
@@ -91,18 +87,15 @@ static void on_alarm(int sig)
 {
     (void)sig;
     for (size_t i = 0; i < nservers; i++)
-        if (servers[i] > 0)
-            kill(servers[i], SIGKILL);
+        if (servers[i] > 0) kill(servers[i], SIGKILL);
     static const char msg[] = "Bail out! test_tls took too long\n";
-    if (write(1, msg, sizeof msg - 1) < 0)
-        _exit(2);
+    if (write(1, msg, sizeof msg - 1) < 0) _exit(2);
     _exit(2);
 }
 
 static void track(pid_t pid)
 {
-    if (nservers < sizeof servers / sizeof servers[0])
-        servers[nservers++] = pid;
+    if (nservers < sizeof servers / sizeof servers[0]) servers[nservers++] = pid;
 }
 
 static void stop(pid_t pid)
@@ -116,22 +109,23 @@ static void stop(pid_t pid)
     }
 }
 
-/* Starts `openssl s_server -accept 127.0.0.1:0 -www ...extra` with cert/key from dir; returns
- * the port it printed (0 on failure) and its pid in *pid. extra is NULL-terminated. */
-static unsigned s_server(pid_t *pid, const char *cert, const char *key, const char *const *extra)
+/* Starts `openssl s_server -accept 127.0.0.1:PORT -www ...extra` (port 0: any) with cert/key from
+ * dir; returns the port it printed (0 on failure) and its pid in *pid. extra is NULL-terminated. */
+static unsigned s_server(pid_t *pid, unsigned port, const char *cert, const char *key,
+                         const char *const *extra)
 {
-    char certp[128], keyp[128];
-    const char *argv[32] = {"openssl", "s_server", "-accept", "127.0.0.1:0", "-www",
+    char certp[128], keyp[128], acc[32];
+    const char *argv[32] = {"openssl", "s_server", "-accept", acc, "-www",
                             "-cert",   certp,      "-key",    keyp};
     size_t n = 9;
+    snprintf(acc, sizeof acc, "127.0.0.1:%u", port);
     snprintf(certp, sizeof certp, "%s/%s", dir, cert);
     snprintf(keyp, sizeof keyp, "%s/%s", dir, key);
     for (; extra && *extra && n < 31; extra++)
         argv[n++] = *extra;
     argv[n] = NULL;
     int pfd[2];
-    if (pipe(pfd) < 0)
-        return 0;
+    if (pipe(pfd) < 0) return 0;
     *pid = fork();
     if (*pid == 0) {
         int null = open("/dev/null", O_RDWR);
@@ -151,17 +145,18 @@ static unsigned s_server(pid_t *pid, const char *cert, const char *key, const ch
     track(*pid);
     char line[256];
     size_t len = 0;
-    unsigned port = 0;
+    unsigned want = port;
+    port = 0;
     struct pollfd p = {.fd = pfd[0], .events = POLLIN};
     while (!port && len < sizeof line - 1 && poll(&p, 1, WAIT_MS) > 0) {
         ssize_t r = read(pfd[0], line + len, sizeof line - 1 - len);
-        if (r <= 0)
-            break;
+        if (r <= 0) break;
         len += (size_t)r;
         line[len] = '\0';
-        char *a = strstr(line, "ACCEPT 127.0.0.1:");
+        /* "ACCEPT 127.0.0.1:P" for port 0, a bare "ACCEPT" for a given port */
+        char *a = strstr(line, "ACCEPT");
         if (a && strchr(a, '\n'))
-            port = (unsigned)atoi(a + strlen("ACCEPT 127.0.0.1:"));
+            port = strncmp(a, "ACCEPT 127.0.0.1:", 17) == 0 ? (unsigned)atoi(a + 17) : want;
     }
     close(pfd[0]); /* s_server prints nothing more we need; writes to a closed pipe are rare */
     return port;
@@ -175,8 +170,7 @@ static int listen_any(unsigned *port)
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 8) < 0 ||
         getsockname(fd, (struct sockaddr *)&a, &alen) < 0) {
-        if (fd >= 0)
-            close(fd);
+        if (fd >= 0) close(fd);
         return -1;
     }
     *port = ntohs(a.sin_port);
@@ -191,10 +185,8 @@ static int tcp_connect(unsigned port, int sndbuf)
                             .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    if (sndbuf)
-        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+    if (fd < 0) return -1;
+    if (sndbuf) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
     if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0 && errno != EINPROGRESS) {
         close(fd);
         return -1;
@@ -220,10 +212,8 @@ static int handshake(struct spate_transport *t)
 {
     for (;;) {
         int r = t->ops->handshake(t);
-        if (r == 0 || r == SPATE_IO_ERR)
-            return r;
-        if (!wait_for(t->fd, r, WAIT_MS))
-            return HS_TIMEOUT;
+        if (r == 0 || r == SPATE_IO_ERR) return r;
+        if (!wait_for(t->fd, r, WAIT_MS)) return HS_TIMEOUT;
     }
 }
 
@@ -237,12 +227,9 @@ static ssize_t write_all(struct spate_transport *t, const char *buf, size_t n, i
             off += (size_t)r;
             continue;
         }
-        if (r != SPATE_IO_WANT_READ && r != SPATE_IO_WANT_WRITE)
-            return r;
-        if (wants && r == SPATE_IO_WANT_WRITE)
-            ++*wants;
-        if (!wait_for(t->fd, (int)r, WAIT_MS))
-            return HS_TIMEOUT;
+        if (r != SPATE_IO_WANT_READ && r != SPATE_IO_WANT_WRITE) return r;
+        if (wants && r == SPATE_IO_WANT_WRITE) ++*wants;
+        if (!wait_for(t->fd, (int)r, WAIT_MS)) return HS_TIMEOUT;
     }
     return (ssize_t)off;
 }
@@ -257,16 +244,12 @@ static ssize_t read_all(struct spate_transport *t, char *out, size_t cap, size_t
         char *dst = room ? out + *len : scratch;
         ssize_t r = t->ops->read(t, dst, room ? room : sizeof scratch);
         if (r > 0) {
-            if (room)
-                *len += (size_t)r;
+            if (room) *len += (size_t)r;
             continue;
         }
-        if (r == SPATE_IO_EOF || r == SPATE_IO_ERR)
-            return r;
-        if (t->ops->pending(t))
-            continue;
-        if (!wait_for(t->fd, (int)r, WAIT_MS))
-            return HS_TIMEOUT;
+        if (r == SPATE_IO_EOF || r == SPATE_IO_ERR) return r;
+        if (t->ops->pending(t)) continue;
+        if (!wait_for(t->fd, (int)r, WAIT_MS)) return HS_TIMEOUT;
     }
 }
 
@@ -320,7 +303,10 @@ static int served(const struct result *r)
     return r->hs == 0 && r->io == SPATE_IO_EOF && strstr(r->body, "HTTP/1.0 200 ok");
 }
 
-static int has(const char *s, const char *want) { return strcasestr(s, want) != NULL; }
+static int has(const char *s, const char *want)
+{
+    return strcasestr(s, want) != NULL;
+}
 
 /* ---- certificates ---- */
 
@@ -411,7 +397,10 @@ static uint64_t fnv(uint64_t h, const unsigned char *p, size_t n)
     return h;
 }
 
-static unsigned char pattern(size_t i) { return (unsigned char)(i * 7 + (i >> 13)); }
+static unsigned char pattern(size_t i)
+{
+    return (unsigned char)(i * 7 + (i >> 13));
+}
 
 static SSL *server_tls(int fd)
 {
@@ -423,8 +412,7 @@ static SSL *server_tls(int fd)
         SSL_CTX_use_PrivateKey_file(sctx, key, SSL_FILETYPE_PEM) != 1)
         return NULL;
     SSL *ssl = SSL_new(sctx);
-    if (!ssl || !SSL_set_fd(ssl, fd) || SSL_accept(ssl) != 1)
-        return NULL;
+    if (!ssl || !SSL_set_fd(ssl, fd) || SSL_accept(ssl) != 1) return NULL;
     return ssl;
 }
 
@@ -435,8 +423,7 @@ static void read_request(SSL *ssl)
     while (len < sizeof req - 1 && SSL_read_ex(ssl, req + len, sizeof req - 1 - len, &got)) {
         len += got;
         req[len] = '\0';
-        if (strstr(req, "\r\n\r\n"))
-            break;
+        if (strstr(req, "\r\n\r\n")) break;
     }
 }
 
@@ -447,20 +434,16 @@ static void child(int lfd, enum scenario sc, int ctl)
     size_t got;
     alarm(20);
     int fd = accept(lfd, NULL, NULL);
-    if (fd < 0)
-        _exit(1);
+    if (fd < 0) _exit(1);
     struct timeval tv = {.tv_sec = 5};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (sc < RAW_STALL && recv(fd, buf, sizeof buf, 0) <= 0)
-        _exit(1);
+    if (sc < RAW_STALL && recv(fd, buf, sizeof buf, 0) <= 0) _exit(1);
     SSL *ssl = sc > RAW_STALL ? server_tls(fd) : NULL;
-    if (sc > RAW_STALL && !ssl)
-        _exit(1);
+    if (sc > RAW_STALL && !ssl) _exit(1);
     switch (sc) {
     case RAW_PLAIN_HTTP: {
         static const char bad[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
-        if (send(fd, bad, sizeof bad - 1, MSG_NOSIGNAL) < 0)
-            _exit(1);
+        if (send(fd, bad, sizeof bad - 1, MSG_NOSIGNAL) < 0) _exit(1);
         break;
     }
     case RAW_RST: {
@@ -469,8 +452,7 @@ static void child(int lfd, enum scenario sc, int ctl)
         break;
     }
     case RAW_PARTIAL:
-        if (send(fd, "\x16\x03\x03", 3, MSG_NOSIGNAL) < 0)
-            _exit(1);
+        if (send(fd, "\x16\x03\x03", 3, MSG_NOSIGNAL) < 0) _exit(1);
         break;
     case TLS_IDLE:
         read_request(ssl);
@@ -490,8 +472,7 @@ static void child(int lfd, enum scenario sc, int ctl)
     case TLS_CLEAN:
         read_request(ssl);
         SSL_write_ex(ssl, resp, sizeof resp - 1, &got);
-        if (sc == TLS_CLEAN)
-            SSL_shutdown(ssl);
+        if (sc == TLS_CLEAN) SSL_shutdown(ssl);
         break;
     case RAW_CLOSE:
         break;
@@ -503,13 +484,11 @@ static void child(int lfd, enum scenario sc, int ctl)
             total += got;
             usleep(200); /* slow reader: the client must see WANT_WRITE */
         }
-        if (!SSL_write_ex(ssl, &h, sizeof h, &got))
-            _exit(1);
+        if (!SSL_write_ex(ssl, &h, sizeof h, &got)) _exit(1);
         for (size_t off = 0; off < BULK_OUT; off += sizeof buf) {
             for (size_t i = 0; i < sizeof buf; i++)
                 buf[i] = (char)pattern(off + i);
-            if (!SSL_write_ex(ssl, buf, sizeof buf, &got))
-                _exit(1);
+            if (!SSL_write_ex(ssl, buf, sizeof buf, &got)) _exit(1);
         }
         SSL_shutdown(ssl);
         break;
@@ -524,8 +503,7 @@ static unsigned scripted(enum scenario sc, pid_t *pid, int *ctl)
 {
     unsigned port;
     int pfd[2], lfd = listen_any(&port);
-    if (lfd < 0 || pipe(pfd) < 0)
-        return 0;
+    if (lfd < 0 || pipe(pfd) < 0) return 0;
     fflush(stdout);
     *pid = fork();
     if (*pid == 0) {
@@ -549,8 +527,8 @@ static void test_create(void)
 {
     char err[256], p[128];
     struct spate_tls *ctx = (struct spate_tls *)1;
-    int rc = spate_tls_create(&ctx, &(struct spate_tls_opts){.cacert = "/nonexistent/ca.pem"},
-                              err, sizeof err);
+    int rc = spate_tls_create(&ctx, &(struct spate_tls_opts){.cacert = "/nonexistent/ca.pem"}, err,
+                              sizeof err);
     ok(rc < 0 && ctx == NULL && has(err, "cannot load CA file '/nonexistent/ca.pem'"),
        "missing CA file is an error naming the file (%s)", err);
     path(p, sizeof p, "junk.pem");
@@ -580,9 +558,8 @@ static void test_good(struct spate_tls *vctx, struct spate_tls *ictx)
 {
     pid_t pid;
     struct result r;
-    unsigned port = s_server(&pid, "good.crt", "leaf.key", NULL);
-    if (!ok(port != 0, "s_server with a good certificate started"))
-        return;
+    unsigned port = s_server(&pid, 0, "good.crt", "leaf.key", NULL);
+    if (!ok(port != 0, "s_server with a good certificate started")) return;
     fetch(vctx, port, "localhost", 0, GET, &r);
     ok(served(&r) && !r.resumed, "good certificate verifies for localhost (%s)", r.msg);
     ok(r.unclean == 0, "s_server's close_notify is a clean EOF");
@@ -591,8 +568,7 @@ static void test_good(struct spate_tls *vctx, struct spate_tls *ictx)
     fetch(vctx, port, "localhost", 0, GET, &r);
     ok(served(&r) && r.resumed, "second connection to localhost resumes (TLS 1.3)");
     fetch(vctx, port, "localhost.", 0, GET, &r);
-    ok(served(&r) && r.resumed, "trailing-dot name uses the same session and verifies (%s)",
-       r.msg);
+    ok(served(&r) && r.resumed, "trailing-dot name uses the same session and verifies (%s)", r.msg);
     fetch(vctx, port, "127.0.0.1", 4, GET, &r);
     ok(served(&r) && !r.resumed, "127.0.0.1 verifies by IP SAN, localhost's session not offered");
     fetch(vctx, port, "::1", 6, GET, &r);
@@ -608,9 +584,8 @@ static void test_tls12(struct spate_tls *vctx, const char *name, const char *con
 {
     pid_t pid;
     struct result r;
-    unsigned port = s_server(&pid, "good.crt", "leaf.key", extra);
-    if (!ok(port != 0, "s_server %s started", name))
-        return;
+    unsigned port = s_server(&pid, 0, "good.crt", "leaf.key", extra);
+    if (!ok(port != 0, "s_server %s started", name)) return;
     fetch(vctx, port, "localhost", 0, GET, &r);
     ok(served(&r) && !r.resumed, "%s: full handshake verifies (%s)", name, r.msg);
     fetch(vctx, port, "localhost", 0, GET, &r);
@@ -628,9 +603,8 @@ static void test_bad(struct spate_tls *vctx, struct spate_tls *ictx, const struc
 {
     pid_t pid;
     struct result r;
-    unsigned port = s_server(&pid, b->cert, b->key, NULL);
-    if (!ok(port != 0, "s_server with %s started", b->cert))
-        return;
+    unsigned port = s_server(&pid, 0, b->cert, b->key, NULL);
+    if (!ok(port != 0, "s_server with %s started", b->cert)) return;
     fetch(vctx, port, b->host, b->ip, GET, &r);
     ok(r.hs == SPATE_IO_ERR && r.fail == SPATE_FAIL_TLS &&
            has(r.msg, "certificate verify failed: ") && has(r.msg, b->want),
@@ -640,14 +614,13 @@ static void test_bad(struct spate_tls *vctx, struct spate_tls *ictx, const struc
     stop(pid);
 }
 
-static void test_server_variant(struct spate_tls *vctx, const char *what,
-                                const char *const *extra, const char *want)
+static void test_server_variant(struct spate_tls *vctx, const char *what, const char *const *extra,
+                                const char *want)
 {
     pid_t pid;
     struct result r;
-    unsigned port = s_server(&pid, "good.crt", "leaf.key", extra);
-    if (!ok(port != 0, "s_server (%s) started", what))
-        return;
+    unsigned port = s_server(&pid, 0, "good.crt", "leaf.key", extra);
+    if (!ok(port != 0, "s_server (%s) started", what)) return;
     fetch(vctx, port, "localhost", 0, GET, &r);
     ok((r.hs == SPATE_IO_ERR || r.io == SPATE_IO_ERR) && r.fail == SPATE_FAIL_TLS &&
            has(r.msg, want),
@@ -662,8 +635,7 @@ static void test_raw(struct spate_tls *vctx, enum scenario sc, const char *what,
     int ctl;
     struct result r;
     unsigned port = scripted(sc, &pid, &ctl);
-    if (!ok(port != 0, "scripted server (%s) started", what))
-        return;
+    if (!ok(port != 0, "scripted server (%s) started", what)) return;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     fetch(vctx, port, "localhost", 0, GET, &r);
@@ -690,18 +662,15 @@ static void test_stall(struct spate_tls *vctx)
     int r2 = rc == 0 ? t.ops->handshake(&t) : SPATE_IO_ERR;
     ok(fd >= 0 && r == SPATE_IO_WANT_READ && !woke && r2 == SPATE_IO_WANT_READ,
        "silent server: handshake asks to read and never blocks");
-    if (rc == 0)
-        t.ops->release(&t);
-    if (fd >= 0)
-        close(fd);
+    if (rc == 0) t.ops->release(&t);
+    if (fd >= 0) close(fd);
     close(ctl);
     stop(pid);
 }
 
 static void cmd(int ctl, char c)
 {
-    if (write(ctl, &c, 1) != 1)
-        diag("cannot command the scripted server");
+    if (write(ctl, &c, 1) != 1) diag("cannot command the scripted server");
 }
 
 /* Reads exactly n bytes; returns 1 on success. */
@@ -795,6 +764,65 @@ static void test_eof(struct spate_tls *vctx, enum scenario sc, int want_unclean)
     stop(pid);
 }
 
+/* Writing to a peer that has gone must fail with FAIL_RESET, never raise SIGPIPE (the test
+ * process does not ignore it) and release must not fail either. */
+static void test_write_after_close(struct spate_tls *vctx)
+{
+    pid_t pid;
+    int ctl;
+    char err[256], body[256];
+    size_t len;
+    unsigned port = scripted(TLS_CLEAN, &pid, &ctl);
+    int fd = tcp_connect(port, 0);
+    struct spate_transport t;
+    spate_tcp_attach(&t, fd);
+    if (!ok(fd >= 0 && spate_tls_attach(vctx, &t, "localhost", 0, port, err, sizeof err) == 0 &&
+                handshake(&t) == 0 && write_all(&t, GET, sizeof GET - 1, NULL) > 0 &&
+                read_all(&t, body, sizeof body, &len) == SPATE_IO_EOF,
+            "closed peer: exchange done")) {
+        close(ctl);
+        stop(pid);
+        return;
+    }
+    ssize_t r = 0;
+    for (int i = 0; i < 100 && r != SPATE_IO_ERR; i++) {
+        r = t.ops->write(&t, "x", 1);
+        if (r != SPATE_IO_ERR) usleep(10000);
+    }
+    char msg[256];
+    t.ops->describe(&t, msg, sizeof msg);
+    ok(r == SPATE_IO_ERR && t.fail == SPATE_FAIL_RESET && t.sys_errno != 0,
+       "write to a closed peer: reset, no SIGPIPE (%s)", msg);
+    t.ops->release(&t);
+    ok(1, "release after the failure returns");
+    close(fd);
+    close(ctl);
+    stop(pid);
+}
+
+/* A handshake that fails after offering a cached session forgets that session. */
+static void test_forget(struct spate_tls *vctx)
+{
+    pid_t pid;
+    struct result r;
+    unsigned port = s_server(&pid, 0, "good.crt", "leaf.key", NULL);
+    fetch(vctx, port, "localhost", 0, GET, &r);
+    size_t n = spate_tls_cached_sessions(vctx);
+    stop(pid);
+    unsigned port2 = s_server(&pid, port, "expired.crt", "leaf.key", NULL);
+    if (!ok(served(&r) && port2 == port, "same port served again with an expired certificate")) {
+        diag("port %u, again %u: %s", port, port2, r.msg);
+        stop(pid);
+        return;
+    }
+    fetch(vctx, port, "localhost", 0, GET, &r);
+    ok(r.hs == SPATE_IO_ERR && has(r.msg, "certificate has expired") &&
+           spate_tls_cached_sessions(vctx) == n - 1,
+       "failed handshake dropped the offered session (%zu -> %zu)", n,
+       spate_tls_cached_sessions(vctx));
+    stop(pid);
+}
+
 static void test_bulk(struct spate_tls *vctx)
 {
     pid_t pid;
@@ -822,8 +850,7 @@ static void test_bulk(struct spate_tls *vctx)
     size_t len;
     ssize_t r = read_all(&t, in, BULK_OUT + 64, &len);
     uint64_t h = fnv(0xcbf29ce484222325ull, (unsigned char *)out, BULK_IN), got = 0;
-    if (len >= sizeof got)
-        memcpy(&got, in, sizeof got);
+    if (len >= sizeof got) memcpy(&got, in, sizeof got);
     ok(r == SPATE_IO_EOF && len == sizeof h + BULK_OUT && got == h,
        "bulk: server's hash of the upload matches");
     int same = len == sizeof h + BULK_OUT;
@@ -902,6 +929,8 @@ int main(void)
     test_eof(vctx, TLS_UNCLEAN, 1);
     test_eof(vctx, TLS_CLEAN, 0);
     test_bulk(vctx);
+    test_write_after_close(vctx);
+    test_forget(vctx);
 
     spate_tls_destroy(vctx);
     spate_tls_destroy(ictx);
@@ -909,7 +938,6 @@ int main(void)
     alarm(0);
     char rm[128];
     snprintf(rm, sizeof rm, "rm -rf '%s'", dir);
-    if (system(rm) != 0)
-        diag("cannot remove %s", dir);
+    if (system(rm) != 0) diag("cannot remove %s", dir);
     return done();
 }

@@ -55,8 +55,7 @@ static int bio_write(BIO *b, const char *data, size_t len, size_t *written)
             *written = (size_t)r;
             return 1;
         }
-        if (errno == EINTR)
-            continue;
+        if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK)
             BIO_set_retry_write(b);
         else
@@ -106,8 +105,7 @@ static long bio_ctrl(BIO *b, int cmd, long num, void *ptr)
 static BIO_METHOD *bio_method(void)
 {
     BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "spate socket");
-    if (!m)
-        return NULL;
+    if (!m) return NULL;
     if (!BIO_meth_set_write_ex(m, bio_write) || !BIO_meth_set_read_ex(m, bio_read) ||
         !BIO_meth_set_ctrl(m, bio_ctrl)) {
         BIO_meth_free(m);
@@ -160,8 +158,7 @@ static int cache_put(struct spate_tls *ctx, const char *key, SSL_SESSION *s)
         SSL_SESSION_free(e->sess);
     } else {
         size_t klen = strlen(key) + 1;
-        if (!(e = OPENSSL_malloc(sizeof *e + klen)))
-            return 0;
+        if (!(e = OPENSSL_malloc(sizeof *e + klen))) return 0;
         memcpy(e->key, key, klen);
         ctx->nsessions++;
     }
@@ -180,11 +177,9 @@ static int cache_put(struct spate_tls *ctx, const char *key, SSL_SESSION *s)
 static SSL_SESSION *cache_get(struct spate_tls *ctx, const char *key)
 {
     struct sess_entry *e = unlink_entry(ctx, key);
-    if (!e)
-        return NULL;
+    if (!e) return NULL;
     push_front(ctx, e);
-    if (usable(e->sess))
-        return e->sess;
+    if (usable(e->sess)) return e->sess;
     drop_entry(ctx, &ctx->sessions);
     return NULL;
 }
@@ -202,8 +197,7 @@ static void cache_forget(struct spate_tls *ctx, const char *key)
 static int on_new_session(SSL *ssl, SSL_SESSION *s)
 {
     struct conn_tls *c = SSL_get_app_data(ssl);
-    if (!c || !SSL_SESSION_is_resumable(s))
-        return 0;
+    if (!c || !SSL_SESSION_is_resumable(s)) return 0;
     return cache_put(c->ctx, c->key, s);
 }
 
@@ -223,8 +217,7 @@ static int fail_create(struct spate_tls *ctx, char *err, size_t errlen, int rc)
         why = ERR_reason_error_string(e);
     }
     size_t n = strlen(err);
-    if (why && n + 1 < errlen)
-        snprintf(err + n, errlen - n, ": %s", why);
+    if (why && n + 1 < errlen) snprintf(err + n, errlen - n, ": %s", why);
     ERR_clear_error();
     spate_tls_destroy(ctx);
     return rc;
@@ -236,13 +229,11 @@ int spate_tls_create(struct spate_tls **out, const struct spate_tls_opts *o, cha
     static const unsigned char alpn[] = "\x08http/1.1";
     struct spate_tls_opts none = {0};
     struct spate_tls *ctx;
-    if (!o)
-        o = &none;
+    if (!o) o = &none;
     *out = NULL;
     ERR_clear_error();
     snprintf(err, errlen, "out of memory");
-    if (!(ctx = OPENSSL_zalloc(sizeof *ctx)))
-        return fail_create(NULL, err, errlen, -ENOMEM);
+    if (!(ctx = OPENSSL_zalloc(sizeof *ctx))) return fail_create(NULL, err, errlen, -ENOMEM);
     ctx->insecure = !!o->insecure;
     snprintf(err, errlen, "cannot create TLS context");
     if (!(ctx->ssl_ctx = SSL_CTX_new(TLS_client_method())) || !(ctx->bio_meth = bio_method()))
@@ -270,16 +261,14 @@ int spate_tls_create(struct spate_tls **out, const struct spate_tls_opts *o, cha
             return fail_create(ctx, err, errlen, -EIO);
     }
     ERR_clear_error();
-    if (errlen)
-        err[0] = '\0';
+    if (errlen) err[0] = '\0';
     *out = ctx;
     return 0;
 }
 
 void spate_tls_destroy(struct spate_tls *ctx)
 {
-    if (!ctx)
-        return;
+    if (!ctx) return;
     while (ctx->sessions)
         drop_entry(ctx, &ctx->sessions);
     SSL_CTX_free(ctx->ssl_ctx);
@@ -287,7 +276,10 @@ void spate_tls_destroy(struct spate_tls *ctx)
     OPENSSL_free(ctx);
 }
 
-size_t spate_tls_cached_sessions(const struct spate_tls *ctx) { return ctx ? ctx->nsessions : 0; }
+size_t spate_tls_cached_sessions(const struct spate_tls *ctx)
+{
+    return ctx ? ctx->nsessions : 0;
+}
 
 /* ---- transport ops ---- */
 
@@ -297,12 +289,10 @@ static int io_result(struct spate_transport *t, int r)
     struct conn_tls *c = t->tls;
     int e = SSL_get_error(c->ssl, r);
     unsigned long code = ERR_peek_error();
-    if (e == SSL_ERROR_WANT_READ)
-        return SPATE_IO_WANT_READ;
-    if (e == SSL_ERROR_WANT_WRITE)
-        return SPATE_IO_WANT_WRITE;
-    if (e == SSL_ERROR_ZERO_RETURN && c->done)
-        return SPATE_IO_EOF;
+    if (e == SSL_ERROR_WANT_READ) return SPATE_IO_WANT_READ;
+    if (e == SSL_ERROR_WANT_WRITE) return SPATE_IO_WANT_WRITE;
+    /* after a close_notify OpenSSL reports any later failure as ZERO_RETURN: socket errors first */
+    if (e == SSL_ERROR_ZERO_RETURN && c->done && !c->io_errno) return SPATE_IO_EOF;
     c->broken = 1;
     c->hs_fail = !c->done;
     c->err_code = code;
@@ -335,8 +325,7 @@ static void before_io(struct conn_tls *c)
 static int tls_handshake(struct spate_transport *t)
 {
     struct conn_tls *c = t->tls;
-    if (c->done)
-        return 0;
+    if (c->done) return 0;
     before_io(c);
     int r = SSL_do_handshake(c->ssl);
     if (r == 1) {
@@ -356,25 +345,20 @@ static int tls_handshake(struct spate_transport *t)
  * (SSL_free_buffers refuses when records are buffered either way). */
 static void trim(struct conn_tls *c)
 {
-    if (!SSL_has_pending(c->ssl))
-        SSL_free_buffers(c->ssl);
+    if (!SSL_has_pending(c->ssl)) SSL_free_buffers(c->ssl);
 }
 
 static ssize_t tls_read(struct spate_transport *t, void *buf, size_t n)
 {
     struct conn_tls *c = t->tls;
     size_t got = 0;
-    if (c->broken)
-        return c->unclean ? SPATE_IO_EOF : SPATE_IO_ERR;
+    if (c->broken) return c->unclean ? SPATE_IO_EOF : SPATE_IO_ERR;
     int r = tls_handshake(t);
-    if (r != 0)
-        return r;
+    if (r != 0) return r;
     before_io(c);
-    if (SSL_read_ex(c->ssl, buf, n, &got) == 1)
-        return (ssize_t)got;
+    if (SSL_read_ex(c->ssl, buf, n, &got) == 1) return (ssize_t)got;
     r = io_result(t, 0);
-    if (r == SPATE_IO_WANT_READ)
-        trim(c);
+    if (r == SPATE_IO_WANT_READ) trim(c);
     return r;
 }
 
@@ -382,16 +366,12 @@ static ssize_t tls_write(struct spate_transport *t, const void *buf, size_t n)
 {
     struct conn_tls *c = t->tls;
     size_t put = 0;
-    if (n == 0)
-        return 0;
-    if (c->broken)
-        return SPATE_IO_ERR;
+    if (n == 0) return 0;
+    if (c->broken) return SPATE_IO_ERR;
     int r = tls_handshake(t);
-    if (r != 0)
-        return r;
+    if (r != 0) return r;
     before_io(c);
-    if (SSL_write_ex(c->ssl, buf, n, &put) == 1)
-        return (ssize_t)put;
+    if (SSL_write_ex(c->ssl, buf, n, &put) == 1) return (ssize_t)put;
     return io_result(t, 0);
 }
 
@@ -407,26 +387,22 @@ static int tls_idle_ok(struct spate_transport *t)
     struct conn_tls *c = t->tls;
     char b;
     size_t got;
-    if (!c->done || c->broken)
-        return 0;
+    if (!c->done || c->broken) return 0;
     before_io(c);
-    if (SSL_peek_ex(c->ssl, &b, 1, &got) == 1)
-        return 0;
+    if (SSL_peek_ex(c->ssl, &b, 1, &got) == 1) return 0;
     int e = SSL_get_error(c->ssl, 0);
     ERR_clear_error();
     if (e == SSL_ERROR_WANT_READ) {
         trim(c);
         return 1;
     }
-    if (e != SSL_ERROR_WANT_WRITE)
-        c->broken = 1;
+    if (e != SSL_ERROR_WANT_WRITE) c->broken = 1;
     return 0;
 }
 
 static const char *hint(unsigned long code)
 {
-    if (ERR_GET_LIB(code) != ERR_LIB_SSL)
-        return NULL;
+    if (ERR_GET_LIB(code) != ERR_LIB_SSL) return NULL;
     switch (ERR_GET_REASON(code)) {
     case SSL_R_WRONG_VERSION_NUMBER:
         return "server did not speak TLS: is this an http:// port?";
@@ -456,8 +432,8 @@ static void tls_describe(struct spate_transport *t, char *buf, size_t len)
         else
             snprintf(buf, len, "%s", sys ? sys : "connection closed");
     } else if (t->fail != SPATE_FAIL_TLS) {
-        snprintf(buf, len, "%s", c->unclean ? "connection closed without TLS close_notify"
-                                            : "no TLS error");
+        snprintf(buf, len, "%s",
+                 c->unclean ? "connection closed without TLS close_notify" : "no TLS error");
     } else if (ERR_GET_LIB(code) == ERR_LIB_SSL &&
                ERR_GET_REASON(code) == SSL_R_CERTIFICATE_VERIFY_FAILED && c->verify != X509_V_OK) {
         snprintf(buf, len, "certificate verify failed: %s (host %s)",
@@ -471,8 +447,7 @@ static void tls_describe(struct spate_transport *t, char *buf, size_t len)
 static void tls_release(struct spate_transport *t)
 {
     struct conn_tls *c = t->tls;
-    if (!c)
-        return;
+    if (!c) return;
     /* OpenSSL forbids SSL_shutdown after a fatal error; otherwise send close_notify, no wait */
     if (c->done && !c->broken) {
         before_io(c);
@@ -512,10 +487,8 @@ static int setup_peer(struct conn_tls *c, int host_ip)
     SSL *ssl = c->ssl;
     if (host_ip)
         return c->ctx->insecure || X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), c->host);
-    if (!SSL_set_tlsext_host_name(ssl, c->host))
-        return 0;
-    if (c->ctx->insecure)
-        return 1;
+    if (!SSL_set_tlsext_host_name(ssl, c->host)) return 0;
+    if (c->ctx->insecure) return 1;
     /* a name only in the subject CN is not accepted (as browsers and Go do) */
     SSL_set_hostflags(ssl, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
     return SSL_set1_host(ssl, c->host);
@@ -525,8 +498,7 @@ int spate_tls_attach(struct spate_tls *ctx, struct spate_transport *t, const cha
                      int host_ip, unsigned port, char *err, size_t errlen)
 {
     size_t hlen = strlen(host);
-    if (!host_ip && hlen && host[hlen - 1] == '.')
-        hlen--;
+    if (!host_ip && hlen && host[hlen - 1] == '.') hlen--;
     snprintf(err, errlen, "invalid TLS host '%s'", host);
     if (hlen == 0 || hlen > 255 || port > 65535 || (host_ip && host_ip != 4 && host_ip != 6))
         return fail_attach(NULL, -EINVAL);
@@ -535,11 +507,10 @@ int spate_tls_attach(struct spate_tls *ctx, struct spate_transport *t, const cha
     size_t cap = hlen * 2 + 16;
     struct conn_tls *c = OPENSSL_zalloc(sizeof *c + cap);
     snprintf(err, errlen, "out of memory for TLS to '%s'", host);
-    if (!c)
-        return fail_attach(NULL, -ENOMEM);
+    if (!c) return fail_attach(NULL, -ENOMEM);
     int v6 = host_ip == 6;
-    int klen = snprintf(c->key, cap, "%s%.*s%s:%u", v6 ? "[" : "", (int)hlen, host,
-                        v6 ? "]" : "", port);
+    int klen =
+        snprintf(c->key, cap, "%s%.*s%s:%u", v6 ? "[" : "", (int)hlen, host, v6 ? "]" : "", port);
     c->host = c->key + klen + 1;
     memcpy(c->key + klen + 1, host, hlen);
     c->ctx = ctx;
@@ -558,11 +529,9 @@ int spate_tls_attach(struct spate_tls *ctx, struct spate_transport *t, const cha
     if (!SSL_set_app_data(c->ssl, c) || !setup_peer(c, host_ip))
         return fail_attach(c, host_ip ? -EINVAL : -EIO);
     SSL_SESSION *s = cache_get(ctx, c->key);
-    if (s && SSL_set_session(c->ssl, s))
-        c->offered = 1;
+    if (s && SSL_set_session(c->ssl, s)) c->offered = 1;
     ERR_clear_error();
-    if (errlen)
-        err[0] = '\0';
+    if (errlen) err[0] = '\0';
     t->ops = &tls_ops;
     t->tls = c;
     t->sys_errno = 0;
