@@ -137,7 +137,7 @@ static int parse_args(struct bench *b, int argc, char **argv)
         }
         if (c == '?' || c == ':') {
             const char *what = c == '?' ? "unknown option" : "missing value for option";
-            if (optopt)
+            if (optopt > 0 && optopt < 128 && optopt != '?')
                 fprintf(stderr, "spate bench: %s '-%c'\n", what, optopt);
             else
                 fprintf(stderr, "spate bench: %s '%s'\n", what, argv[optind - 1]);

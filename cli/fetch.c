@@ -224,7 +224,7 @@ static int parse_args(struct fetch *f, int argc, char **argv)
         }
         if (c == '?' || c == ':') {
             const char *what = c == '?' ? "unknown option" : "missing value for option";
-            if (optopt)
+            if (optopt > 0 && optopt < 128 && optopt != '?')
                 fprintf(stderr, "spate fetch: %s '-%c'\n", what, optopt);
             else
                 fprintf(stderr, "spate fetch: %s '%s'\n", what, argv[optind - 1]);
@@ -605,6 +605,18 @@ static void summary(struct fetch *f)
     double el = now_s() - f->t0;
     fprintf(stderr, "spate fetch: %zu requests, %zu ok, %zu failed in %.3f s (%.0f req/s)\n",
             f->n, f->ok, f->failed, el, el > 0 ? (double)f->n / el : 0.0);
+    if (f->verbose) {
+        struct spate_stats st;
+        spate_engine_stats(f->e, &st);
+        fprintf(stderr,
+                "spate fetch: connections %llu opened (%llu established), %llu reused; "
+                "TLS %llu handshakes (%llu resumed); DNS %llu queries, %llu cache hits; "
+                "%llu stale re-sends\n",
+                (unsigned long long)st.connects, (unsigned long long)st.established,
+                (unsigned long long)st.reused, (unsigned long long)st.tls_handshakes,
+                (unsigned long long)st.tls_resumed, (unsigned long long)st.dns_queries,
+                (unsigned long long)st.dns_cache_hits, (unsigned long long)st.stale_resends);
+    }
     if (!f->failed)
         return;
     fprintf(stderr, "spate fetch: failures by kind:");

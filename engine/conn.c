@@ -240,7 +240,11 @@ static void transport_failed(struct spate_conn *c, ssize_t rc, const char *durin
         snprintf(why, sizeof(why), "connection closed by server");
     else
         c->tr.ops->describe(&c->tr, why, sizeof(why));
-    snprintf(c->ctx->msg, sizeof(c->ctx->msg), "%s %s (host %s)", why, during, c->target->host);
+    if (strstr(why, "(host "))
+        snprintf(c->ctx->msg, sizeof(c->ctx->msg), "%s %s", why, during);
+    else
+        snprintf(c->ctx->msg, sizeof(c->ctx->msg), "%s %s (host %s)", why, during,
+                 c->target->host);
     fail(c, k);
 }
 

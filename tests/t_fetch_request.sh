@@ -66,7 +66,7 @@ run json fetch -q --json '{"k":1}' "$E/json"
 is "$(q json "reqline(q)")" "POST /case/echo/json HTTP/1.1" "--json: method POST"
 is "$(q json "hdr(q, 'Content-Type')")" '["application/json"]' "--json: Content-Type application/json, once"
 is "$(q json "hdr(q, 'Accept')")" '["application/json"]' "--json: Accept application/json, once"
-is "$(q json "(body(q), hdr(q, 'Content-Length'))")" '["{\"k\":1}", ["7"]]' "--json: body sent as given"
+is "$(q json "(body(q).decode(), hdr(q, 'Content-Length'))")" '["{\"k\":1}", ["7"]]' "--json: body sent as given"
 
 # --- auth, User-Agent -------------------------------------------------------------------------------------------
 run bearer fetch -q --bearer TOK "$E/bearer"

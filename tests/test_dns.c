@@ -462,6 +462,12 @@ static void test_no_query(struct spate_dns *d)
     }
     ok(good == (int)(sizeof(cases) / sizeof(cases[0])),
        "IP literals and localhost answer at once, localhost as 127.0.0.1 then ::1");
+    struct res z = {0};
+    struct spate_dns_query *zq;
+    spate_dns_resolve(d, "fe80::1%1", 80, on_res, &z, &zq);
+    ok(z.called && z.ok && z.n == 1 &&
+           ((const struct sockaddr_in6 *)(const void *)&z.addrs[0].sa)->sin6_scope_id == 1,
+       "IPv6 literal with a zone id keeps its scope");
 
     static const char *bad[] = {
         "bad..name",
@@ -697,7 +703,7 @@ int main(int argc, char **argv)
 {
     (void)argc;
     signal(SIGPIPE, SIG_IGN);
-    plan(55);
+    plan(56);
     if (spate_loop_init(&loop) < 0 || start_server(argv[0]) < 0) {
         ok(0, "start the loop and tests/lib/dns_server.py");
         stop_server();

@@ -326,6 +326,7 @@ static int tls_handshake(struct spate_transport *t)
 {
     struct conn_tls *c = t->tls;
     if (c->done) return 0;
+    if (c->broken) return SPATE_IO_ERR;
     before_io(c);
     int r = SSL_do_handshake(c->ssl);
     if (r == 1) {

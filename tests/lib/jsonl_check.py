@@ -145,7 +145,7 @@ def cmd_eval(path, expr, extra):
         print(e)
         return 1
     v = eval(expr, env)
-    print(v if isinstance(v, str) else json.dumps(v))
+    print(v if isinstance(v, str) else json.dumps(v, default=lambda o: o.decode("latin-1")))
     return 0
 
 
