@@ -34,6 +34,7 @@ struct spate_engine {
     int pumping, repump;
     uint64_t rng;
     struct spate_req *all;         /* every active request (for cancel on destroy) */
+    int probing, probe_answered;   /* see addr_still_current() */
 };
 
 static struct spate_engine *engine_of(struct spate_ctx *x)
@@ -135,7 +136,8 @@ int spate_engine_create(struct spate_engine **out, const struct spate_config *cf
         .n_servers = cfg->n_dns_servers,
         .pins = cfg->resolve,
         .n_pins = cfg->n_resolve,
-        .timeout = 0,
+        /* two tries (the second doubled) must fit in the connect budget */
+        .timeout = cfg->connect_timeout > 0 ? cfg->connect_timeout / 3 : 0,
     };
     if ((rc = spate_dns_create(&x->dns, &x->loop, &d, err, errlen)) < 0)
         goto fail;
@@ -500,6 +502,42 @@ static void send_on(struct spate_req *r, struct spate_conn *c)
     spate_conn_send(c, r->wire.data, r->wire.len, !strcmp(r->method, "HEAD"), &sink, r, &r->acc);
 }
 
+static void on_probe(void *arg, const struct spate_dns_answer *a)
+{
+    struct spate_engine *e = arg;
+    (void)a;
+    if (e->probing) /* answered at once, from the cache: the check below can trust it */
+        e->probe_answered = 1;
+}
+
+/* A pooled connection to a name is only reused while its address is still in the name's
+ * record set. An expired entry starts a refresh (its answer lands in the cache for the next
+ * checkout) and the connection is used meanwhile, as the previous answer allowed. */
+static int addr_still_current(struct spate_engine *e, struct spate_conn *c)
+{
+    if (c->target->host_ip)
+        return 1;
+    struct spate_dns_query *q = NULL;
+    e->probing = 1;
+    e->probe_answered = 0;
+    int rc = spate_dns_resolve(e->ctx.dns, c->target->host, c->target->port, on_probe, e, &q);
+    e->probing = 0;
+    if (rc < 0 || !e->probe_answered)
+        return 1;
+    return spate_dns_addr_current(e->ctx.dns, c->target->host, &c->peer.sa);
+}
+
+static struct spate_conn *take_idle(struct spate_engine *e, struct spate_host *h)
+{
+    struct spate_conn *c;
+    while ((c = spate_pool_take(&e->pool, h))) {
+        if (addr_still_current(e, c))
+            return c;
+        forget_conn(e, c);
+    }
+    return NULL;
+}
+
 /* Starts an attempt; the caller checked the global slot. */
 static void start_attempt(struct spate_engine *e, struct spate_req *r)
 {
@@ -516,7 +554,7 @@ static void start_attempt(struct spate_engine *e, struct spate_req *r)
     r->timer.cb = on_req_timer;
     if (e->cfg.timeout > 0)
         spate_loop_timer(&e->ctx.loop, &r->timer, now + spate_clock_from_sec(e->cfg.timeout));
-    struct spate_conn *c = r->force_new ? NULL : spate_pool_take(&e->pool, h);
+    struct spate_conn *c = r->force_new ? NULL : take_idle(e, h);
     if (c) {
         r->reused = 1;
         e->ctx.stats.reused++;

@@ -33,6 +33,7 @@ diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
 # ok STATUS DESC: passes when STATUS (an exit code) is 0.
 ok() {
     TAP_N=$((TAP_N + 1))
+    [ -n "${TAP_TIMING:-}" ] && echo "# t=$(date +%s.%N)"
     if [ "$1" = 0 ]; then
         echo "ok $TAP_N - $2"
         return 0
