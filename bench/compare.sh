@@ -59,7 +59,10 @@ run() {
     wrk) timed "$out" "$tf" wrk -t1 -c "$3" -d "${4}s" "$2" || rc=$? ;;
     h2load) timed "$out" "$tf" h2load --h1 -t1 -c "$3" -D "$4" "$2" || rc=$? ;;
     esac
-    if [ "$rc" != 0 ]; then
+    # spate bench exits 1 when any request failed: report it, as the peers' error lines are.
+    if [ "$rc" = 1 ] && [ "$1" = spate ]; then
+        echo "$5 spate: some requests failed: $(grep -o '"errors_by_kind":{[^}]*}' "$out" || true)" >&2
+    elif [ "$rc" != 0 ]; then
         tail -n 5 "$out" "$out.err" >&2
         die "$1 failed (exit $rc)"
     fi

@@ -7,7 +7,7 @@
 require_spate
 plan 50
 
-tmpdir T
+tmpdir T shm
 N=10000
 make_files "$T/www" $N
 # A body that is not UTF-8 (for body_base64) with NUL, CR, LF and 0xff.

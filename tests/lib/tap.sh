@@ -145,9 +145,12 @@ bg_start() {
     on_exit "kill_wait $BG_PID"
 }
 
-# tmpdir VAR: creates a temp dir removed at exit and stores its path in VAR.
+# tmpdir VAR [shm]: creates a temp dir removed at exit and stores its path in VAR. With "shm" it
+# is on /dev/shm when that is writable (many small files: a disk with discard is slow at them).
 tmpdir() {
-    _t=$(mktemp -d "${TMPDIR:-/tmp}/spate-test.XXXXXX") || exit 1
+    _base=${TMPDIR:-/tmp}
+    [ "${2:-}" = shm ] && [ -d /dev/shm ] && [ -w /dev/shm ] && _base=/dev/shm
+    _t=$(mktemp -d "$_base/spate-test.XXXXXX") || exit 1
     on_exit "rm -rf '$_t'"
     eval "$1=\$_t"
 }
