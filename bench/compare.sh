@@ -79,9 +79,11 @@ make_files "$WORK/www" 1
 NGINX_CONNS=$((CONNS10K + 1024)) NGINX_TLS=1 NGINX_WRAP="taskset -c $SERVER_CPU" nginx_start "$WORK"
 
 echo
-echo "spate bench vs wrk vs h2load --h1: 1 small file ($(wc -c <"$WORK/www/f/0") bytes), $CONC connections, ${DURATION}s, median of $ROUNDS"
+echo "spate bench vs wrk vs h2load --h1: 1 small file ($(wc -c <"$WORK/www/f/0") bytes)," \
+    "$CONC connections, ${DURATION}s, median of $ROUNDS"
 machine_info
-echo "versions: $("$SPATE" --version 2>/dev/null | head -n 1 || echo spate), $(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2), $(h2load --version)"
+echo "versions: $("$SPATE" --version 2>/dev/null | head -n 1 || echo spate)," \
+    "$(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2), $(h2load --version)"
 
 for mode in $MODES; do
     if [ "$mode" = https ]; then
@@ -124,7 +126,8 @@ if [ "$lim" != unlimited ] && [ "$lim" -lt $((CONNS10K + 100)) ]; then
 fi
 url="http://127.0.0.1:$NGINX_PORT/f/0"
 echo
-echo "$CONNS10K connections (http, ${DURATION}s): RSS per connection = (peak RSS - peak RSS at 1 connection) / $CONNS10K"
+echo "$CONNS10K connections (http, ${DURATION}s):" \
+    "RSS per connection = (peak RSS - peak RSS at 1 connection) / $CONNS10K"
 printf '%-7s %10s %14s %14s %16s\n' tool "req/s" "RSS@1 MB" "RSS@$CONNS10K MB" "per conn KB"
 for t in spate wrk; do
     res=$(run "$t" "$url" 1 2 "c1")

@@ -39,8 +39,8 @@ run_tool() {
     rc=0
     case $1 in
     spate) timed "$out" "$tf" "$SPATE" fetch -c "$CONC" -q -i "$WORK/urls.txt" || rc=$? ;;
-    curl) timed "$out" "$tf" curl --parallel --parallel-max "$CONC" --no-progress-meter -f -K "$WORK/curl.cfg" ||
-        rc=$? ;;
+    curl) timed "$out" "$tf" curl --parallel --parallel-max "$CONC" --no-progress-meter -f \
+        -K "$WORK/curl.cfg" || rc=$? ;;
     aiohttp) timed "$out" "$tf" $PY "$BENCH_ROOT/bench/aiohttp_fetch.py" "$WORK/urls.txt" "$CONC" ||
         rc=$? ;;
     esac
@@ -71,11 +71,13 @@ s_cpu=$(med spate 3)
 echo
 echo "spate fetch vs curl --parallel vs aiohttp: $FILES URLs, $CONC concurrent, median of $ROUNDS"
 machine_info
-echo "versions: $("$SPATE" --version 2>/dev/null | head -n 1 || echo spate), \
-$(curl --version | head -n 1 | cut -d' ' -f1-2), aiohttp $($PY -c 'import aiohttp; print(aiohttp.__version__)'), \
-python $($PY -c 'import platform; print(platform.python_version())')"
+echo "versions: $("$SPATE" --version 2>/dev/null | head -n 1 || echo spate)," \
+    "$(curl --version | head -n 1 | cut -d' ' -f1-2)," \
+    "aiohttp $($PY -c 'import aiohttp; print(aiohttp.__version__)')," \
+    "python $($PY -c 'import platform; print(platform.python_version())')"
 echo
-printf '%-8s %8s %8s %12s %16s %17s\n' tool "wall s" "CPU s" "CPU µs/URL " "spate CPU/peer" "spate wall/peer"
+printf '%-8s %8s %8s %12s %16s %17s\n' tool "wall s" "CPU s" "CPU µs/URL " "spate CPU/peer" \
+    "spate wall/peer"
 for t in $TOOLS; do
     w=$(med "$t" 2) c=$(med "$t" 3)
     per=$(awk "BEGIN { printf \"%.1f\", $c * 1e6 / $FILES }")

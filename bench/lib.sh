@@ -27,7 +27,9 @@ bench_init() {
     WORK=$(mktemp -d "${TMPDIR:-/tmp}/spate-bench.XXXXXX")
     chmod 755 "$WORK" # nginx workers may run as another user
     trap bench_cleanup EXIT
+    trap 'exit 129' HUP
     trap 'exit 130' INT
+    trap 'exit 141' PIPE # e.g. piped into head: still stop nginx
     trap 'exit 143' TERM
 }
 

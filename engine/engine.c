@@ -591,9 +591,33 @@ static int rate_ok(struct spate_engine *e)
     return 1;
 }
 
+static void on_hold_end(struct spate_timer *t)
+{
+    struct spate_host *h = (struct spate_host *)((char *)t - offsetof(struct spate_host, hold_timer));
+    pump(h->owner);
+}
+
+/* A host that answered 429/503 with Retry-After gets no new attempts until then: its other
+ * queued requests wait with the one that was told, instead of each learning it alone. */
+static int host_held(struct spate_engine *e, struct spate_host *h)
+{
+    if (!h->hold_until)
+        return 0;
+    if (spate_clock_now() >= h->hold_until) {
+        h->hold_until = 0;
+        return 0;
+    }
+    if (!spate_timer_armed(&h->hold_timer)) {
+        h->owner = e;
+        h->hold_timer.cb = on_hold_end;
+        spate_loop_timer(&e->ctx.loop, &h->hold_timer, h->hold_until);
+    }
+    return 1;
+}
+
 static int host_ready(struct spate_engine *e, struct spate_host *h)
 {
-    return h->nidle > 0 || host_can_open(e, h);
+    return !host_held(e, h) && (h->nidle > 0 || host_can_open(e, h));
 }
 
 static void pump_hosts(struct spate_engine *e)
@@ -673,6 +697,9 @@ static void schedule_retry(struct spate_req *r)
         double s = r->retry_after < e->cfg.retry_after_max ? r->retry_after
                                                            : e->cfg.retry_after_max;
         wait = spate_clock_from_sec(s);
+        uint64_t until = spate_clock_now() + wait;
+        if (until > r->host->hold_until)
+            r->host->hold_until = until;
     } else {
         wait = spate_retry_backoff(e->cfg.backoff, e->cfg.backoff_max, r->attempts, &e->rng);
     }

@@ -90,6 +90,7 @@ struct spate_host *spate_pool_host(struct spate_pool *p, const char *scheme, con
     h->target.host_ip = host_ip;
     h->target.port = (uint16_t)port;
     h->target.https = !strcmp(scheme, "https");
+    spate_timer_init(&h->hold_timer, NULL);
     h->hnext = p->buckets[i];
     p->buckets[i] = h;
     if (++p->nhosts > p->nbuckets)

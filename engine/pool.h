@@ -19,6 +19,8 @@ struct spate_host {
     struct spate_host *wnext;        /* engine's list of hosts that have waiters */
     unsigned char in_wlist;
     uint64_t hold_until;             /* ns: the server asked us to wait (Retry-After) */
+    struct spate_timer hold_timer;   /* wakes the host's waiters when the hold ends */
+    void *owner;                     /* the engine, for the hold timer */
 };
 
 struct spate_pool {

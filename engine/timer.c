@@ -53,10 +53,10 @@ void spate_timer_heap_init(struct spate_timer_heap *h)
     h->next_seq = 0;
 }
 
+/* Timers still armed are not touched: their owners may already be freed (the engine frees
+ * hosts, whose hold timers may be armed, before the loop). */
 void spate_timer_heap_fini(struct spate_timer_heap *h)
 {
-    for (size_t i = 0; i < h->len; i++)
-        h->v[i]->idx = SIZE_MAX;
     free(h->v);
     spate_timer_heap_init(h);
 }

@@ -272,7 +272,10 @@ static void test_callbacks(void)
     is_int((long long)spate_timer_run(&cbh, 150), 1, "self re-arm to the future: fired once");
     ok(spate_timer_armed(&ta) && ta.deadline == 200, "  and it is armed again at 200");
     is_int((long long)spate_timer_run(&cbh, 199), 0, "  not due at 199");
+    rearm_to = 300;
     is_int((long long)spate_timer_run(&cbh, 200), 1, "  fires again at 200");
+    ok(spate_timer_armed(&ta) && ta.deadline == 300, "  re-armed itself to 300");
+    spate_timer_stop(&cbh, &ta);
     /* re-arming to a deadline already due fires again within the same run until it stops */
     rearm_count = 0;
     rearm_to = 10;

@@ -9,6 +9,8 @@
 #       wrong.crt           SAN DNS:wrong.example                   -> "hostname mismatch"
 #       untrusted.crt       good.crt's SANs, signed by another CA   -> "unable to get local issuer"
 #       ipasdns.crt         SAN DNS:127.0.0.1 (an IP written as a name) -> "IP address mismatch"
+#       cnonly.crt          CN=localhost and no SAN at all          -> "hostname mismatch" (spate
+#                           never falls back to the subject CN)
 #   Returns nonzero (and prints the failing step to stderr) when a step fails.
 #   Keys are never committed: they live only in DIR.
 
@@ -59,6 +61,9 @@ make_certs() {
             -days 30 -extfile leaf.ext -out untrusted.crt
         _mc_run openssl x509 -req -in leaf.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 \
             -extfile ipasdns.ext -out ipasdns.crt
+        printf 'basicConstraints=CA:FALSE\n' >cnonly.ext
+        _mc_run openssl x509 -req -in leaf.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 \
+            -extfile cnonly.ext -out cnonly.crt
         exit 0
     )
 }

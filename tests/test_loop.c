@@ -1,0 +1,363 @@
+/* Unit tests for engine/loop.c with the epoll/kqueue backend: readiness over a socketpair
+ * (level and edge triggered), unregistering, timers through spate_loop_once, deferred work, and
+ * sub-millisecond timers. */
+#include "clock.h"
+#include "loop.h"
+#include "tap.h"
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct watch {
+    struct spate_io io;
+    int calls;
+    unsigned last;
+    int seq; /* global order of the last call */
+};
+
+static int order_counter;
+
+static struct watch *of_io(struct spate_io *io)
+{
+    return (struct watch *)((char *)io - offsetof(struct watch, io));
+}
+
+static void on_io(struct spate_io *io, unsigned ev)
+{
+    struct watch *w = of_io(io);
+    w->calls++;
+    w->last = ev;
+    w->seq = ++order_counter;
+}
+
+static void put(int fd, const char *s)
+{
+    ssize_t n = write(fd, s, strlen(s));
+    if (n != (ssize_t)strlen(s)) diag("write failed: %s", strerror(errno));
+}
+
+static size_t drain(int fd)
+{
+    char b[256];
+    size_t total = 0;
+    ssize_t n;
+    while ((n = recv(fd, b, sizeof b, MSG_DONTWAIT)) > 0)
+        total += (size_t)n;
+    return total;
+}
+
+static void test_level(void)
+{
+    struct spate_loop l;
+    int sv[2];
+    if (!ok(spate_loop_init(&l) == 0, "loop init")) return;
+    if (!ok(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "socketpair")) return;
+    struct watch w = {.io = {.fd = -1, .cb = on_io}};
+    is_int(spate_loop_add(&l, &w.io, sv[0], SPATE_EV_READ), 0, "add fd for READ");
+    ok(w.io.fd == sv[0] && w.io.mask == SPATE_EV_READ, "add records fd and mask");
+    is_int(spate_loop_once(&l, 0), 0, "nothing readable: a zero-timeout poll handles nothing");
+    is_int(w.calls, 0, "  no callback");
+    put(sv[1], "hello");
+    is_int(spate_loop_once(&l, 1000 * SPATE_NS_PER_MS), 1, "data written: one event");
+    ok(w.calls == 1 && (w.last & SPATE_EV_READ) && !(w.last & SPATE_EV_WRITE),
+       "  callback saw READ only (events 0x%x)", w.last);
+    is_int(spate_loop_once(&l, 0), 1, "level-triggered: unread data reports again");
+    is_int(w.calls, 2, "  second callback");
+    is_int((long long)drain(sv[0]), 5, "read the 5 bytes");
+    is_int(spate_loop_once(&l, 0), 0, "drained: no more events");
+    /* interest change to WRITE: a socketpair is writable at once */
+    is_int(spate_loop_mod(&l, &w.io, SPATE_EV_READ | SPATE_EV_WRITE), 0, "mod to READ|WRITE");
+    is_int(spate_loop_once(&l, 0), 1, "writable at once");
+    ok((w.last & SPATE_EV_WRITE) && !(w.last & SPATE_EV_READ), "  callback saw WRITE (0x%x)",
+       w.last);
+    is_int(spate_loop_mod(&l, &w.io, SPATE_EV_READ), 0, "mod back to READ");
+    is_int(spate_loop_once(&l, 0), 0, "  no WRITE event any more");
+    /* peer hang-up is reported to a READ watcher */
+    close(sv[1]);
+    w.calls = 0;
+    is_int(spate_loop_once(&l, 1000 * SPATE_NS_PER_MS), 1, "peer closed: one event");
+    ok(w.calls == 1 && (w.last & (SPATE_EV_READ | SPATE_EV_ERROR)),
+       "  hang-up reported as READ/ERROR (0x%x)", w.last);
+    /* del, then close: nothing more is delivered */
+    spate_loop_del(&l, &w.io);
+    ok(w.io.fd == -1 && w.io.mask == 0, "del resets fd and mask");
+    spate_loop_del(&l, &w.io); /* twice: harmless */
+    close(sv[0]);
+    w.calls = 0;
+    is_int(spate_loop_once(&l, 0), 0, "after del and close: no events");
+    is_int(w.calls, 0, "  no callback");
+    is_int(spate_loop_mod(&l, &w.io, SPATE_EV_WRITE), 0, "mod of an unregistered io is a no-op");
+    spate_loop_fini(&l);
+}
+
+static void test_edge(void)
+{
+    struct spate_loop l;
+    int sv[2];
+    if (spate_loop_init(&l) || socketpair(AF_UNIX, SOCK_STREAM, 0, sv)) {
+        ok(0, "edge setup");
+        return;
+    }
+    struct watch w = {.io = {.fd = -1, .cb = on_io}};
+    is_int(spate_loop_add(&l, &w.io, sv[0], SPATE_EV_READ | SPATE_EV_EDGE), 0, "add READ|EDGE");
+    put(sv[1], "a");
+    is_int(spate_loop_once(&l, 1000 * SPATE_NS_PER_MS), 1, "edge: first data, one event");
+    is_int(spate_loop_once(&l, 0), 0, "edge: unread data does not report again");
+    is_int(spate_loop_once(&l, 0), 0, "edge: still quiet");
+    put(sv[1], "b");
+    is_int(spate_loop_once(&l, 1000 * SPATE_NS_PER_MS), 1, "edge: new data, one more event");
+    is_int(w.calls, 2, "edge: two callbacks for two arrivals");
+    is_int((long long)drain(sv[0]), 2, "both bytes are there");
+    is_int(spate_loop_once(&l, 0), 0, "edge: drained, quiet");
+    /* a second handle on the other end: two ready handles in one batch */
+    struct watch w2 = {.io = {.fd = -1, .cb = on_io}};
+    is_int(spate_loop_add(&l, &w2.io, sv[1], SPATE_EV_READ | SPATE_EV_EDGE), 0, "add peer");
+    put(sv[1], "x");
+    put(sv[0], "y");
+    int n = spate_loop_once(&l, 1000 * SPATE_NS_PER_MS);
+    if (n == 1) n += spate_loop_once(&l, 1000 * SPATE_NS_PER_MS);
+    ok(n == 2 && w.calls == 3 && w2.calls == 1, "both ends report their data once");
+    spate_loop_del(&l, &w.io);
+    spate_loop_del(&l, &w2.io);
+    close(sv[0]);
+    close(sv[1]);
+    spate_loop_fini(&l);
+}
+
+/* ---- timers and deferred work ---- */
+
+struct tick {
+    struct spate_timer t;
+    int id;
+    uint64_t deadline;
+    uint64_t fired_at;
+};
+
+static int fired_ids[16];
+static int nfired;
+static int early; /* a timer ran before its deadline */
+
+static void on_tick(struct spate_timer *t)
+{
+    struct tick *k = (struct tick *)((char *)t - offsetof(struct tick, t));
+    k->fired_at = spate_clock_now();
+    if (k->fired_at < k->deadline) early++;
+    if (nfired < 16) fired_ids[nfired] = k->id;
+    nfired++;
+}
+
+/* Runs the loop until n timers fired or 2 s passed. */
+static void run_until(struct spate_loop *l, int n)
+{
+    uint64_t end = spate_clock_now() + 2 * SPATE_NS_PER_SEC;
+    while (nfired < n && spate_clock_now() < end)
+        spate_loop_once(l, UINT64_MAX);
+}
+
+static void test_timers(void)
+{
+    struct spate_loop l;
+    if (spate_loop_init(&l)) {
+        ok(0, "timer loop init");
+        return;
+    }
+    ok(spate_loop_next_timeout(&l) == UINT64_MAX, "no timer: next timeout is 'forever'");
+    struct tick k[3];
+    uint64_t now = spate_clock_now();
+    static const uint64_t off_ms[3] = {30, 10, 20};
+    for (int i = 0; i < 3; i++) {
+        spate_timer_init(&k[i].t, on_tick);
+        k[i].id = i;
+        k[i].deadline = now + off_ms[i] * SPATE_NS_PER_MS;
+        spate_loop_timer(&l, &k[i].t, k[i].deadline);
+    }
+    uint64_t nt = spate_loop_next_timeout(&l);
+    ok(nt > 0 && nt <= 10 * SPATE_NS_PER_MS, "next timeout is the earliest (<= 10 ms): %llu ns",
+       (unsigned long long)nt);
+    nfired = early = 0;
+    run_until(&l, 3);
+    ok(nfired == 3 && fired_ids[0] == 1 && fired_ids[1] == 2 && fired_ids[2] == 0,
+       "three timers fire through spate_loop_once in deadline order");
+    is_int(early, 0, "no timer fired before its deadline");
+    ok(k[0].fired_at - k[0].deadline < 500 * SPATE_NS_PER_MS, "and not absurdly late");
+    /* an untimed timer never fires */
+    spate_loop_timer(&l, &k[0].t, spate_clock_now() + SPATE_NS_PER_MS);
+    spate_loop_untimer(&l, &k[0].t);
+    nfired = 0;
+    spate_loop_once(&l, 5 * SPATE_NS_PER_MS);
+    is_int(nfired, 0, "a stopped timer does not fire");
+    /* already due: 0 until next, and a poll fires it */
+    spate_loop_timer(&l, &k[1].t, 1);
+    k[1].deadline = 1;
+    is_int((long long)spate_loop_next_timeout(&l), 0, "a past deadline: next timeout 0");
+    is_int(spate_loop_once(&l, UINT64_MAX), 1, "  and the next once fires it without blocking");
+    spate_loop_fini(&l);
+}
+
+static void test_submillisecond(void)
+{
+    struct spate_loop l;
+    if (spate_loop_init(&l)) {
+        ok(0, "submillisecond loop init");
+        return;
+    }
+    struct tick k[3];
+    uint64_t now = spate_clock_now();
+    static const uint64_t off_us[3] = {400, 200, 600};
+    for (int i = 0; i < 3; i++) {
+        spate_timer_init(&k[i].t, on_tick);
+        k[i].id = i;
+        k[i].deadline = now + off_us[i] * 1000;
+        spate_loop_timer(&l, &k[i].t, k[i].deadline);
+    }
+    nfired = early = 0;
+    int loops = 0;
+    uint64_t end = now + 2 * SPATE_NS_PER_SEC;
+    while (nfired < 3 && spate_clock_now() < end) {
+        spate_loop_once(&l, UINT64_MAX);
+        loops++;
+    }
+    ok(nfired == 3 && fired_ids[0] == 1 && fired_ids[1] == 0 && fired_ids[2] == 2,
+       "200/400/600 us timers fire in order");
+    is_int(early, 0, "none fires before its deadline");
+    uint64_t late = k[1].fired_at - k[1].deadline;
+    ok(late < 100 * SPATE_NS_PER_MS, "the 200 us timer fired %llu us after its deadline",
+       (unsigned long long)(late / 1000));
+    ok(loops < 1000, "waited instead of spinning (%d loop passes)", loops);
+    spate_loop_fini(&l);
+}
+
+/* Deferred work: runs after every callback of the batch has been dispatched. */
+static struct spate_loop dl;
+static struct watch dw[2];
+static int reap_saw_calls; /* total io callbacks at the time the deferred fn ran */
+static int reaped;
+static struct spate_reap rp, rp2;
+
+static void reap_fn(struct spate_reap *r)
+{
+    (void)r;
+    reap_saw_calls = dw[0].calls + dw[1].calls;
+    reaped++;
+}
+
+static void on_io_defer(struct spate_io *io, unsigned ev)
+{
+    on_io(io, ev);
+    /* the first callback of the batch defers work */
+    if (dw[0].calls + dw[1].calls == 1) spate_loop_defer(&dl, &rp);
+}
+
+static void timer_defers(struct spate_timer *t)
+{
+    (void)t;
+    spate_loop_defer(&dl, &rp2);
+}
+
+static void test_defer(void)
+{
+    int a[2], b[2];
+    if (spate_loop_init(&dl) || socketpair(AF_UNIX, SOCK_STREAM, 0, a) ||
+        socketpair(AF_UNIX, SOCK_STREAM, 0, b)) {
+        ok(0, "defer setup");
+        return;
+    }
+    memset(dw, 0, sizeof dw);
+    dw[0].io.cb = dw[1].io.cb = on_io_defer;
+    spate_loop_add(&dl, &dw[0].io, a[0], SPATE_EV_READ);
+    spate_loop_add(&dl, &dw[1].io, b[0], SPATE_EV_READ);
+    put(a[1], "1");
+    put(b[1], "2");
+    rp.fn = reap_fn;
+    reaped = 0;
+    int n = spate_loop_once(&dl, 1000 * SPATE_NS_PER_MS);
+    if (!is_int(n, 2, "both sockets ready in one batch")) diag("once returned %d", n);
+    is_int(reaped, 1, "deferred work ran once, inside the same spate_loop_once");
+    is_int(reap_saw_calls, 2, "  after both callbacks of the batch");
+    drain(a[0]);
+    drain(b[0]);
+    /* deferred from outside a batch: the next once does not block on it */
+    reaped = 0;
+    spate_loop_defer(&dl, &rp);
+    uint64_t t0 = spate_clock_now();
+    alarm(5); /* a blocking wait here would hang forever: make it fail instead */
+    spate_loop_once(&dl, UINT64_MAX);
+    alarm(0);
+    ok(reaped == 1 && spate_clock_now() - t0 < 500 * SPATE_NS_PER_MS,
+       "work deferred outside a batch runs at the next once without waiting");
+    /* deferred from a timer callback runs in the same once */
+    struct spate_timer t;
+    spate_timer_init(&t, timer_defers);
+    rp2.fn = reap_fn;
+    reaped = 0;
+    spate_loop_timer(&dl, &t, 1);
+    spate_loop_once(&dl, 0);
+    is_int(reaped, 1, "work deferred by a timer callback runs in the same once");
+    /* fini runs what is still deferred */
+    reaped = 0;
+    spate_loop_defer(&dl, &rp);
+    spate_loop_del(&dl, &dw[0].io);
+    spate_loop_del(&dl, &dw[1].io);
+    spate_loop_fini(&dl);
+    is_int(reaped, 1, "loop_fini runs pending deferred work");
+    spate_loop_fini(NULL);
+    ok(1, "loop_fini(NULL) is harmless");
+    close(a[0]);
+    close(a[1]);
+    close(b[0]);
+    close(b[1]);
+}
+
+/* A handle deleted by an earlier callback in the same batch gets no stale event. */
+static struct spate_loop sl;
+static struct watch sw[2];
+
+static void on_io_kill_other(struct spate_io *io, unsigned ev)
+{
+    on_io(io, ev);
+    struct watch *w = of_io(io);
+    spate_loop_del(&sl, &sw[w == &sw[0] ? 1 : 0].io);
+}
+
+static void test_stale(void)
+{
+    int a[2], b[2];
+    if (spate_loop_init(&sl) || socketpair(AF_UNIX, SOCK_STREAM, 0, a) ||
+        socketpair(AF_UNIX, SOCK_STREAM, 0, b)) {
+        ok(0, "stale setup");
+        return;
+    }
+    memset(sw, 0, sizeof sw);
+    sw[0].io.cb = sw[1].io.cb = on_io_kill_other;
+    spate_loop_add(&sl, &sw[0].io, a[0], SPATE_EV_READ);
+    spate_loop_add(&sl, &sw[1].io, b[0], SPATE_EV_READ);
+    put(a[1], "1");
+    put(b[1], "2");
+    /* both are ready before the wait, so both are in the same batch */
+    spate_loop_once(&sl, 1000 * SPATE_NS_PER_MS);
+    is_int(sw[0].calls + sw[1].calls, 1,
+           "a handle deleted earlier in the batch gets no stale callback");
+    spate_loop_del(&sl, &sw[0].io);
+    spate_loop_del(&sl, &sw[1].io);
+    spate_loop_fini(&sl);
+    close(a[0]);
+    close(a[1]);
+    close(b[0]);
+    close(b[1]);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    test_level();
+    test_edge();
+    test_timers();
+    test_submillisecond();
+    test_defer();
+    test_stale();
+    return done();
+}
