@@ -33,6 +33,9 @@ struct fetch {
     size_t by_kind[SPATE_E_CANCELED + 1];
     struct spate_engine *e;
     struct spate_buf out;               /* stdout, flushed before the engine waits */
+    struct spate_buf line;              /* one result being formatted */
+    struct spate_header *hv;            /* scratch header array for build() */
+    size_t hv_cap;
     char **held;                        /* --ordered: lines that finished early */
     size_t next_print;
     double t0, last_progress;
@@ -304,39 +307,40 @@ static void build(const struct fetch *f, const struct spate_input_item *it,
     }
 }
 
-static int check_item(struct fetch *f, struct spate_input_item *it, const char *where)
+/* 0, or -1 with err naming the problem. */
+static int check_item(struct fetch *f, struct spate_input_item *it, char *err, size_t errlen)
 {
-    struct spate_header *hv = calloc(f->req.nheaders + it->nheaders + 3, sizeof(*hv));
-    struct spate_request q;
-    char err[300];
-    if (!hv)
-        return -1;
-    build(f, it, &q, hv);
-    int rc = spate_request_check(&q, err, sizeof(err));
-    free(hv);
-    if (rc) {
-        fprintf(stderr, "spate fetch: %s: %s\n", where, err);
-        return -1;
+    size_t need = f->req.nheaders + it->nheaders + 3;
+    if (need > f->hv_cap) {
+        free(f->hv);
+        f->hv = calloc(need, sizeof(*f->hv));
+        f->hv_cap = f->hv ? need : 0;
+        if (!f->hv) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
     }
-    return 0;
+    struct spate_request q;
+    build(f, it, &q, f->hv);
+    return spate_request_check(&q, err, errlen) ? -1 : 0;
 }
 
-static int take_line(struct fetch *f, const char *line, size_t len, const char *where)
+static int take_line(struct fetch *f, const char *line, size_t len, const char *name,
+                     size_t lineno)
 {
     struct spate_input_item it;
     char err[300];
     int rc = spate_input_parse_line(line, len, &it, err, sizeof(err));
     if (rc == 0)
         return 0;
-    if (rc < 0) {
-        fprintf(stderr, "spate fetch: %s: %s\n", where, err);
-        return -1;
+    if (rc > 0 && check_item(f, &it, err, sizeof(err)) == 0) {
+        if (add_item(f, &it) == 0)
+            return 0;
+        snprintf(err, sizeof(err), "out of memory");
     }
-    if (check_item(f, &it, where) || add_item(f, &it)) {
-        spate_input_item_fini(&it);
-        return -1;
-    }
-    return 0;
+    fprintf(stderr, "spate fetch: %s:%zu: %s\n", name, lineno, err);
+    spate_input_item_fini(&it);
+    return -1;
 }
 
 #define MAX_LINE (1u << 20)
@@ -360,18 +364,17 @@ static int read_input(struct fetch *f, const char *path)
     size_t cap = 0, lineno = 0;
     ssize_t n;
     int rc = 0;
-    char where[300];
     while (rc == 0 && (n = getline(&line, &cap, in)) >= 0) {
         lineno++;
-        snprintf(where, sizeof(where), "%s:%zu", name, lineno);
         if ((size_t)n > MAX_LINE) {
-            fprintf(stderr, "spate fetch: %s: line longer than %u bytes\n", where, MAX_LINE);
+            fprintf(stderr, "spate fetch: %s:%zu: line longer than %u bytes\n", name, lineno,
+                    MAX_LINE);
             rc = -1;
             break;
         }
         if (n && line[n - 1] == '\n')
             n--;
-        rc = take_line(f, line, (size_t)n, where);
+        rc = take_line(f, line, (size_t)n, name, lineno);
     }
     if (rc == 0 && ferror(in)) {
         fprintf(stderr, "spate fetch: cannot read '%s': %s\n", path, strerror(errno));
@@ -395,9 +398,11 @@ static int read_all(struct fetch *f, int argc, char **argv)
         }
         /* an argument is always a URL, never a JSON object or comment */
         struct spate_input_item it;
+        char err[300] = "out of memory";
         memset(&it, 0, sizeof(it));
         it.url = strdup(argv[i]);
-        if (!it.url || check_item(f, &it, where) || add_item(f, &it)) {
+        if (!it.url || check_item(f, &it, err, sizeof(err)) || add_item(f, &it)) {
+            fprintf(stderr, "spate fetch: %s: %s\n", where, err);
             spate_input_item_fini(&it);
             return -1;
         }
@@ -539,8 +544,8 @@ static void on_done(void *user, const struct spate_response *r)
         open_body(j); /* an empty body still gets its file */
     if (j->fd >= 0)
         close(j->fd);
-    struct spate_buf line;
-    spate_buf_init(&line);
+    struct spate_buf *line = &f->line;
+    spate_buf_reset(line);
     const char *method = it->method ? it->method
                          : f->req.method ? f->req.method
                          : (it->body || f->req.body) ? "POST" : "GET";
@@ -551,9 +556,8 @@ static void on_done(void *user, const struct spate_response *r)
         .method = method,
         .with_body = f->with_body,
     };
-    if (spate_output_line(&line, &rec, r) == 0)
-        emit(f, j->index, line.data, line.len);
-    spate_buf_fini(&line);
+    if (spate_output_line(line, &rec, r) == 0)
+        emit(f, j->index, line->data, line->len);
     if (f->verbose)
         fprintf(stderr, "spate fetch: #%zu %s -> %d via %s (%s%s)%s%s\n", j->index, it->url,
                 r->status, r->remote[0] ? r->remote : "-", r->reused ? "reused" : "new",
@@ -577,7 +581,7 @@ static void submit_more(struct fetch *f)
     while (f->submitted < f->n && f->submitted - f->finished < window) {
         size_t i = f->submitted++;
         struct spate_input_item *it = &f->items[i];
-        struct spate_header *hv = calloc(f->req.nheaders + it->nheaders + 3, sizeof(*hv));
+        struct spate_header *hv = f->hv; /* sized by check_item for every item */
         struct job *j = malloc(sizeof(*j));
         struct spate_request q;
         char err[300];
@@ -592,7 +596,6 @@ static void submit_more(struct fetch *f)
         q.done = on_done;
         q.user = j;
         int rc = spate_submit(f->e, &q, err, sizeof(err));
-        free(hv);
         if (rc) { /* checked before the run: only memory can fail here */
             fprintf(stderr, "spate fetch: #%zu: %s\n", i, err);
             exit(2);
@@ -642,6 +645,8 @@ static void cleanup(struct fetch *f)
     free(f->dns_servers);
     free(f->pins);
     spate_buf_fini(&f->out);
+    spate_buf_fini(&f->line);
+    free(f->hv);
 }
 
 int spate_fetch_main(int argc, char **argv)
@@ -651,6 +656,7 @@ int spate_fetch_main(int argc, char **argv)
     spate_config_init(&f.cfg);
     f.progress = isatty(2);
     spate_buf_init(&f.out);
+    spate_buf_init(&f.line);
     int rc = 2;
     char err[300];
     if (parse_args(&f, argc, argv) || read_all(&f, argc, argv))

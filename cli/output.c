@@ -63,8 +63,7 @@ int spate_output_line(struct spate_buf *b, const struct spate_output_rec *rec,
 {
     int rc = spate_buf_adds(b, "{\"id\":");
     if (!rc)
-        rc = rec->id_json ? spate_buf_adds(b, rec->id_json)
-                          : spate_buf_printf(b, "%zu", rec->index);
+        rc = rec->id_json ? spate_buf_adds(b, rec->id_json) : spate_buf_add_uint(b, rec->index);
     if (!rc)
         rc = spate_buf_adds(b, ",\"url\":");
     if (!rc)
@@ -74,12 +73,18 @@ int spate_output_line(struct spate_buf *b, const struct spate_output_rec *rec,
     if (!rc)
         rc = spate_json_add_string(b, rec->method, strlen(rec->method));
     if (!rc)
-        rc = r->status ? spate_buf_printf(b, ",\"status\":%d", r->status)
-                       : spate_buf_adds(b, ",\"status\":null");
+        rc = spate_buf_adds(b, ",\"status\":");
     if (!rc)
-        rc = spate_buf_printf(b, ",\"ok\":%s,\"attempts\":%u,\"bytes\":%llu",
-                              r->error == SPATE_OK ? "true" : "false", r->attempts,
-                              (unsigned long long)r->body_bytes);
+        rc = r->status ? spate_buf_add_uint(b, (unsigned)r->status) : spate_buf_adds(b, "null");
+    if (!rc)
+        rc = spate_buf_adds(b, r->error == SPATE_OK ? ",\"ok\":true,\"attempts\":"
+                                                    : ",\"ok\":false,\"attempts\":");
+    if (!rc)
+        rc = spate_buf_add_uint(b, r->attempts);
+    if (!rc)
+        rc = spate_buf_adds(b, ",\"bytes\":");
+    if (!rc)
+        rc = spate_buf_add_uint(b, r->body_bytes);
     if (!rc)
         rc = add_time(b, &r->time);
     if (!rc && r->error == SPATE_OK)

@@ -77,3 +77,13 @@ void spate_buf_consume(struct spate_buf *b, size_t n)
     if (b->off >= b->len)
         b->off = b->len = 0;
 }
+
+int spate_buf_add_uint(struct spate_buf *b, unsigned long long v)
+{
+    char tmp[24];
+    int n = sizeof(tmp);
+    do
+        tmp[--n] = (char)('0' + v % 10);
+    while ((v /= 10));
+    return spate_buf_add(b, tmp + n, sizeof(tmp) - (size_t)n);
+}

@@ -24,6 +24,8 @@ int spate_buf_add(struct spate_buf *b, const void *p, size_t n);
 int spate_buf_adds(struct spate_buf *b, const char *s);
 /* Appends printf-formatted text. 0 or -ENOMEM. */
 int spate_buf_printf(struct spate_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends a decimal number (no printf: result lines are formatted per request). 0 or -ENOMEM. */
+int spate_buf_add_uint(struct spate_buf *b, unsigned long long v);
 /* Consumes n pending bytes; resets to empty when everything is consumed. */
 void spate_buf_consume(struct spate_buf *b, size_t n);
 

@@ -136,6 +136,8 @@ static void try_connect(struct spate_conn *c)
     socklen_t len = c->addrs[c->ai].len;
     memset(&c->peer, 0, sizeof(c->peer));
     memcpy(&c->peer, sa, len < sizeof(c->peer) ? len : sizeof(c->peer));
+    c->peer_str[0] = 0;
+    spate_conn_peer(c, c->peer_str, sizeof(c->peer_str));
     c->ctx->stats.connects++;
     c->t_tcp0 = spate_clock_now();
     int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

@@ -68,6 +68,7 @@ struct spate_conn {
         struct sockaddr_in in4;
         struct sockaddr_in6 in6;
     } peer;                          /* the address connected to */
+    char peer_str[48];               /* peer as "ADDR:PORT", formatted once per connection */
     /* monotonic ns marks of the setup and the current exchange */
     uint64_t t_open, t_dns, t_tcp0, t_tcp, t_tls, t_send, t_first;
     uint64_t wire_bytes;             /* response bytes read in the current exchange */

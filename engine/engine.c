@@ -35,6 +35,7 @@ struct spate_engine {
     uint64_t rng;
     struct spate_req *all;         /* every active request (for cancel on destroy) */
     int probing, probe_answered;   /* see addr_still_current() */
+    struct spate_host *last_host;  /* the host of the last submit (hosts live as long as e) */
 };
 
 static struct spate_engine *engine_of(struct spate_ctx *x)
@@ -218,12 +219,10 @@ static const char *default_method(const struct spate_request *q)
     return q->body ? "POST" : "GET";
 }
 
-int spate_request_check(const struct spate_request *q, char *err, size_t errlen)
+/* Everything but the URL, which the caller parses. */
+static int check_parts(const struct spate_request *q, char *err, size_t errlen)
 {
-    char dummy[8];
-    if (!err)
-        err = dummy, errlen = sizeof(dummy);
-    if (!q || !q->url) {
+    if (!q->url) {
         snprintf(err, errlen, "no URL given");
         return -EINVAL;
     }
@@ -235,6 +234,19 @@ int spate_request_check(const struct spate_request *q, char *err, size_t errlen)
         }
         rc = spate_http1_check_header(q->headers[i].name, q->headers[i].value, err, errlen);
     }
+    return rc;
+}
+
+int spate_request_check(const struct spate_request *q, char *err, size_t errlen)
+{
+    char dummy[8];
+    if (!err)
+        err = dummy, errlen = sizeof(dummy);
+    if (!q) {
+        snprintf(err, errlen, "no request given");
+        return -EINVAL;
+    }
+    int rc = check_parts(q, err, errlen);
     if (rc)
         return rc;
     struct spate_url u;
@@ -243,6 +255,19 @@ int spate_request_check(const struct spate_request *q, char *err, size_t errlen)
         return rc;
     spate_url_fini(&u);
     return 0;
+}
+
+/* Consecutive requests mostly go to the same host: skip the hash lookup then. */
+static struct spate_host *host_for(struct spate_engine *e, const struct spate_url *u)
+{
+    struct spate_host *h = e->last_host;
+    if (h && h->target.port == u->port && h->target.https == u->https &&
+        !strcmp(h->target.host, u->host))
+        return h;
+    h = spate_pool_host(&e->pool, u->scheme, u->host, u->host_ip, u->port);
+    if (h)
+        e->last_host = h;
+    return h;
 }
 
 static int render(struct spate_engine *e, struct spate_req *r, char *err, size_t errlen)
@@ -301,7 +326,7 @@ int spate_submit(struct spate_engine *e, const struct spate_request *q, char *er
         snprintf(err, errlen, "a request needs a completion callback");
         return -EINVAL;
     }
-    int rc = spate_request_check(q, err, errlen);
+    int rc = check_parts(q, err, errlen);
     if (rc)
         return rc;
     struct spate_req *r = calloc(1, sizeof(*r));
@@ -326,8 +351,7 @@ int spate_submit(struct spate_engine *e, const struct spate_request *q, char *er
     if (!rc && r->url.https)
         rc = start_tls_ctx(e, err, errlen);
     if (!rc) {
-        r->host = spate_pool_host(&e->pool, r->url.scheme, r->url.host, r->url.host_ip,
-                                  r->url.port);
+        r->host = host_for(e, &r->url);
         if (!r->host)
             rc = -ENOMEM;
     }
@@ -498,7 +522,7 @@ static void send_on(struct spate_req *r, struct spate_conn *c)
 {
     r->conn = c;
     c->user = r;
-    spate_conn_peer(c, r->remote, sizeof(r->remote));
+    memcpy(r->remote, c->peer_str, sizeof(c->peer_str));
     spate_conn_send(c, r->wire.data, r->wire.len, !strcmp(r->method, "HEAD"), &sink, r, &r->acc);
 }
 

@@ -46,15 +46,16 @@ struct sink_state {
     unsigned headers;
 };
 
+static volatile char g_touch;
+
 static void on_header(void *owner, const char *name, size_t nlen, const char *value, size_t vlen)
 {
     struct sink_state *s = owner;
-    volatile char c = 0;
     /* touch every byte so ASan checks the ranges */
     for (size_t i = 0; i < nlen; i++)
-        c ^= name[i];
+        g_touch ^= name[i];
     for (size_t i = 0; i < vlen; i++)
-        c ^= value[i];
+        g_touch ^= value[i];
     s->headers++;
 }
 
@@ -92,7 +93,11 @@ static void check_state(const struct spate_http1_resp *r, const struct spate_htt
                         const struct sink_state *s, enum spate_http1_status st)
 {
     int too_large = st == SPATE_H1_ERROR && r->kind == SPATE_E_TOO_LARGE;
-    CHECK(s->body == r->body_bytes);
+    /* on a body overflow r->body_bytes counts the chunk that was refused, the sink never saw it */
+    if (too_large && r->body_bytes > lim->max_body)
+        CHECK(s->body <= r->body_bytes);
+    else
+        CHECK(s->body == r->body_bytes);
     CHECK(s->body <= lim->max_body);
     if (!too_large) {
         CHECK(r->header_bytes <= lim->max_header_bytes);
