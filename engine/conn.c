@@ -487,10 +487,11 @@ static void on_timer(struct spate_timer *t)
     }
     switch (c->state) {
     case SPATE_CONN_RESOLVING:
+        c->t_dns = now; /* the lookup took all this time */
         snprintf(c->ctx->msg, sizeof(c->ctx->msg),
-                 "connect timeout: resolving %s took longer than the connect timeout",
+                 "DNS lookup for %s timed out (no answer within the connect timeout)",
                  c->target->host);
-        fail(c, SPATE_E_TIMEOUT);
+        fail(c, SPATE_E_DNS);
         break;
     case SPATE_CONN_CONNECTING: {
         char a[80];

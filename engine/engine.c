@@ -137,8 +137,9 @@ int spate_engine_create(struct spate_engine **out, const struct spate_config *cf
         .n_servers = cfg->n_dns_servers,
         .pins = cfg->resolve,
         .n_pins = cfg->n_resolve,
-        /* two tries (the second doubled) must fit in the connect budget */
-        .timeout = cfg->connect_timeout > 0 ? cfg->connect_timeout / 3 : 0,
+        /* two tries (the second doubled: 3/4 of the budget) must end inside the connect
+         * budget, so a silent DNS server reads as a DNS failure, not a connect timeout */
+        .timeout = cfg->connect_timeout > 0 ? cfg->connect_timeout / 4 : 0,
     };
     if ((rc = spate_dns_create(&x->dns, &x->loop, &d, err, errlen)) < 0)
         goto fail;

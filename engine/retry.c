@@ -1,7 +1,6 @@
 /* Retry policy arithmetic. */
 #include "retry.h"
 #include <ctype.h>
-#include <stdio.h>
 #include <string.h>
 
 int spate_retry_status(int s)
@@ -42,23 +41,35 @@ static int month_of(const char *m)
     return -1;
 }
 
-/* IMF-fixdate, the form RFC 9110 requires senders to use: "Sun, 06 Nov 1994 08:49:37 GMT". */
+static int digits(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+/* IMF-fixdate, the form RFC 9110 requires senders to use: "Sun, 06 Nov 1994 08:49:37 GMT".
+ * Checked position by position: sscanf would let "-1" through as a minute. */
 static int parse_date(const char *s, size_t n, time_t *out)
 {
-    char b[40];
-    if (n < 29 || n >= sizeof(b))
+    if (n != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' || s[16] != ' ' ||
+        s[19] != ':' || s[22] != ':' || memcmp(s + 25, " GMT", 4))
         return 0;
-    memcpy(b, s, n);
-    b[n] = 0;
+    char mon[4] = {s[8], s[9], s[10], 0};
     struct tm tm = {0};
-    char mon[4] = {0};
-    int used = 0;
-    if (sscanf(b, "%*3s, %2d %3s %4d %2d:%2d:%2d GMT%n", &tm.tm_mday, mon, &tm.tm_year,
-               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &used) != 6 || (size_t)used != n)
-        return 0;
+    tm.tm_mday = digits(s + 5, 2);
+    tm.tm_year = digits(s + 12, 4);
+    tm.tm_hour = digits(s + 17, 2);
+    tm.tm_min = digits(s + 20, 2);
+    tm.tm_sec = digits(s + 23, 2);
     tm.tm_mon = month_of(mon);
-    if (tm.tm_mon < 0 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
-        tm.tm_min > 59 || tm.tm_sec > 60)
+    if (tm.tm_mon < 0 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_year < 0 ||
+        tm.tm_hour < 0 || tm.tm_hour > 23 || tm.tm_min < 0 || tm.tm_min > 59 || tm.tm_sec < 0 ||
+        tm.tm_sec > 60)
         return 0;
     tm.tm_year -= 1900;
     *out = timegm(&tm);

@@ -8,7 +8,8 @@
 # Exit status: 0 when nothing crashed, 1 when a target crashed or a regression input failed,
 # 2 when the build failed. Crash inputs land in build/fuzz/artifacts/<t>/: copy them to
 # tests/fuzz/regress/<t>/ once the bug is understood, so every later run replays them.
-# Environment: CLANG (default clang-14, else clang), FUZZ_JOBS is not used: one process at a time.
+# Environment: CLANG (default clang-14, else clang); SPATE_FUZZ_SRC: a tree whose engine/ and cli/
+# sources are fuzzed instead of this one's (to try a fix without touching the repo).
 set -u
 SECS=${1:-60}
 [ $# -gt 0 ] && shift
@@ -28,15 +29,18 @@ if [ -z "${CLANG:-}" ]; then
 fi
 
 SAN="-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
-CFLAGS="-g -O1 -std=c11 -D_GNU_SOURCE $SAN -Iengine -Icli -I$LLHTTP_INC"
-mkdir -p "$OUT/obj" || exit 2
+SRC=${SPATE_FUZZ_SRC:-.}
+OBJ=$OUT/obj
+[ "$SRC" = . ] || OBJ=$OUT/obj-alt
+CFLAGS="-g -O1 -std=c11 -D_GNU_SOURCE $SAN -I$SRC/engine -I$SRC/cli -I$LLHTTP_INC"
+mkdir -p "$OBJ" || exit 2
 
 # compile SRC OBJ [EXTRA...]: when SRC (or a project header) is newer than OBJ.
 compile() {
     _src=$1; _obj=$2; shift 2
     if [ -f "$_obj" ] && [ ! "$_src" -nt "$_obj" ]; then
         _stale=
-        for _h in engine/*.h cli/*.h; do [ "$_h" -nt "$_obj" ] && { _stale=1; break; }; done
+        for _h in "$SRC"/engine/*.h "$SRC"/cli/*.h; do [ "$_h" -nt "$_obj" ] && { _stale=1; break; }; done
         [ -z "$_stale" ] && return 0
     fi
     # -fsanitize=fuzzer would add a main() to every object: objects get only the coverage part.
@@ -46,24 +50,24 @@ compile() {
 }
 
 for f in api http llhttp; do
-    compile "$LLHTTP_DIR/$f.c" "$OUT/obj/llhttp_$f.o" -DLLHTTP_STRICT_MODE=1 -w
+    compile "$LLHTTP_DIR/$f.c" "$OBJ/llhttp_$f.o" -DLLHTTP_STRICT_MODE=1 -w
 done
 for f in engine/url engine/buf engine/http1 cli/json cli/input; do
-    compile "$f.c" "$OUT/obj/$(echo "$f" | tr / _).o" -Wall -Wextra
+    compile "$SRC/$f.c" "$OBJ/$(echo "$f" | tr / _).o" -Wall -Wextra
 done
-LLHTTP_OBJ="$OUT/obj/llhttp_api.o $OUT/obj/llhttp_http.o $OUT/obj/llhttp_llhttp.o"
+LLHTTP_OBJ="$OBJ/llhttp_api.o $OBJ/llhttp_http.o $OBJ/llhttp_llhttp.o"
 objs_for() {
     case $1 in
-    url) echo "$OUT/obj/engine_url.o $OUT/obj/engine_buf.o" ;;
-    input) echo "$OUT/obj/cli_input.o $OUT/obj/cli_json.o $OUT/obj/engine_url.o $OUT/obj/engine_buf.o" ;;
-    http1) echo "$OUT/obj/engine_http1.o $OUT/obj/engine_buf.o $LLHTTP_OBJ" ;;
+    url) echo "$OBJ/engine_url.o $OBJ/engine_buf.o" ;;
+    input) echo "$OBJ/cli_input.o $OBJ/cli_json.o $OBJ/engine_url.o $OBJ/engine_buf.o" ;;
+    http1) echo "$OBJ/engine_http1.o $OBJ/engine_buf.o $LLHTTP_OBJ" ;;
     esac
 }
 for t in $TARGETS; do
     case " $ALL_TARGETS " in *" $t "*) ;; *) echo "fuzz: unknown target '$t' (known: $ALL_TARGETS)" >&2; exit 2 ;; esac
-    compile "$FZ/fuzz_$t.c" "$OUT/obj/fuzz_$t.o" -Wall -Wextra
+    compile "$FZ/fuzz_$t.c" "$OBJ/fuzz_$t.o" -Wall -Wextra
     # shellcheck disable=SC2046,SC2086
-    $CLANG $SAN -o "$OUT/fuzz_$t" "$OUT/obj/fuzz_$t.o" $(objs_for "$t") ||
+    $CLANG $SAN -o "$OUT/fuzz_$t" "$OBJ/fuzz_$t.o" $(objs_for "$t") ||
         { echo "fuzz: linking fuzz_$t failed" >&2; exit 2; }
 done
 
