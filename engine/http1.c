@@ -5,6 +5,7 @@
 #include "http1.h"
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -114,20 +115,31 @@ int spate_method_check(const char *method, char *err, size_t errlen)
 /* Basic credentials from URL userinfo, percent-decoded as curl does. */
 static int add_basic(struct spate_buf *out, const char *ui)
 {
-    unsigned char raw[768];
-    char enc[1025];
+    size_t len = strlen(ui);
+    unsigned char *raw = malloc(len + 1);
+    char *enc = malloc(4 * ((len + 2) / 3) + 1);
     size_t n = 0;
-    for (const char *s = ui; *s && n < sizeof(raw); s++) {
-        int h, l;
-        if (*s == '%' && (h = unhex(s[1])) >= 0 && (l = unhex(s[2])) >= 0) {
-            raw[n++] = (unsigned char)(h * 16 + l);
-            s += 2;
-        } else {
-            raw[n++] = (unsigned char)*s;
+    int rc = -ENOMEM;
+    if (raw && enc) {
+        for (const char *s = ui; *s; s++) {
+            int h, l;
+            if (*s == '%' && (h = unhex(s[1])) >= 0 && (l = unhex(s[2])) >= 0) {
+                raw[n++] = (unsigned char)(h * 16 + l);
+                s += 2;
+            } else {
+                raw[n++] = (unsigned char)*s;
+            }
         }
+        spate_base64(enc, raw, n);
+        rc = spate_buf_adds(out, "Authorization: Basic ");
+        if (!rc)
+            rc = spate_buf_adds(out, enc);
+        if (!rc)
+            rc = spate_buf_adds(out, "\r\n");
     }
-    spate_base64(enc, raw, n);
-    return spate_buf_printf(out, "Authorization: Basic %s\r\n", enc);
+    free(raw);
+    free(enc);
+    return rc;
 }
 
 static int wants_length(const struct spate_http1_req *r)
@@ -228,16 +240,34 @@ static int collect(struct spate_http1_resp *r, const char *at, size_t n)
     return 0;
 }
 
+/* Framing checks need the Transfer-Encoding header even when nobody collects headers (bench):
+ * a few bytes of name and value are kept here, across fragments. */
+static void track(char *dst, unsigned char *len, size_t cap, const char *at, size_t n)
+{
+    for (size_t i = 0; i < n; i++, (*len)++)
+        if (*len < cap)
+            dst[*len] = at[i];
+    if (*len > cap)
+        *len = (unsigned char)(cap + 1); /* "longer than cap", without wrapping */
+}
+
 static int on_header_field(llhttp_t *p, const char *at, size_t n)
 {
     struct spate_http1_resp *r = R(p);
     int rc = count_header_bytes(r, n);
+    if (!rc)
+        track(r->tname, &r->tname_len, sizeof(r->tname), at, n);
     return rc ? rc : collect(r, at, n);
 }
 
 static int on_header_field_complete(llhttp_t *p)
 {
     struct spate_http1_resp *r = R(p);
+    r->in_te = r->tname_len == 17 && !strncasecmp(r->tname, "Transfer-Encoding", 17);
+    r->tname_len = 0;
+    r->tval_len = 0;
+    if (r->in_te && ++r->te_headers > 1)
+        return fail(r, SPATE_E_PROTOCOL, "unsupported transfer-coding in response (Transfer-Encoding given twice)", 0);
     r->name_len = r->acc ? r->acc->len : 0;
     if (++r->nheaders > r->lim->max_headers)
         return fail(r, SPATE_E_TOO_LARGE, "too many response headers (more than %llu)",
@@ -249,6 +279,8 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n)
 {
     struct spate_http1_resp *r = R(p);
     int rc = count_header_bytes(r, n);
+    if (!rc && r->in_te)
+        track(r->tval, &r->tval_len, sizeof(r->tval), at, n);
     return rc ? rc : collect(r, at, n);
 }
 
@@ -260,15 +292,17 @@ static int is_name(const char *s, size_t n, const char *want)
 static int on_header_value_complete(llhttp_t *p)
 {
     struct spate_http1_resp *r = R(p);
+    /* llhttp 8.1 turns any transfer-coding it does not know into a read-until-close body, and
+     * accepts "chunked" twice: only a single "chunked" is framing we can trust. */
+    if (r->in_te && !is_name(r->tval, r->tval_len, "chunked"))
+        return fail(r, SPATE_E_PROTOCOL, "unsupported transfer-coding in response", 0);
     if (!r->acc)
         return 0;
     const char *name = r->acc->data, *val = r->acc->data + r->name_len;
     size_t vlen = r->acc->len - r->name_len;
-    /* llhttp 8.1 turns any transfer-coding it does not know into a read-until-close body, and
-     * accepts "chunked" twice: only a single "chunked" is framing we can trust. */
-    if (is_name(name, r->name_len, "Transfer-Encoding") && !is_name(val, vlen, "chunked"))
-        return fail(r, SPATE_E_PROTOCOL, "unsupported transfer-coding in response", 0);
-    if (r->sink && r->sink->header)
+    /* headers of interim (1xx) responses are not the response's: a Location or Retry-After
+     * there must not steer anything */
+    if (r->sink && r->sink->header && llhttp_get_status_code(p) >= 200)
         r->sink->header(r->owner, name, r->name_len, val, vlen);
     spate_buf_reset(r->acc);
     return 0;
@@ -290,6 +324,7 @@ static int on_headers_complete(llhttp_t *p)
             return fail(r, SPATE_E_PROTOCOL, "too many interim responses (more than %llu)",
                         MAX_INTERIM);
         r->nheaders = 0;
+        r->te_headers = 0;
         return 1;
     }
     /* no body for these, whatever Content-Length says (llhttp 8.1 would wait for it) */
@@ -369,7 +404,13 @@ void spate_http1_resp_init(struct spate_http1_resp *r, const struct spate_http1_
 
 static enum spate_http1_status parse_error(struct spate_http1_resp *r, llhttp_errno_t e)
 {
-    if (e != HPE_USER) {
+    /* llhttp renames HPE_USER to HPE_CB_* for some callbacks: our own cause is whatever
+     * fail() recorded, whatever code came back */
+    if (e == HPE_INVALID_STATUS && !r->why) {
+        r->kind = SPATE_E_PROTOCOL;
+        r->why = "invalid status code in status line";
+        r->why_num = 0;
+    } else if (!r->why) {
         r->kind = SPATE_E_PROTOCOL;
         r->why = e == HPE_PAUSED_UPGRADE ? "unexpected protocol upgrade"
                                          : llhttp_get_error_reason(&r->p);
@@ -409,7 +450,7 @@ enum spate_http1_status spate_http1_eof(struct spate_http1_resp *r)
     r->why_num = 0;
     if (!r->started)
         r->why = "server closed the connection without a response";
-    else if (!r->status)
+    else if (r->status < 200)
         r->why = "connection closed before the end of the response headers";
     else
         r->why = "connection closed before the end of the response body (truncated)";

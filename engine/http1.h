@@ -67,6 +67,8 @@ struct spate_http1_resp {
     unsigned nheaders, interim, ext_bytes;
     int status;
     unsigned char head_request, started, complete, keep_alive;
+    unsigned char in_te, te_headers, tname_len, tval_len; /* Transfer-Encoding tracking */
+    char tname[17], tval[7];
     enum spate_error_kind kind; /* on SPATE_H1_ERROR */
     const char *why;            /* static text of the error */
     uint64_t why_num;           /* number quoted in the message, if any */

@@ -128,11 +128,10 @@ static void test_many_hosts(void)
     int found = 0, keys = 0;
     for (int i = 0; i < N; i++) {
         snprintf(name, sizeof name, "h%d.example", i);
-        found += spate_pool_host(&p, i % 2 ? "https" : "http", name, 0,
-                                 (unsigned)(1000 + i % 7)) == hs[i];
+        found += spate_pool_host(&p, i % 2 ? "https" : "http", name, 0, (unsigned)(1000 + i % 7)) ==
+                 hs[i];
         char want[96];
-        snprintf(want, sizeof want, "%s://%s:%u", i % 2 ? "https" : "http", name,
-                 1000 + i % 7);
+        snprintf(want, sizeof want, "%s://%s:%u", i % 2 ? "https" : "http", name, 1000 + i % 7);
         keys += hs[i] && !strcmp(hs[i]->key, want) && !strcmp(hs[i]->target.host, name);
     }
     is_int(found, N, "after growth every host is found again (same pointer)");

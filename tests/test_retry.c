@@ -10,8 +10,8 @@
 static void test_status(void)
 {
     static const int yes[] = {429, 500, 502, 503, 504};
-    static const int no[] = {0,   100, 200, 204, 301, 304, 400, 401, 403,
-                             404, 408, 418, 428, 430, 499, 501, 505, 511, 599};
+    static const int no[] = {0,   100, 200, 204, 301, 304, 400, 401, 403, 404,
+                             408, 418, 428, 430, 499, 501, 505, 511, 599};
     int bad = 0;
     for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
         if (!spate_retry_status(yes[i])) {

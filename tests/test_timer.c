@@ -13,7 +13,7 @@
 struct rt {
     struct spate_timer t;
     int id;
-    int armed;        /* reference: armed? */
+    int armed;         /* reference: armed? */
     uint64_t deadline; /* reference deadline */
     uint64_t order;    /* reference arming sequence */
 };
@@ -259,7 +259,7 @@ static void cb_stop_other(struct spate_timer *t)
 {
     (void)t;
     log_ch('b');
-    spate_timer_stop(&cbh, &tc); /* due in the same run: must not fire now */
+    spate_timer_stop(&cbh, &tc);     /* due in the same run: must not fire now */
     spate_timer_start(&cbh, &td, 5); /* due now: fires in the same run */
 }
 

@@ -12,6 +12,7 @@
  *   rest: the response bytes
  *
  * Invariants (abort on violation):
+ *  - a header given to the sink has a non-empty name;
  *  - DONE: *used <= n; status in 200..599 (never an interim 1xx, never 101), and 100..599 always;
  *    no body after HEAD, 204 or 304;
  *  - body bytes given to the sink == r->body_bytes <= max_body; header_bytes <= max_header_bytes
@@ -52,6 +53,8 @@ static volatile char g_touch;
 static void on_header(void *owner, const char *name, size_t nlen, const char *value, size_t vlen)
 {
     struct sink_state *s = owner;
+    /* RFC 9112 field-name = token (1*tchar): an empty name must never reach the caller */
+    CHECK(nlen > 0 && name != NULL);
     /* touch every byte so ASan checks the ranges */
     for (size_t i = 0; i < nlen; i++)
         g_touch ^= name[i];

@@ -142,6 +142,7 @@ h1("header_bytes_limit", "HTTP/1.1 200 OK\r\nX-Big: " + "A" * 200 + "\r\nContent
 h1("body_limit", "HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n" + "b" * 50, mbody=20)
 h1("body_refuse", "HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n" + "b" * 50, flags=2 | 8, mbody=40)
 h1("chunk_ext_long", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;" + "e" * 5000 + "\r\nx\r\n0\r\n\r\n")
+h1("empty_header_name", "HTTP/1.1 200 OK\r\n: x\r\nContent-Length: 2\r\n\r\nok")
 h1("obs_fold", "HTTP/1.1 200 OK\r\nX-A: a\r\n b\r\nContent-Length: 0\r\n\r\n")
 h1("bare_lf", "HTTP/1.1 200 OK\nContent-Length: 2\n\nok")
 h1("space_before_colon", "HTTP/1.1 200 OK\r\nContent-Length : 2\r\n\r\nok")

@@ -137,7 +137,8 @@ S("chunk_neg", CH + b"-3\r\nabc\r\n0\r\n\r\n")
 S("chunk_0x", CH + b"0x3\r\nabc\r\n0\r\n\r\n")
 S("chunk_xx", CH + b"3\r\nabcXX0\r\n\r\n")
 S("chunk_nocrlf_end", CH + b"3\r\nabc0\r\n\r\n")
-S("chunk_ext_ok", CH + b"2;a=b;c=\"d e\"\r\nok\r\n0\r\n\r\n")
+S("chunk_ext_ok", CH + b"2;a=b\r\nok\r\n0;c=\"d e\"\r\n\r\n")
+S("chunk_ext_multi", CH + b"2;a=b;c=d\r\nok\r\n0\r\n\r\n")  # RFC-valid; llhttp 8.1 rejects it
 S("chunk_trunc", CH + b"5\r\nhello\r\n", "close")
 S("chunk_trunc_mid", CH + b"a\r\nhel", "close")
 S("trailers_ok", CH + b"2\r\nok\r\n0\r\nX-T: 1\r\n\r\n")
@@ -429,10 +430,11 @@ async def case_trailer_flood(req):
 
 
 async def case_chunk_ext_flood(req):
-    """/case/chunk_ext_flood/<bytes>: '1;' + <bytes> of 'a=b;' then the chunk."""
+    """/case/chunk_ext_flood/<bytes>: chunk size 1 + <bytes> of ';ext' (names only: llhttp 8.1
+    rejects a second extension after a token value), then the chunk."""
     n = req.arg(0, 1 << 20)
     try:
-        req.w.write(CH + b"1;" + b"a=b;" * (n // 4) + b"a=b\r\nx\r\n0\r\n\r\n")
+        req.w.write(CH + b"1" + b";ext" * (n // 4) + b"\r\nx\r\n0\r\n\r\n")
         await req.w.drain()
     except ConnectionError:
         return CLOSE

@@ -126,6 +126,7 @@ tap_cleanup() {
 trap 'tap_cleanup' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM HUP
+trap 'exit 141' PIPE
 
 # kill_wait PID: TERM, wait up to 3 s, then KILL. Only for processes this test started.
 kill_wait() {
