@@ -31,10 +31,27 @@ static int bad_token(const char *s)
     return 0;
 }
 
+/* Quotes at most 40 bytes of s with control and non-ASCII bytes as \xNN, so an error message
+ * never carries a raw CR or LF to the terminal. */
+static void quote(char *out, size_t cap, const char *s)
+{
+    size_t o = 0;
+    for (size_t i = 0; s[i] && i < 40 && o + 5 < cap; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c >= 0x7f)
+            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
+        else
+            out[o++] = (char)c;
+    }
+    out[o] = 0;
+}
+
 int spate_http1_check_method(const char *m, char *err, size_t errlen)
 {
     if (bad_token(m)) {
-        snprintf(err, errlen, "invalid method \"%.40s\" (must be an HTTP token)", m);
+        char q[200];
+        quote(q, sizeof(q), m);
+        snprintf(err, errlen, "invalid method \"%s\" (must be an HTTP token)", q);
         return -EINVAL;
     }
     return 0;
@@ -43,7 +60,9 @@ int spate_http1_check_method(const char *m, char *err, size_t errlen)
 int spate_http1_check_header(const char *name, const char *value, char *err, size_t errlen)
 {
     if (bad_token(name)) {
-        snprintf(err, errlen, "invalid header name \"%.40s\"", name);
+        char q[200];
+        quote(q, sizeof(q), name);
+        snprintf(err, errlen, "invalid header name \"%s\"", q);
         return -EINVAL;
     }
     for (const unsigned char *v = (const unsigned char *)value; *v; v++) {
