@@ -26,7 +26,7 @@ struct bench {
     const char *url, *latency_file;
     int json;
     struct spate_hist hist;
-    uint64_t ok, errors, bytes;
+    uint64_t ok, errors, bytes, unfinished;
     uint64_t status[600];
     uint64_t by_kind[SPATE_E_CANCELED + 1];
     struct cause causes[SPATE_E_CANCELED + 1][MAX_CAUSES];
@@ -178,6 +178,11 @@ static void note_cause(struct bench *b, enum spate_error_kind k, const char *msg
 static void on_sample(void *user, const struct spate_load_sample *s)
 {
     struct bench *b = user;
+    if (s->unfinished) {
+        b->unfinished++;
+        spate_hist_record(&b->hist, s->latency_ns);
+        return;
+    }
     if (s->error != SPATE_OK) {
         b->errors++;
         b->by_kind[s->error]++;
@@ -256,9 +261,15 @@ static void text_report(struct bench *b, const struct spate_load_report *r)
         printf("  schedule     achieved %.1f of %.0f req/s; max lag %s, %llu sent >1ms late\n",
                el > 0 ? (double)n / el : 0.0, b->lo.rate, d[0],
                (unsigned long long)r->late_sends);
+        if (b->unfinished)
+            printf("  unfinished   %llu requests (%llu never sent) were still waiting at the "
+                   "end; their wait so far is in the latency figures\n",
+                   (unsigned long long)b->unfinished, (unsigned long long)r->unsent);
         if (n && r->late_sends * 100 > n)
-            printf("  warning: the client could not keep the schedule (%.1f%% of requests sent "
-                   "late); latencies include that delay, measured from the scheduled starts\n",
+            printf("  warning: %.1f%% of requests were sent more than 1 ms after their "
+                   "scheduled start: every connection was busy (a slow server, or too few "
+                   "connections for the rate) or the client could not keep up; latencies are "
+                   "measured from the scheduled starts and include that delay\n",
                    100.0 * (double)r->late_sends / (double)n);
     }
 }
@@ -312,11 +323,13 @@ static void json_report(struct bench *b, const struct spate_load_report *r)
     }
     spate_buf_printf(&o,
                      "},\"connections_requested\":%llu,\"connections_established\":%llu,"
-                     "\"reconnects\":%llu,\"max_lag\":%.9f,\"late_sends\":%llu}\n",
+                     "\"reconnects\":%llu,\"max_lag\":%.9f,\"late_sends\":%llu,"
+                     "\"unfinished\":%llu,\"unsent\":%llu}\n",
                      (unsigned long long)r->connections_requested,
                      (unsigned long long)r->connections_established,
                      (unsigned long long)r->reconnects, (double)r->max_lag_ns / 1e9,
-                     (unsigned long long)r->late_sends);
+                     (unsigned long long)r->late_sends, (unsigned long long)b->unfinished,
+                     (unsigned long long)r->unsent);
     fwrite(o.data, 1, o.len, stdout);
     spate_buf_fini(&o);
 }

@@ -91,10 +91,11 @@ static void send_now(struct load *L, struct slot *s, uint64_t t_start)
 
 static void on_slot_timer(struct spate_timer *t);
 
-static void open_slot(struct load *L, struct slot *s)
+static void open_slot(struct load *L, struct slot *s, int again)
 {
     s->waiting_reconnect = 0;
     L->rep->connections_requested++;
+    L->rep->reconnects += again != 0;
     s->c = spate_conn_open(L->ctx, &L->target, &slot_ops, s);
     if (!s->c) {
         L->stopping = 1; /* out of memory: end the run, it cannot be measured honestly */
@@ -109,9 +110,8 @@ static void reconnect_later(struct load *L, struct slot *s, uint64_t pause)
         L->open--;
         return;
     }
-    L->rep->reconnects++;
     if (!pause) {
-        open_slot(L, s);
+        open_slot(L, s, 1);
         return;
     }
     s->waiting_reconnect = 1;
@@ -196,15 +196,23 @@ static void on_fail(struct spate_conn *c, enum spate_error_kind k)
     struct slot *s = c->user;
     struct load *L = s->L;
     int was_busy = s->busy;
-    if (was_busy || more_wanted(L)) {
-        if (!was_busy) {
-            L->started++; /* a connection that never came up counts as a failed request */
-            s->t_start = spate_clock_now();
+    if (!was_busy && more_wanted(L)) {
+        /* a connection that never came up fails the request it was to carry: in the closed
+         * model the next one, in the open model only a request that is already due */
+        uint64_t now = spate_clock_now();
+        uint64_t due = L->interval ? L->t0 + L->next_k * L->interval : now;
+        if (due <= now) {
+            L->next_k += L->interval != 0;
+            L->started++;
+            s->t_start = due;
+            was_busy = 1;
         }
-        record(L, s, 0, k, L->ctx->msg, 0);
     }
+    int established = c->state == SPATE_CONN_CLOSED && c->exchanges > 0;
+    if (was_busy)
+        record(L, s, 0, k, L->ctx->msg, 0);
     spate_conn_close(c);
-    reconnect_later(L, s, was_busy ? 0 : RECONNECT_PAUSE);
+    reconnect_later(L, s, established ? 0 : RECONNECT_PAUSE);
 }
 
 static void on_idle_dead(struct spate_conn *c)
@@ -236,7 +244,7 @@ static void on_slot_timer(struct spate_timer *t)
     struct load *L = s->L;
     if (s->waiting_reconnect) {
         if (more_wanted(L))
-            open_slot(L, s);
+            open_slot(L, s, 1);
         else
             L->open--, s->waiting_reconnect = 0;
         return;
@@ -286,8 +294,38 @@ static int prepare(struct load *L, struct spate_url *u, char *err, size_t errlen
     return spate_http1_render(&L->wire, &h, err, errlen);
 }
 
+/* At the end of an open-model run, requests still in flight and requests due but never sent
+ * have waited at least until now: they are reported with that wait (a lower bound), so a
+ * server that stalls through the end of the run cannot hide. */
+static void account_unfinished(struct load *L)
+{
+    uint64_t now = spate_clock_now();
+    struct spate_load_sample x = {.unfinished = 1, .message = "unfinished at the end of the run"};
+    for (unsigned i = 0; i < L->nslots; i++) {
+        struct slot *s = &L->slots[i];
+        if (s->busy && s->t_start) {
+            x.latency_ns = now - s->t_start;
+            L->cb(L->user, &x);
+        }
+    }
+    uint64_t end = L->o->requests ? L->o->requests : UINT64_MAX;
+    for (uint64_t k = L->next_k; k < end; k++) {
+        uint64_t due = L->t0 + k * L->interval;
+        if (due > now || k - L->next_k >= 10000000)
+            break;
+        if (now - due > L->rep->max_lag_ns)
+            L->rep->max_lag_ns = now - due;
+        L->rep->late_sends += now - due > LATE_NS;
+        L->rep->unsent++;
+        x.latency_ns = now - due;
+        L->cb(L->user, &x);
+    }
+}
+
 static void finish_run(struct load *L)
 {
+    if (L->interval)
+        account_unfinished(L);
     for (unsigned i = 0; i < L->nslots; i++) {
         struct slot *s = &L->slots[i];
         spate_loop_untimer(&L->ctx->loop, &s->timer);
@@ -335,7 +373,7 @@ int spate_load_run(struct spate_engine *e, const struct spate_load_opts *o, spat
         s->L = &L;
         spate_timer_init(&s->timer, on_slot_timer);
         L.open++;
-        open_slot(&L, s);
+        open_slot(&L, s, 0);
     }
     while (L.open && !(L.stopping && L.o->duration > 0)) {
         if (L.stopping && L.finished >= L.started)

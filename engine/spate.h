@@ -176,6 +176,7 @@ struct spate_load_sample {
     enum spate_error_kind error;
     const char *message;         /* cause when error != SPATE_OK */
     uint64_t bytes;              /* response bytes on the wire (headers + body) */
+    int unfinished;              /* open model, end of run: still waiting (latency so far) */
 };
 
 struct spate_load_report {
@@ -183,6 +184,7 @@ struct spate_load_report {
     uint64_t connections_requested, connections_established, reconnects;
     uint64_t max_lag_ns;  /* open model: the furthest sending fell behind schedule */
     uint64_t late_sends;  /* open model: requests sent more than 1 ms after their slot */
+    uint64_t unsent;      /* open model: requests due by the end but never sent */
 };
 
 typedef void (*spate_load_cb)(void *user, const struct spate_load_sample *s);

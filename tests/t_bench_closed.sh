@@ -7,15 +7,20 @@
 . "$(dirname "$0")/lib/tap.sh"
 . "$TAP_LIB/nginx.sh"
 require_spate
-plan 60
+plan 66
 
 SPATE_TIMEOUT=30
 tmpdir T shm
 mkdir -p "$T/www/short"
 printf 'hello from nginx, spate bench\n' >"$T/www/small.txt"
 cp "$T/www/small.txt" "$T/www/short/small.txt"
-# /short/ closes each keep-alive connection after 10 requests (nginx says Connection: close).
-nginx_start "$T" "" "location /short/ { keepalive_requests 10; }" || { echo "Bail out! nginx did not start"; exit 1; }
+mkdir -p "$T/www/gz"
+"$PY" -c 'import sys; open(sys.argv[1], "wb").write(bytes(range(256)) * 4096)' "$T/www/big.bin"
+"$PY" -c 'import sys; open(sys.argv[1], "w").write("".join("line %d of a compressible text\n" % i for i in range(3000)))' "$T/www/gz/text.txt"
+# /short/ closes each keep-alive connection after 10 requests (nginx says Connection: close);
+# /gz/ answers gzip-compressed, chunked (the length is not known in advance).
+nginx_start "$T" "" "location /short/ { keepalive_requests 10; } location /gz/ { gzip on; gzip_types *; gzip_min_length 0; }" \
+    || { echo "Bail out! nginx did not start"; exit 1; }
 U=$NGINX_URL
 AL=$T/access.log
 
@@ -24,29 +29,50 @@ J() { jl "$(out "$1")" "(lambda j: $2)(rows[0]) if len(rows) == 1 else 'got %d s
 # logged URI: access-log lines whose $request_uri is exactly URI.
 logged() { awk -v u="$1" '$1 == u' "$AL" | wc -l | tr -d ' '; }
 
-# The exact size of one keep-alive response for /small.txt (headers + body), from a raw HTTP/1.1
-# request; the query keeps this probe out of the access-log counts below (static files ignore it).
-RESP_SIZE=$("$PY" - "$NGINX_PORT" <<'EOF'
+# resp_size METHOD PATH [HEADER]: the exact size on the wire (head + body) of one keep-alive
+# response, from a raw HTTP/1.1 request (Content-Length or chunked framing). Probes use a query
+# string, which keeps them out of the access-log counts below (static files ignore it).
+resp_size() {
+    "$PY" - "$NGINX_PORT" "$@" <<'EOF'
 import socket, sys
-port = int(sys.argv[1])
+port, method, path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+extra = (sys.argv[4] + "\r\n").encode() if len(sys.argv) > 4 else b""
 s = socket.create_connection(("127.0.0.1", port), timeout=10)
-s.sendall(b"GET /small.txt?probe HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: probe\r\n\r\n" % port)
+s.sendall(b"%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: probe\r\n%s\r\n"
+          % (method.encode(), path.encode(), port, extra))
 buf = b""
-while b"\r\n\r\n" not in buf:
-    d = s.recv(65536)
-    if not d:
-        sys.exit("closed before the head ended")
-    buf += d
-head, _, rest = buf.partition(b"\r\n\r\n")
-n = [int(l.split(b":", 1)[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")][0]
-while len(rest) < n:
-    d = s.recv(65536)
-    if not d:
-        sys.exit("closed in the body")
-    rest += d
-print(len(head) + 4 + n)
+def need(cond):
+    global buf
+    while not cond(buf):
+        d = s.recv(65536)
+        if not d:
+            sys.exit("connection closed early")
+        buf += d
+need(lambda b: b"\r\n\r\n" in b)
+hl = buf.index(b"\r\n\r\n") + 4
+head = buf[:hl].lower()
+if method == "HEAD":
+    print(hl)
+elif b"\r\ntransfer-encoding: chunked" in head:
+    pos = hl
+    while True:
+        need(lambda b: b"\r\n" in b[pos:])
+        e = buf.index(b"\r\n", pos)
+        n = int(buf[pos:e].split(b";")[0], 16)
+        pos = e + 2
+        if n == 0:  # nginx sends no trailers: the empty line follows
+            need(lambda b: len(b) >= pos + 2)
+            print(pos + 2)
+            break
+        need(lambda b: len(b) >= pos + n + 2)
+        pos += n + 2
+else:
+    n = [int(l.split(b":", 1)[1]) for l in head.split(b"\r\n") if l.startswith(b"content-length:")][0]
+    need(lambda b: len(b) >= hl + n)
+    print(hl + n)
 EOF
-)
+}
+RESP_SIZE=$(resp_size GET /small.txt?probe)
 diag "one /small.txt response is $RESP_SIZE bytes on the wire"
 
 # --- -n 20000 -c 32 --json ----------------------------------------------------------------------
@@ -77,6 +103,22 @@ is "$(J big "abs(j['rps'] - j['requests'] / j['duration']) <= 0.01 * j['rps'] an
 is "$(J big "0 < j['duration'] <= $ELAPSED + 0.05")" true "big: duration > 0 and no longer than the run"
 is "$(J big "j['max_lag'] == 0 and j['late_sends'] == 0")" true "big: closed model: max_lag 0, late_sends 0"
 is "$(cat "$(err big)")" "" "big: nothing on stderr"
+
+# --- HEAD, a 1 MiB body, a chunked body: bytes on the wire are exact ---------------------------------
+run head bench -n 100 -c 4 -X HEAD --json "$U/small.txt?head"
+HSIZE=$(resp_size HEAD /small.txt?probe)
+is "$(J head "(j['requests'], j['ok'], j['status'], j['bytes'])")" "[100, 100, {\"200\": 100}, $((100 * HSIZE))]" \
+    "HEAD: 100 ok, bytes == 100 x $HSIZE (the head only)"
+is "$(awk '$1 == "/small.txt?head" && $4 == "HEAD"' "$AL" | wc -l | tr -d ' ')" 100 "HEAD: nginx logged 100 HEAD requests"
+run bigbody bench -n 200 -c 4 --json "$U/big.bin"
+BSIZE=$(resp_size GET /big.bin?probe)
+is "$(J bigbody "(j['requests'], j['ok'], j['bytes'])")" "[200, 200, $((200 * BSIZE))]" "1 MiB body: 200 ok, bytes == 200 x $BSIZE"
+is "$(logged /big.bin)" 200 "1 MiB body: nginx logged exactly 200"
+run gz bench -n 500 -c 4 -H 'Accept-Encoding: gzip' --json "$U/gz/text.txt"
+GSIZE=$(resp_size GET /gz/text.txt?probe 'Accept-Encoding: gzip')
+is "$(J gz "(j['requests'], j['ok'], j['errors'], j['bytes'], j['reconnects'])")" "[500, 500, 0, $((500 * GSIZE)), 0]" \
+    "chunked gzip body: 500 ok, bytes == 500 x $GSIZE, keep-alive kept (no reconnects)"
+is "$(logged /gz/text.txt)" 500 "chunked gzip body: nginx logged exactly 500"
 
 # --- -n smaller than -c ---------------------------------------------------------------------------
 run few bench -n 5 -c 32 --json "$U/small.txt?few"

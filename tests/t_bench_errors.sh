@@ -5,7 +5,7 @@
 # and the connection counters.
 . "$(dirname "$0")/lib/tap.sh"
 require_spate
-plan 37
+plan 43
 
 SPATE_TIMEOUT=20
 tmpdir T
@@ -45,6 +45,13 @@ within 3; ok $? "refused -d 1: ends in < 3 s (${ELAPSED}s)"
 # Every connection after the first -c is a reconnect, and a reconnect is a connection requested.
 is "$(J refusedd "j['connections_requested'] == j['connections'] + j['reconnects']")" true \
     "refused -d 1: connections_requested == -c + reconnects ($(J refusedd "(j['connections_requested'], j['connections'], j['reconnects'])"))"
+
+# Open model: requests are scheduled at -R per second; a dead port must not turn each failed
+# connect (retried every few ms) into a request of its own.
+run refusedR bench -R 10 -c 4 -d 1 --json "$DEAD"
+is "$RC" 1 "refused -R 10 -d 1: exit 1"
+is "$(J refusedR "j['requests'] <= 15 and 'connect' in j['errors_by_kind']")" true \
+    "refused -R 10 -d 1: connect errors reported, requests follow the schedule (<= 15: got $(J refusedR "j['requests']"))"
 
 run refusedtxt bench -n 10 -c 2 "$DEAD"
 is "$RC" 1 "refused, text report: exit 1"

@@ -6,6 +6,8 @@ answers GET /anything with 200 and a small body, but fails a fraction of request
   503       "503 Service Unavailable" with a small body, connection kept
   stall     nothing is sent for --stall seconds (longer than the client's --timeout), then close
   truncate  "Content-Length: 100" and 10 body bytes, then close
+  eof_body  (only when named in --kinds) a good 200 whose body is delimited by the close: no
+            Content-Length, "Connection: close", the body, then close (one write, then FIN)
 
 Prints the port on stdout once listening. Logs one JSON line per request to LOGFILE:
   {"t": <time.time() when the request head was received>, "path": "/n", "outcome": "ok"|...,
@@ -31,6 +33,7 @@ import sys
 import time
 
 KINDS = ("rst", "503", "stall", "truncate")
+EXTRA_KINDS = ("eof_body",)
 
 
 def parse_args():
@@ -44,8 +47,8 @@ def parse_args():
     a = ap.parse_args()
     a.kinds = [k for k in a.kinds.split(",") if k]
     for k in a.kinds:
-        if k not in KINDS:
-            ap.error("unknown kind %r (known: %s)" % (k, ",".join(KINDS)))
+        if k not in KINDS + EXTRA_KINDS:
+            ap.error("unknown kind %r (known: %s)" % (k, ",".join(KINDS + EXTRA_KINDS)))
     return a
 
 
@@ -55,7 +58,7 @@ class Server:
         self.rng = random.Random(args.seed)
         self.log = open(args.log, "a", buffering=1 << 16)
         self.stats = {"requests": 0, "conns": 0, "open": 0, "max_open": 0,
-                      "outcomes": {k: 0 for k in ("ok",) + KINDS}}
+                      "outcomes": {k: 0 for k in ("ok",) + KINDS + EXTRA_KINDS}}
         self.pending = set()
 
     def choose(self):
@@ -100,6 +103,11 @@ class Server:
                     return
                 elif outcome == "stall":
                     await asyncio.sleep(self.args.stall)
+                    return
+                elif outcome == "eof_body":
+                    body = ("ok %s\n" % path).encode("latin-1")
+                    w.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + body)
+                    await w.drain()
                     return
                 else:  # truncate
                     w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789")

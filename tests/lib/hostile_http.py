@@ -10,6 +10,8 @@ Usage:
       Shell assignments (for eval) describing one hostile case: the spate result rows with id HID
       (default 0, prefix H_) and CID (default 1, prefix C_), and what the server logged for their
       URLs (request counts, connection ids). See summary() below.
+  hostile_http.py shell
+      Prints the shell helpers the tests eval (hsrv_start, hrun, hsum, hcase, ...; see SHELL).
   hostile_http.py gaps LOG SUBSTRING
       The gaps in seconds between successive logged requests whose target contains SUBSTRING,
       as a JSON list.
@@ -101,6 +103,7 @@ S("obsfold_te", b"HTTP/1.1 200 OK\r\nX-A: one\r\n Transfer-Encoding: chunked\r\n
 S("obsfold_cl", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n 3\r\n\r\nok")
 S("obsfold_te_val", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n gzip\r\n\r\n"
                    b"2\r\nok\r\n0\r\n\r\n")
+S("big70k", b"HTTP/1.1 200 OK\r\nX-Big: " + b"A" * 70000 + b"\r\nContent-Length: 2\r\n\r\nok")
 S("cut_headers", b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n", "close")
 S("cut_status", b"HTTP/1.1 20", "close")
 S("cl_dup_same", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok")
@@ -158,6 +161,10 @@ S("s204_chunked", b"HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\
 S("s304_cl", b"HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n")
 S("s204", b"HTTP/1.1 204 No Content\r\n\r\n")
 S("halfclose_resp", OK)  # used by case_halfclose
+# the same bytes as some cases above, but data and FIN in one segment ("fin1")
+for _n in ("noframe", "cl_long", "cut_headers", "chunk_trunc", "nonhttp"):
+    S(_n + "_fin1", STATIC[_n][0], "fin1")
+S("ok_fin1", OK, "fin1")
 
 
 # --- server state ------------------------------------------------------------------------------
@@ -275,8 +282,23 @@ async def finish_static(req, after):
     return CLOSE
 
 
+def send_with_fin(req, data):
+    """data and the FIN in one TCP segment (TCP_CORK, then shutdown): the client gets a single
+    readiness edge for both, so a reader that stops at a short read never sees the EOF."""
+    raw = socket.socket(fileno=os.dup(req.w.get_extra_info("socket").fileno()))
+    try:
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+        raw.sendall(data)
+        raw.shutdown(socket.SHUT_WR)
+    finally:
+        raw.close()
+
+
 async def send_static(req, name, mode="whole", param=0):
     data, after = STATIC[name]
+    if after == "fin1":
+        send_with_fin(req, data)
+        return CLOSE
     if mode == "whole":
         req.w.write(data)
         await req.w.drain()
@@ -596,6 +618,12 @@ async def case_raw_location(req):
     return await send(req, R(b"HTTP/1.1 302 Found", [b"Location: " + loc], b""))
 
 
+async def case_long_location(req):
+    """/case/long_location/<n>: 302 whose Location is /case/ok?<n bytes>."""
+    n = req.arg(0, 100 * 1024)
+    return await send(req, R(b"HTTP/1.1 302 Found", [b"Location: /case/ok?" + b"a" * n], b""))
+
+
 async def case_loop(req):
     """302 to itself (same query)."""
     return await send(req, R(b"HTTP/1.1 302 Found", [b"Location: " + req.target.encode()], b""))
@@ -658,7 +686,7 @@ CASES = {
     "slowloris": case_slowloris, "trickle": case_trickle, "stall": case_stall, "gap": case_gap,
     "early413": case_early413, "upload_close": case_upload_close, "noread": case_noread,
     "fail": case_fail, "partial_rst": case_partial_rst, "redirect": case_redirect,
-    "raw_location": case_raw_location, "loop": case_loop, "loop_a": case_loop_a,
+    "raw_location": case_raw_location, "long_location": case_long_location, "loop": case_loop, "loop_a": case_loop_a,
     "loop_b": case_loop_b, "pad_loop": case_pad_loop, "huge_redirect": case_huge_redirect,
     "stats": case_stats, "stats_reset": case_stats_reset,
 }
@@ -778,10 +806,10 @@ def summary(out, log, hid="0", cid="1"):
     else:
         probs = [p for r in rows for p in problems(r)]
         print("SCHEMA=%s" % shlex.quote("; ".join(probs[:5])))
-    reqs = [r for r in load(log) if "target" in r]
+    reqs = [r for r in load(log) if "method" in r]  # request records, in arrival order
     by_id = {str(r.get("id")): r for r in rows if isinstance(r, dict)}
     print("NROWS=%d" % len(rows))
-    conns = {}
+    tgts = {}
     for pre, i in (("H", hid), ("C", cid)):
         r = by_id.get(i) or {}
         err = r.get("error") or {}
@@ -789,26 +817,153 @@ def summary(out, log, hid="0", cid="1"):
                  KIND=err.get("kind", "none") if r else "missing", MSG=err.get("message", ""),
                  ATT=r.get("attempts", 0), BYTES=r.get("bytes", -1),
                  TOTAL=(r.get("time") or {}).get("total", -1), BODY=r.get("body", ""))
-        tgt = target_of(r.get("url", "")) if r else None
-        mine = [q for q in reqs if q["target"] == tgt]
-        conns[pre] = [q["conn"] for q in mine]
+        tgts[pre] = target_of(r.get("url", "")) if r else None
+        mine = [q for q in reqs if q["target"] == tgts[pre]]
         v["N"] = len(mine)
-        v["CONNS"] = " ".join(str(c) for c in conns[pre])
+        v["CONNS"] = " ".join(str(q["conn"]) for q in mine)
         for k, val in v.items():
             print("%s_%s=%s" % (pre, k, shlex.quote(str(val))))
-    print("REUSED=%d" % (1 if set(conns["H"]) & set(conns["C"]) else 0))
+    # REUSED: a control request went out on a connection that had carried the hostile one before
+    hostile_conns, reused = set(), 0
+    for q in reqs:
+        if q["target"] == tgts["H"]:
+            hostile_conns.add(q["conn"])
+        elif q["target"] == tgts["C"] and q["conn"] in hostile_conns:
+            reused = 1
+    print("REUSED=%d" % reused)
 
 
 def gaps(log, sub):
-    ts = [q["t"] for q in load(log) if "target" in q and sub in q["target"]]
+    ts = [q["t"] for q in load(log) if "method" in q and sub in q["target"]]
     print(json.dumps([round(b - a, 4) for a, b in zip(ts, ts[1:])]))
+
+
+SHELL = r'''
+# --- shell helpers for tests/t_hostile_*.sh ---------------------------------------------------
+# `eval "$("$PY" "$TAP_LIB/hostile_http.py" shell)"` after sourcing tap.sh defines:
+#   hsrv_start NAME [--ports N] [--addr A]  start a server logging to $T/NAME.jsonl; sets HPORTS,
+#                                           HPORT (first port), HLOG, HURL (http://127.0.0.1:HPORT/case)
+#   hrun NAME DEADLINE ARGS...              spate ARGS under `timeout -k 3 DEADLINE`, output in
+#                                           $(out NAME)/$(err NAME); sets RC, ELAPSED, MAXRSS (KiB,
+#                                           empty without /usr/bin/time), CPU (user+sys seconds)
+#   hsum NAME [HID [CID]]                   H_* C_* REUSED ... from `hostile_http.py summary`
+#   hcase LABEL PATH KIND MSG_ERE [key=value...] [-- FETCH_OPTIONS...]
+#        one hostile case with the baseline: fetches $HURL/PATH and the control $HURL/ok?ctl=LABEL
+#        in one run (-c 1 --ordered, so a pooled hostile connection would carry the control),
+#        with --retries 2 --backoff 0.05 --timeout 2 --connect-timeout 2 --read-timeout 1, then
+#        asserts BL1 (no sanitizer report; exit 0 for KIND ok, else 1), BL2 (ELAPSED <= limit),
+#        BL3 (the kind, and the message matching MSG_ERE, any case), BL4 (control ok, body "ok"),
+#        BL5 (the control did not ride on a connection that carried the hostile request),
+#        BL6 (the server saw the hostile URL exactly n times).
+#        keys: n=N or n=MIN-MAX (default 1), limit=SECONDS (3.5), status=CODE (for KIND ok, 200),
+#        bytes=N (for KIND ok: body bytes), reuse=any (BL5 not asserted), c=N (-c N, default 1),
+#        method=M (hostile request method, via an input file), deadline=S (hard timeout, 15).
+#   hcount                                  prints the TAP comment with the number of cases
+#   fle A B / fge A B                       decimal comparisons (exit status)
+HOSTILE_PY=$TAP_LIB/hostile_http.py
+NCASES=0
+fle() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 <= b + 0) }'; }
+fge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 >= b + 0) }'; }
+hsrv_start() {
+    _hn=$1; shift
+    [ -n "${T:-}" ] || tmpdir T
+    HLOG=$T/$_hn.jsonl
+    : >"$HLOG"
+    bg_start "$PY" "$HOSTILE_PY" "$HLOG" "$@" >"$T/$_hn.ports" 2>"$T/$_hn.stderr"
+    _i=0
+    while ! grep -q . "$T/$_hn.ports" 2>/dev/null && [ $_i -lt 100 ]; do sleep 0.05; _i=$((_i + 1)); done
+    HPORTS=$(head -n 1 "$T/$_hn.ports")
+    HPORT=${HPORTS%% *}
+    if [ -z "$HPORT" ]; then diag "hostile_http.py did not start:" "$(cat "$T/$_hn.stderr")"; return 1; fi
+    HURL=http://127.0.0.1:$HPORT/case
+}
+hrun() {
+    _n=$1; _d=$2; shift 2
+    [ -n "$RUN_DIR" ] || tmpdir RUN_DIR
+    _t0=$(date +%s.%N)
+    if [ -x /usr/bin/time ]; then
+        /usr/bin/time -f '%M %U %S' -o "$RUN_DIR/$_n.time" timeout -k 3 "$_d" "$SPATE_BIN" "$@" \
+            <"${RUN_STDIN:-/dev/null}" >"$RUN_DIR/$_n.out" 2>"$RUN_DIR/$_n.err"
+        RC=$?
+    else
+        timeout -k 3 "$_d" "$SPATE_BIN" "$@" <"${RUN_STDIN:-/dev/null}" >"$RUN_DIR/$_n.out" 2>"$RUN_DIR/$_n.err"
+        RC=$?
+    fi
+    _t1=$(date +%s.%N)
+    ELAPSED=$(echo "$_t0 $_t1" | awk '{printf "%.3f", $2 - $1}')
+    MAXRSS=; CPU=
+    if [ -s "$RUN_DIR/$_n.time" ]; then
+        MAXRSS=$(tail -n 1 "$RUN_DIR/$_n.time" | awk '{print $1}')
+        CPU=$(tail -n 1 "$RUN_DIR/$_n.time" | awk '{printf "%.3f", $2 + $3}')
+    fi
+    if [ "$RC" -ge 124 ] && [ "$RC" != 86 ]; then diag "$_n: spate ended by signal/timeout (rc=$RC, ${ELAPSED}s)"; fi
+    return 0
+}
+hsum() { eval "$("$PY" "$HOSTILE_PY" summary "$(out "$1")" "$HLOG" "${2:-0}" "${3:-1}")"; }
+hbase() {
+    _l=$1; _k=$2; _m=$3
+    NCASES=$((NCASES + 1))
+    if [ "$_k" = ok ]; then _rc=0; else _rc=1; fi
+    sanitizer_clean "$(err "$_l")" "$_l: BL1 no sanitizer report"
+    is "$RC" "$_rc" "$_l: BL1 exit status $_rc (no crash, no signal, no hang)"
+    fle "$ELAPSED" "$_lim"; ok $? "$_l: BL2 ends in time (${ELAPSED}s <= ${_lim}s)"
+    if [ -n "$SCHEMA" ]; then diag "$_l: result schema: $SCHEMA"; fi
+    if [ "$_k" = ok ]; then
+        is "$H_OK $H_STATUS $H_KIND" "true $_st none" "$_l: BL3 succeeds with status $_st"
+        if [ -n "$_by" ]; then is "$H_BYTES" "$_by" "$_l: BL3 body is $_by bytes"
+        else like "$H_MSG" '^$' "$_l: BL3 no error message"; fi
+    else
+        like "$H_OK $H_KIND" "^false ($_k)\$" "$_l: BL3 fails with kind $_k"
+        like_i "$H_MSG" "$_m" "$_l: BL3 message names the cause /$_m/"
+    fi
+    is "$C_OK $C_STATUS $C_BYTES $C_BODY" "true 200 2 ok" "$_l: BL4 control request on the same server succeeds"
+    if [ "$_reuse" != any ]; then
+        is "$REUSED" 0 "$_l: BL5 the control did not reuse the hostile connection (conns: hostile [$H_CONNS], control [$C_CONNS])"
+    fi
+    case $_nexp in
+        *-*) cmp_num "$H_N" -ge "${_nexp%-*}" "$_l: BL6 the server saw the hostile request >= ${_nexp%-*} times (--retries 2)"
+             cmp_num "$H_N" -le "${_nexp#*-}" "$_l: BL6 the server saw the hostile request <= ${_nexp#*-} times (stale re-send at most once)" ;;
+        *) is "$H_N" "$_nexp" "$_l: BL6 the server saw the hostile request $_nexp time(s) (--retries 2)" ;;
+    esac
+}
+hcase() {
+    _l=$1; _p=$2; _k=$3; _m=$4; shift 4
+    _nexp=1; _lim=3.5; _st=200; _by=; _reuse=; _c=1; _meth=; _dl=15
+    while [ $# -gt 0 ]; do
+        case $1 in
+            --) shift; break ;;
+            n=*) _nexp=${1#n=} ;; limit=*) _lim=${1#limit=} ;; status=*) _st=${1#status=} ;;
+            bytes=*) _by=${1#bytes=} ;; reuse=*) _reuse=${1#reuse=} ;; c=*) _c=${1#c=} ;;
+            method=*) _meth=${1#method=} ;; deadline=*) _dl=${1#deadline=} ;;
+            *) diag "hcase: unknown key $1" ;;
+        esac
+        shift
+    done
+    case $_p in *\?*) _hu="$HURL/$_p&L=$_l" ;; *) _hu="$HURL/$_p?L=$_l" ;; esac
+    _cu="$HURL/ok?ctl=$_l"
+    if [ -n "$_meth" ]; then
+        [ -n "$RUN_DIR" ] || tmpdir RUN_DIR
+        printf '{"url": "%s", "method": "%s"}\n{"url": "%s"}\n' "$_hu" "$_meth" "$_cu" >"$RUN_DIR/$_l.in"
+        hrun "$_l" "$_dl" fetch -q --body -c "$_c" --ordered --timeout 2 --connect-timeout 2 \
+            --read-timeout 1 --retries 2 --backoff 0.05 "$@" -i "$RUN_DIR/$_l.in"
+    else
+        hrun "$_l" "$_dl" fetch -q --body -c "$_c" --ordered --timeout 2 --connect-timeout 2 \
+            --read-timeout 1 --retries 2 --backoff 0.05 "$@" "$_hu" "$_cu"
+    fi
+    hsum "$_l"
+    hbase "$_l" "$_k" "$_m"
+}
+hcount() { echo "# hostile cases in $(basename "$0"): $NCASES"; }
+'''
 
 
 def main():
     argv = sys.argv[1:]
     if not argv:
         sys.exit(__doc__)
-    if argv[0] == "summary":
+    if argv[0] == "shell":
+        sys.stdout.write(SHELL)
+    elif argv[0] == "summary":
         summary(*argv[1:])
     elif argv[0] == "gaps":
         gaps(*argv[1:])

@@ -16,7 +16,10 @@ Modes:
              close_notify (SSLSocket.close(), no unwrap())
   trunc_notify   TLS: answers "Content-Length: 100" with 10 body bytes, then close_notify (unwrap())
   trunc_noclose  TLS: the same 10 of 100 bytes, then close without close_notify
-  sha        TLS: reads one request with a Content-Length body slowly (64 KiB per 5 ms, small
+  eofbody    TLS: answers "HTTP/1.1 200 OK / Connection: close" (no length) + "partial-body",
+             then closes without close_notify (body delimited by EOF: truncation undetectable)
+  eofbody_notify  the same, then close_notify (unwrap()) before closing
+  sha        TLS: reads each request's Content-Length body slowly (<= 64 KiB per 5 ms, small
              receive buffer, so the client's writes block) and answers with the body's SHA-256
              in hex; keeps the connection open for the next request
 """
@@ -126,8 +129,22 @@ def serve_trunc(conn, ctx, notify):
     s.close()
 
 
+def serve_eofbody(conn, ctx, notify):
+    s = tls_accept(conn, ctx, "eofbody")
+    if not s:
+        return
+    try:
+        if read_head(s):
+            s.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\npartial-body")
+            time.sleep(0.05)
+            if notify:
+                s.unwrap()
+    except (OSError, ssl.SSLError, ValueError) as e:
+        log("eofbody: %r" % e)
+    s.close()
+
+
 def serve_sha(conn, ctx):
-    conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
     s = tls_accept(conn, ctx, "sha")
     if not s:
         return
@@ -168,7 +185,9 @@ def serve_sha(conn, ctx):
 MODES = {"stall": serve_stall, "partial": serve_partial, "hs_close": serve_hs_close,
          "noclose": serve_noclose, "sha": serve_sha,
          "trunc_notify": lambda c, x: serve_trunc(c, x, True),
-         "trunc_noclose": lambda c, x: serve_trunc(c, x, False)}
+         "trunc_noclose": lambda c, x: serve_trunc(c, x, False),
+         "eofbody": lambda c, x: serve_eofbody(c, x, False),
+         "eofbody_notify": lambda c, x: serve_eofbody(c, x, True)}
 
 
 def accept_loop(ls, fn, ctx):
@@ -189,6 +208,10 @@ def main():
     for m in sys.argv[3:]:
         ls = socket.socket()
         ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if m == "sha":
+            # a small receive window, set before listen(): shrinking it on an accepted socket can
+            # stall loopback TCP itself (window below the MSS and below half the largest window)
+            ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
         ls.bind(("127.0.0.1", 0))
         ls.listen(64)
         ports.append(ls.getsockname()[1])
