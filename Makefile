@@ -89,6 +89,11 @@ bench: bench-deps
 	@$(MAKE) --no-print-directory all
 	@sh bench/fetch-compare.sh
 
+# libFuzzer targets (URL parser, input lines, response path): FUZZ_SECONDS each, one at a time.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@sh tests/fuzz/run.sh $(FUZZ_SECONDS)
+
 clean:
 	rm -rf build spate libspate.a
 

@@ -544,6 +544,12 @@ static void on_done(void *user, const struct spate_response *r)
         open_body(j); /* an empty body still gets its file */
     if (j->fd >= 0)
         close(j->fd);
+    if (f->outdir && r->error != SPATE_OK && j->fd >= 0) {
+        /* a failed request leaves no file that could pass for a complete body */
+        char path[4096];
+        body_path(f, j->index, path, sizeof(path));
+        unlink(path);
+    }
     struct spate_buf *line = &f->line;
     spate_buf_reset(line);
     const char *method = it->method ? it->method

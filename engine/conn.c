@@ -393,8 +393,9 @@ static void do_read(struct spate_conn *c)
             c->last_io = spate_clock_now();
             if (feed(c, c->ctx->rbuf, (size_t)n))
                 return;
-            /* a short read drained the socket; TLS may still hold decrypted records */
-            if ((size_t)n < c->ctx->rbuf_len && !c->tr.ops->pending(&c->tr))
+            /* a short read drained the socket (TLS may still hold decrypted records), unless
+             * the peer closed too: that FIN will not raise another edge */
+            if ((size_t)n < c->ctx->rbuf_len && !c->tr.ops->pending(&c->tr) && !c->hup)
                 return;
             continue;
         }
@@ -410,6 +411,12 @@ static void do_read(struct spate_conn *c)
     }
 }
 
+static int peek_readable(struct spate_conn *c)
+{
+    char b;
+    return recv(c->tr.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
 static void try_send(struct spate_conn *c)
 {
     while (c->out_off < c->out_len) {
@@ -420,6 +427,14 @@ static void try_send(struct spate_conn *c)
         }
         if (n == SPATE_IO_WANT_READ || n == SPATE_IO_WANT_WRITE)
             return;
+        /* the server may have answered (413, 401) and closed before taking the whole body:
+         * that answer is still queued on our side and is the real outcome */
+        if (c->tr.ops->pending(&c->tr) || peek_readable(c)) {
+            c->hup = 1;
+            do_read(c);
+            if (c->state != SPATE_CONN_SENDING)
+                return;
+        }
         transport_failed(c, n, "while sending the request");
         return;
     }
@@ -449,6 +464,8 @@ int spate_conn_idle_ok(struct spate_conn *c)
 static void on_event(struct spate_io *io, unsigned ev)
 {
     struct spate_conn *c = of_io(io);
+    if (ev & SPATE_EV_ERROR)
+        c->hup = 1;
     switch (c->state) {
     case SPATE_CONN_CONNECTING:
         check_connect(c, ev);

@@ -74,6 +74,7 @@ struct spate_conn {
     uint64_t wire_bytes;             /* response bytes read in the current exchange */
     unsigned exchanges;              /* responses completed on this connection */
     unsigned char reused, resumed, leftover, unclean_eof, opening;
+    unsigned char hup;               /* the peer hung up: read to the EOF, not to a short read */
     enum spate_error_kind deferred;  /* a failure met inside spate_conn_open, told later */
     char *deferred_msg;
     struct spate_reap reap;

@@ -575,6 +575,7 @@ static void start_attempt(struct spate_engine *e, struct spate_req *r)
         r->t_first = now;
     r->t_attempt = now;
     memset(&r->time, 0, sizeof(r->time));
+    r->resp_started = 0;
     body_reset(r);
     r->timer.cb = on_req_timer;
     if (e->cfg.timeout > 0)
@@ -742,7 +743,7 @@ static void attempt_ended(struct spate_req *r, enum spate_error_kind k, const ch
     spate_loop_untimer(&e->ctx.loop, &r->timer);
     release_slot(r);
     set_error(r, k, msg);
-    int got = r->status != 0;
+    int got = r->status != 0 || r->resp_started;
     if (k != SPATE_OK && retryable(r, k, got))
         schedule_retry(r);
     else
@@ -812,7 +813,8 @@ static int follow(struct spate_req *r, char *msg, size_t len)
     }
     r->host = h;
     r->redirects++;
-    r->hop_attempts = r->attempts;
+    r->attempts = 0;
+    r->hop_attempts = 0;
     r->phase = REQ_QUEUED;
     r->next = e->q_head; /* keeps its place at the front */
     e->q_head = r;
@@ -827,14 +829,13 @@ static void response_done(struct spate_req *r)
         char m[400];
         struct spate_engine *e = r->e;
         r->conn = NULL;
-        r->attempts++;
         spate_loop_untimer(&e->ctx.loop, &r->timer);
         release_slot(r);
+        /* a hop is not an attempt: attempts count tries of the final URL */
         if (follow(r, m, sizeof(m)) == 0) {
             pump(e);
             return;
         }
-        r->attempts--;
         attempt_ended(r, SPATE_E_HTTP, m);
         return;
     }
@@ -886,6 +887,7 @@ static void on_fail(struct spate_conn *c, enum spate_error_kind k)
     struct spate_engine *e = r->e;
     int started = c->state != SPATE_CONN_RESOLVING && spate_http1_started(&c->resp);
     int unsent = c->out_off == 0;
+    r->resp_started = (unsigned char)started; /* a response had begun: not retried */
     if (!r->reused)
         note_setup_times(r, c);
     forget_conn(e, c);

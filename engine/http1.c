@@ -282,6 +282,8 @@ static int on_header_field(llhttp_t *p, const char *at, size_t n)
 static int on_header_field_complete(llhttp_t *p)
 {
     struct spate_http1_resp *r = R(p);
+    if (r->tname_len == 0) /* llhttp 8.1 lets ": value" through, even in strict mode */
+        return fail(r, SPATE_E_PROTOCOL, "invalid response: empty header name", 0);
     r->in_te = r->tname_len == 17 && !strncasecmp(r->tname, "Transfer-Encoding", 17);
     r->tname_len = 0;
     r->tval_len = 0;
@@ -349,6 +351,11 @@ static int on_headers_complete(llhttp_t *p)
     /* no body for these, whatever Content-Length says (llhttp 8.1 would wait for it) */
     if (r->head_request || status == 204 || status == 304)
         return 1;
+    /* a declared length beyond the limit fails now, not after downloading up to it */
+    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > r->lim->max_body)
+        return fail(r, SPATE_E_TOO_LARGE,
+                    "response body exceeds %llu bytes (its Content-Length says more)",
+                    r->lim->max_body);
     return 0;
 }
 

@@ -7,7 +7,7 @@
 
 #define SPATE_EV_READ 1u
 #define SPATE_EV_WRITE 2u
-#define SPATE_EV_ERROR 4u /* hang-up or socket error: the handler should read/write to learn which */
+#define SPATE_EV_ERROR 4u /* hang-up (incl. the peer's FIN) or socket error: read/write to learn which */
 #define SPATE_EV_EDGE 8u  /* registration flag: edge-triggered (report each new readiness once) */
 
 struct spate_io;

@@ -106,7 +106,8 @@ static int backend_wait(struct spate_loop *l, uint64_t timeout_ns)
             m |= SPATE_EV_READ;
         if (e & EPOLLOUT)
             m |= SPATE_EV_WRITE;
-        if (e & (EPOLLERR | EPOLLHUP))
+        /* the peer's FIN may ride on the last data: the handler must read on to the EOF */
+        if (e & (EPOLLERR | EPOLLHUP | EPOLLRDHUP))
             m |= SPATE_EV_ERROR;
         if (io->fd >= 0) /* a handle closed earlier in this batch ignores stale events */
             io->cb(io, m);

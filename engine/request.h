@@ -42,6 +42,7 @@ struct spate_req {
     unsigned redirects;
     char *location;            /* Location of the last response (owned) */
     unsigned char stale_resent, force_new, inflight, streamed;
+    unsigned char resp_started;  /* the failed attempt had received response bytes */
     double retry_after;        /* seconds from the last response, < 0 = none */
     uint64_t t_first;          /* ns the first attempt left the queue */
     uint64_t t_attempt;        /* ns the current attempt started */

@@ -12,6 +12,7 @@ hsrv_start srv || { echo "Bail out! hostile_http.py did not start"; exit 1; }
 
 # --- A1 non-HTTP reply, A2 empty reply, A3 RST ------------------------------------------------------
 hcase A01.nonhttp nonhttp protocol 'invalid response.*HTTP/'
+# *_fin1: the same bytes with the FIN in the same TCP segment (one readiness edge for both)
 hcase A01.nonhttp_fin1 nonhttp_fin1 protocol 'invalid response.*HTTP/'
 # transport failures before any response byte are retried per policy (--retries 2: 3 requests)
 # (a retry may land on the control's pooled connection, fail there as stale and be re-sent once
@@ -34,6 +35,7 @@ hcase A05.stneg stneg protocol 'status'
 hcase A05.st099 st099 protocol 'status'
 hcase A05.st600 st600 protocol 'status'
 hcase A05.stalpha stalpha protocol 'status'
+hcase A05.long_reason long_reason too_large 'header section exceeds 65536'
 
 # --- A6 positive controls: odd but legal ------------------------------------------------------------
 hcase A06.noreason noreason ok '' bytes=2 reuse=any
@@ -52,6 +54,7 @@ hcase A09.del7f del7f protocol 'header value char'
 hcase A10.name_space name_space protocol 'header (token|field|name)'
 hcase A10.name_sp_colon name_sp_colon protocol 'header (token|field|name)'
 hcase A10.nocolon nocolon protocol 'header (token|field|name)'
+# an empty field name is not a token (RFC 9110 §5.1); llhttp 8.1 strict lets ": empty" through
 hcase A10.emptyname emptyname protocol 'header (token|field|name)'
 
 # --- A11 obs-fold (pinned: llhttp 8.1 strict takes a fold as continuation; it never makes a
@@ -68,6 +71,7 @@ hcase A12.huge_header big_header/1048576 too_large 'header section exceeds 65536
 [ -n "$MAXRSS" ] && { cmp_num "$MAXRSS" -lt 200000 "A12.huge_header: peak RSS ${MAXRSS} KiB stays bounded"; }
 hcase A12.huge_header_chopped big_header/70000/16 too_large 'header section exceeds 65536'
 hcase A12.huge_header_dripped chop/1/big70k too_large 'header section exceeds 65536' limit=8 deadline=20
+hcase A12.long_name long_name too_large 'header section exceeds 65536'
 hcase A12.max_header_bytes big_header/5000 too_large 'header section exceeds 4096' -- --max-header-bytes 4096
 hcase A12.max_header_bytes_ok big_header/3000 ok '' bytes=2 reuse=any -- --max-header-bytes 4096
 hcase A13.header_count hdr_count/100000 too_large 'too many response headers'
@@ -77,7 +81,7 @@ hcase A14.endless_headers hdr_endless too_large 'too many response headers|heade
 sent=$(jl "$HLOG" "max([r['bytes'] for r in rows if r.get('event') == 'sent' and 'L=A14.' in r['target']] or [-1])")
 cmp_num "$sent" -lt 33554432 "A14.endless_headers: spate stopped reading early (server got out $sent bytes)"
 
-# --- A15 headers cut by EOF -----------------------------------------------------------------------------
+# --- A15 headers cut by EOF (response bytes came: not retried, SPEC "before any response byte") -------
 hcase A15.cut_headers cut_headers reset 'before the end of the response headers'
 hcase A15.cut_headers_fin1 cut_headers_fin1 reset 'before the end of the response headers'
 hcase A15.cut_status cut_status reset 'before the end of the response headers'
@@ -89,6 +93,8 @@ hcase A16.cl_dup_diff cl_dup_diff protocol 'content-length'
 for v in neg plus hex space empty huge alpha; do
     hcase A17.cl_$v cl_$v protocol 'content-length'
 done
+hcase A17.cl_leading_zeros cl_leading_zeros ok '' bytes=2 reuse=any
+hcase A17.cl_ows cl_ows ok '' bytes=2 reuse=any
 # 2^64-1 parses: no allocation by length; bounded by --max-body (too_large) or the read timeout
 hcase A17.cl_u64max cl_u64max 'timeout|too_large' 'read timeout|exceeds' -- --retries 0
 
@@ -97,6 +103,7 @@ hcase A18.interim_flood interim/1000/103 protocol 'too many interim responses'
 hcase A18.interim_16 interim/16/103 ok '' bytes=2 reuse=any
 hcase A18.interim_17 interim/17/103 protocol 'too many interim responses'
 hcase A18.interim_budget interim/10/103/8000 too_large 'header section exceeds 65536'
+hcase A18.interim_with_body interim_with_body protocol 'invalid response'
 hcase A18.continue_100 interim_100 ok '' bytes=2 reuse=any
 hcase A18.early_hints_103 interim_103 ok '' bytes=2 reuse=any
 hcase A18.processing_102_103 interim_102_103 ok '' bytes=2 reuse=any

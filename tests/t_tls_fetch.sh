@@ -94,7 +94,6 @@ vstat() {
 }
 # f NAME EXPR: EXPR over r = the single result line of run NAME.
 f() { jl "$(out "$1")" "(lambda r: $2)(rows[0]) if len(rows) == 1 else 'got %d result lines' % len(rows)"; }
-secs_below() { echo "$ELAPSED" | awk -v hi="$1" '{ exit !($1 < hi) }'; }
 
 # --- 1,000 files, -c 8, verified ----------------------------------------------------------------
 seq 0 $((N - 1)) | sed "s|^|$G/f/|" >"$T/urls.txt"

@@ -15,7 +15,8 @@
  *  - a header given to the sink has a non-empty name;
  *  - DONE: *used <= n; status in 200..599 (never an interim 1xx, never 101), and 100..599 always;
  *    no body after HEAD, 204 or 304;
- *  - body bytes given to the sink == r->body_bytes <= max_body; header_bytes <= max_header_bytes
+ *  - body bytes given to the sink <= max_body, and == r->body_bytes (which alone counts the chunk
+ *    refused for exceeding max_body); header_bytes <= max_header_bytes
  *    and nheaders <= max_headers unless the parser stopped with TOO_LARGE;
  *  - ERROR: kind is protocol, too_large, input (only when the sink refused) or reset (only
  *    from eof); spate_http1_describe writes a non-empty, NUL-terminated message, even into a

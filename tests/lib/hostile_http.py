@@ -12,6 +12,10 @@ Usage:
       URLs (request counts, connection ids). See summary() below.
   hostile_http.py shell
       Prints the shell helpers the tests eval (hsrv_start, hrun, hsum, hcase, ...; see SHELL).
+  hostile_http.py blackhole
+      A port whose connects hang (listen backlog full, never accepts); prints it, then sleeps.
+  hostile_http.py corpus BASE NAME... / splitcheck OUT
+      The split-invariance URLs for static responses, and the check over spate's results.
   hostile_http.py gaps LOG SUBSTRING
       The gaps in seconds between successive logged requests whose target contains SUBSTRING,
       as a JSON list.
@@ -19,7 +23,7 @@ Usage:
 The path picks the scenario: /case/<name>[/<arg>...][?query]. Anything else is "ok".
 Every request is logged as one JSON line: t (arrival of the complete head), conn (connection
 serial: a reused connection keeps its serial), peer (client port), port (our port), n (request
-number on this connection), open (client connections open now), method, target, case, args,
+number on this connection), open (client connections open now; open_port: on this port), method, target, case, args,
 head (latin-1), head_hex, headers ([[name, value]...]), body_len, body_sha256. Cases that stream
 log an extra {"event": ..., "conn": ..., ...} line (bytes sent, bytes received, ...).
 
@@ -113,6 +117,12 @@ for _n, _v in (("neg", b"-6"), ("plus", b"+2"), ("hex", b"0x2"), ("space", b"2 2
                ("empty", b""), ("huge", b"99999999999999999999"), ("alpha", b"two"),
                ("u64max", b"18446744073709551615")):
     S("cl_" + _n, b"HTTP/1.1 200 OK\r\nContent-Length: " + _v + b"\r\n\r\nok")
+S("cl_leading_zeros", b"HTTP/1.1 200 OK\r\nContent-Length: 002\r\n\r\nok")
+S("cl_ows", b"HTTP/1.1 200 OK\r\nContent-Length: \t 2  \r\n\r\nok")  # (llhttp 8.1 rejects a trailing HTAB)
+S("long_reason", b"HTTP/1.1 200 " + b"R" * 70000 + b"\r\nContent-Length: 2\r\n\r\nok")
+S("long_name", b"HTTP/1.1 200 OK\r\nX-" + b"N" * 70000 + b": v\r\nContent-Length: 2\r\n\r\nok")
+# a 1xx carrying Content-Length and bytes: a 1xx has no body, so "HELLO" is not a status line
+S("interim_with_body", b"HTTP/1.1 100 Continue\r\nContent-Length: 5\r\n\r\nHELLO" + OK)
 S("interim_100", b"HTTP/1.1 100 Continue\r\n\r\n" + OK)
 S("interim_103", b"HTTP/1.1 103 Early Hints\r\nLink: </x>; rel=preload\r\n\r\n" + OK)
 S("interim_102_103", b"HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 103 Early Hints\r\n"
@@ -161,6 +171,10 @@ S("s204_chunked", b"HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\
 S("s304_cl", b"HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n")
 S("s204", b"HTTP/1.1 204 No Content\r\n\r\n")
 S("halfclose_resp", OK)  # used by case_halfclose
+# the server says close (or is HTTP/1.0 without keep-alive) but keeps the connection open
+S("conn_close_open", b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok")
+S("http10_open", b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
+S("http10_keepalive", b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok")
 # the same bytes as some cases above, but data and FIN in one segment ("fin1")
 for _n in ("noframe", "cl_long", "cut_headers", "chunk_trunc", "nonhttp"):
     S(_n + "_fin1", STATIC[_n][0], "fin1")
@@ -174,6 +188,7 @@ class Server:
         self.log = open(logpath, "a", encoding="utf-8")
         self.next_conn = 0
         self.open = self.max_open = 0
+        self.open_port = {}  # our port -> client connections open on it now
         self.counters = {}  # target -> requests seen (for "fail N times then succeed")
 
     def write(self, rec):
@@ -706,7 +721,7 @@ async def serve_one(conn):
         req.body = await conn.r.readexactly(req.content_length())
     srv.write(dict(
         t=time.time(), conn=conn.id, peer=conn.peer, port=conn.port, n=conn.nreq, open=srv.open,
-        method=req.method, target=req.target, case=req.case, args=req.args,
+        open_port=srv.open_port.get(conn.port, 0), method=req.method, target=req.target, case=req.case, args=req.args,
         head=head.decode("latin-1"), head_hex=head.hex(), headers=req.headers,
         body_len=None if own else len(req.body),
         body_sha256=None if own else hashlib.sha256(req.body).hexdigest()))
@@ -720,6 +735,7 @@ async def handle(srv, r, w):
     conn = Conn(srv, r, w)
     srv.open += 1
     srv.max_open = max(srv.max_open, srv.open)
+    srv.open_port[conn.port] = srv.open_port.get(conn.port, 0) + 1
     try:
         while True:
             keep = await serve_one(conn)
@@ -733,6 +749,7 @@ async def handle(srv, r, w):
         pass
     finally:
         srv.open -= 1
+        srv.open_port[conn.port] -= 1
         if not w.is_closing():
             w.close()
 
@@ -790,8 +807,9 @@ def summary(out, log, hid="0", cid="1"):
     """Prints shell assignments: NROWS, SCHEMA (problems or empty), and for H (row hid) and C
     (row cid): _OK _STATUS _KIND _MSG _ATT _BYTES _TOTAL _BODY (the body if --body was used),
     _N (requests the server logged for that row's URL), _CONNS (their connection serials, space
-    separated); REUSED=1 when a connection that carried the hostile request also carried the
-    control request."""
+    separated); REUSED=1 when a control request went out on a connection that had carried the
+    hostile request before it (a hostile retry riding on the control's pooled connection later
+    is fine)."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     try:
         import jsonl_check
@@ -858,7 +876,10 @@ SHELL = r'''
 #        keys: n=N or n=MIN-MAX (default 1), limit=SECONDS (3.5), status=CODE (for KIND ok, 200),
 #        bytes=N (for KIND ok: body bytes), reuse=any (BL5 not asserted), c=N (-c N, default 1),
 #        method=M (hostile request method, via an input file), deadline=S (hard timeout, 15).
-#   hcount                                  prints the TAP comment with the number of cases
+#   hbase_run LABEL RC LIMIT                BL1/BL2 for a custom run (counts one case)
+#   res NAME EXPR                           EXPR over the result rows of run NAME (jsonl_check eval)
+#   hcount                                  asserts every result line of the file is well formed,
+#                                           prints the TAP comment with the number of cases
 #   fle A B / fge A B                       decimal comparisons (exit status)
 HOSTILE_PY=$TAP_LIB/hostile_http.py
 NCASES=0
@@ -953,8 +974,72 @@ hcase() {
     hsum "$_l"
     hbase "$_l" "$_k" "$_m"
 }
-hcount() { echo "# hostile cases in $(basename "$0"): $NCASES"; }
+hbase_run() {
+    # hbase_run LABEL RC LIMIT: BL1 and BL2 for a run made with hrun (counts one case)
+    NCASES=$((NCASES + 1))
+    sanitizer_clean "$(err "$1")" "$1: BL1 no sanitizer report"
+    is "$RC" "$2" "$1: BL1 exit status $2 (no crash, no signal, no hang)"
+    fle "$ELAPSED" "$3"; ok $? "$1: BL2 ends in time (${ELAPSED}s <= $3s)"
+}
+# res NAME EXPR: EXPR over r = the result with id ID (r_ID) / rows of run NAME, via jsonl_check
+res() { jl "$(out "$1")" "$2"; }
+hcount() {
+    cat "$RUN_DIR"/*.out >"$RUN_DIR/all-results.jsonl" 2>/dev/null
+    jl_schema "$RUN_DIR/all-results.jsonl" "every result line of every run in $(basename "$0") is a well-formed result object"
+    echo "# hostile cases in $(basename "$0"): $NCASES"
+}
 '''
+
+
+def corpus(base, *names):
+    """URLs replaying each static response whole, one byte per segment, and split at every point."""
+    for name in names:
+        print("%s/%s?whole=1" % (base, name))
+        print("%s/drip/%s/0.5?drip=1" % (base, name))
+        for k in range(1, len(STATIC[name][0])):
+            print("%s/split/%d/%s?k=%d" % (base, k, name, k))
+
+
+def splitcheck(out):
+    """'identical' when every URL of one response (see corpus) has the same outcome, else the
+    differing outcomes; then one line with the names of the responses that succeeded."""
+    def name(u):
+        p = urllib.parse.urlsplit(u).path.split("/case/", 1)[1].split("/")
+        return p[2] if p[0] == "split" else p[1] if p[0] == "drip" else p[0]
+    seen, oks = {}, set()
+    for r in load(out):
+        e = r.get("error") or {}
+        o = (r["ok"], r["status"], e.get("kind"), e.get("message"), r["bytes"], r.get("body"))
+        seen.setdefault(name(r["url"]), {}).setdefault(json.dumps(o), []).append(r["url"])
+        if r["ok"]:
+            oks.add(name(r["url"]))
+    bad = {k: {o: u[:3] for o, u in v.items()} for k, v in seen.items() if len(v) != 1}
+    print(json.dumps(bad)[:3000] if bad else "identical")
+    print(" ".join(sorted(oks)))
+
+
+def blackhole():
+    """A listening socket with a backlog of 0 that never accepts, its queue filled by a few
+    connections of our own: further SYNs are dropped, so connect() hangs (case 40). Prints the
+    port, then sleeps until killed."""
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(0)
+    port = ls.getsockname()[1]
+    fillers = []
+    for _ in range(8):
+        c = socket.socket()
+        c.setblocking(False)
+        try:
+            c.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        fillers.append(c)
+        time.sleep(0.02)
+    print(port, flush=True)
+    signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
+    while True:
+        time.sleep(3600)
 
 
 def main():
@@ -965,6 +1050,12 @@ def main():
         sys.stdout.write(SHELL)
     elif argv[0] == "summary":
         summary(*argv[1:])
+    elif argv[0] == "blackhole":
+        blackhole()
+    elif argv[0] == "corpus":
+        corpus(*argv[1:])
+    elif argv[0] == "splitcheck":
+        splitcheck(*argv[1:])
     elif argv[0] == "gaps":
         gaps(*argv[1:])
     else:
