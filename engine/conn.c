@@ -393,9 +393,10 @@ static void do_read(struct spate_conn *c)
             c->last_io = spate_clock_now();
             if (feed(c, c->ctx->rbuf, (size_t)n))
                 return;
-            /* a short read drained the socket (TLS may still hold decrypted records), unless
-             * the peer closed too: that FIN will not raise another edge */
-            if ((size_t)n < c->ctx->rbuf_len && !c->tr.ops->pending(&c->tr) && !c->hup)
+            /* over TCP a short read drained the socket, unless the peer closed too (that FIN
+             * raises no new edge); TLS returns one record per read, so only WANT_READ says
+             * the socket is drained */
+            if ((size_t)n < c->ctx->rbuf_len && !c->tr.tls && !c->hup)
                 return;
             continue;
         }
