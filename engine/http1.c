@@ -263,11 +263,13 @@ static int collect(struct spate_http1_resp *r, const char *at, size_t n)
  * a few bytes of name and value are kept here, across fragments. */
 static void track(char *dst, unsigned char *len, size_t cap, const char *at, size_t n)
 {
-    for (size_t i = 0; i < n; i++, (*len)++)
+    /* saturates at cap + 1 ("longer than cap"): a counter that wrapped could make a long
+     * name look like "Transfer-Encoding" */
+    for (size_t i = 0; i < n && *len <= cap; i++) {
         if (*len < cap)
             dst[*len] = at[i];
-    if (*len > cap)
-        *len = (unsigned char)(cap + 1); /* "longer than cap", without wrapping */
+        (*len)++;
+    }
 }
 
 static int on_header_field(llhttp_t *p, const char *at, size_t n)
