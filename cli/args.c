@@ -3,6 +3,7 @@
 #include "buf.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -235,4 +236,16 @@ void spate_args_req_fini(struct spate_args_req *r)
     free(r->body);
     free(r->auth);
     memset(r, 0, sizeof(*r));
+}
+
+int spate_args_bad_option(const char *cmd, int c, char **argv)
+{
+    const char *what = c == '?' ? "unknown option" : "missing value for option";
+    /* for a long option optopt holds its internal code, not a character */
+    if (optopt > 0 && optopt < 128 && optopt != '?')
+        fprintf(stderr, "spate %s: %s '-%c'\n", cmd, what, optopt);
+    else
+        fprintf(stderr, "spate %s: %s '%s'\n", cmd, what, argv[optind - 1]);
+    fprintf(stderr, "try 'spate %s --help'\n", cmd);
+    return -1;
 }

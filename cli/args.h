@@ -37,6 +37,10 @@ int spate_args_bearer(const char *cmd, struct spate_args_req *r, const char *tok
 int spate_args_basic(const char *cmd, struct spate_args_req *r, const char *userpass);
 void spate_args_req_fini(struct spate_args_req *r);
 
+/* Reports getopt_long's '?' (unknown option) or ':' (missing value) for c, naming the option
+ * as the user typed it. Always returns -1. */
+int spate_args_bad_option(const char *cmd, int c, char **argv);
+
 /* Appends one header to an owned header array. 0 or -ENOMEM. */
 int spate_args_push_header(struct spate_header **v, size_t *n, const char *name,
                            const char *value);

@@ -135,14 +135,8 @@ static int parse_args(struct bench *b, int argc, char **argv)
             usage(stdout);
             exit(0);
         }
-        if (c == '?' || c == ':') {
-            const char *what = c == '?' ? "unknown option" : "missing value for option";
-            if (optopt > 0 && optopt < 128 && optopt != '?')
-                fprintf(stderr, "spate bench: %s '-%c'\n", what, optopt);
-            else
-                fprintf(stderr, "spate bench: %s '%s'\n", what, argv[optind - 1]);
-            return -1;
-        }
+        if (c == '?' || c == ':')
+            return spate_args_bad_option(CMD, c, argv);
         if (option(b, c, &have_d))
             return -1;
     }

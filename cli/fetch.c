@@ -225,15 +225,8 @@ static int parse_args(struct fetch *f, int argc, char **argv)
             usage(stdout);
             exit(0);
         }
-        if (c == '?' || c == ':') {
-            const char *what = c == '?' ? "unknown option" : "missing value for option";
-            if (optopt > 0 && optopt < 128 && optopt != '?')
-                fprintf(stderr, "spate fetch: %s '-%c'\n", what, optopt);
-            else
-                fprintf(stderr, "spate fetch: %s '%s'\n", what, argv[optind - 1]);
-            fprintf(stderr, "try 'spate fetch --help'\n");
-            return -1;
-        }
+        if (c == '?' || c == ':')
+            return spate_args_bad_option(CMD, c, argv);
         if (option(f, c, &ndns, &npins))
             return -1;
     }
