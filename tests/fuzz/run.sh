@@ -90,7 +90,7 @@ for t in $TARGETS; do
             if ! "$bin" -runs=1 "$f" >"$OUT/regress-$t.one" 2>&1; then
                 nbad=$((nbad + 1))
                 echo "fuzz $t: REGRESSION: $f fails:"
-                grep -E 'invariant failed|runtime error|ERROR: AddressSanitizer|ERROR: LeakSanitizer|error message' \
+                grep -E 'invariant failed|runtime error|ERROR: AddressSanitizer|ERROR: LeakSanitizer|error message|split feed' \
                     "$OUT/regress-$t.one" | head -5 | sed 's/^/    /'
             fi
             cat "$OUT/regress-$t.one" >>"$OUT/regress-$t.log"
