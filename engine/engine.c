@@ -6,6 +6,7 @@
 #include "conn.h"
 #include "ctx.h"
 #include "http1.h"
+#include "limit.h"
 #include "pool.h"
 #include "request.h"
 #include "retry.h"
@@ -25,13 +26,8 @@ struct spate_engine {
     char *user_agent;              /* owned */
     char *cacert;                  /* owned */
     struct spate_pool pool;
-    struct spate_req *q_head, *q_tail; /* requests waiting for a global slot, FIFO */
-    struct spate_host *w_head, *w_tail; /* hosts whose requests wait for a per-host slot */
-    unsigned inflight;             /* attempts holding a slot */
+    struct spate_limit lim;
     size_t active;                 /* submitted and not yet completed */
-    struct spate_timer rate_timer;
-    uint64_t rate_next, rate_interval;
-    int pumping, repump;
     uint64_t rng;
     struct spate_req *all;         /* every active request (for cancel on destroy) */
     int probing, probe_answered;   /* see addr_still_current() */
@@ -43,7 +39,7 @@ static struct spate_engine *engine_of(struct spate_ctx *x)
     return (struct spate_engine *)((char *)x - offsetof(struct spate_engine, ctx));
 }
 
-static void pump(struct spate_engine *e);
+static void start_attempt(void *owner, struct spate_req *r);
 static void attempt_ended(struct spate_req *r, enum spate_error_kind k, const char *msg);
 
 /* ---------- small helpers ---------- */
@@ -87,13 +83,6 @@ static int start_tls_ctx(struct spate_engine *e, char *err, size_t errlen)
     return spate_tls_create(&e->ctx.tls, &o, err, errlen);
 }
 
-static void on_rate(struct spate_timer *t)
-{
-    struct spate_engine *e =
-        (struct spate_engine *)((char *)t - offsetof(struct spate_engine, rate_timer));
-    pump(e);
-}
-
 int spate_engine_create(struct spate_engine **out, const struct spate_config *cfg, char *err,
                         size_t errlen)
 {
@@ -119,9 +108,8 @@ int spate_engine_create(struct spate_engine **out, const struct spate_config *cf
     x->read_timeout = spate_clock_from_sec(cfg->read_timeout);
     x->rbuf_len = READ_BUF;
     x->rbuf = malloc(READ_BUF);
-    spate_timer_init(&e->rate_timer, on_rate);
-    if (cfg->rate > 0)
-        e->rate_interval = (uint64_t)(1e9 / cfg->rate);
+    spate_limit_init(&e->lim, &x->loop, cfg->concurrency, cfg->per_host, cfg->rate,
+                     start_attempt, e);
     int rc = -ENOMEM;
     if (!x->rbuf || (cfg->user_agent && !e->user_agent) || (cfg->cacert && !e->cacert))
         goto fail;
@@ -150,46 +138,6 @@ fail:
         snprintf(err, errlen, "out of memory");
     spate_engine_destroy(e);
     return rc;
-}
-
-/* ---------- queues ---------- */
-
-static void q_push(struct spate_req **head, struct spate_req **tail, struct spate_req *r)
-{
-    r->next = NULL;
-    if (*tail)
-        (*tail)->next = r;
-    else
-        *head = r;
-    *tail = r;
-}
-
-static struct spate_req *q_pop(struct spate_req **head, struct spate_req **tail)
-{
-    struct spate_req *r = *head;
-    if (r) {
-        *head = r->next;
-        if (!*head)
-            *tail = NULL;
-        r->next = NULL;
-    }
-    return r;
-}
-
-static void host_wait(struct spate_engine *e, struct spate_req *r)
-{
-    struct spate_host *h = r->host;
-    r->phase = REQ_HOSTWAIT;
-    q_push(&h->wait_head, &h->wait_tail, r);
-    if (!h->in_wlist) {
-        h->in_wlist = 1;
-        h->wnext = NULL;
-        if (e->w_tail)
-            e->w_tail->wnext = h;
-        else
-            e->w_head = h;
-        e->w_tail = h;
-    }
 }
 
 /* ---------- request objects ---------- */
@@ -362,8 +310,7 @@ int spate_submit(struct spate_engine *e, const struct spate_request *q, char *er
         free_req(r);
         return rc;
     }
-    r->phase = REQ_QUEUED;
-    q_push(&e->q_head, &e->q_tail, r);
+    spate_limit_push(&e->lim, r);
     e->active++;
     r->anext = e->all;
     if (e->all)
@@ -439,14 +386,8 @@ static void release_slot(struct spate_req *r)
 {
     if (r->inflight) {
         r->inflight = 0;
-        r->e->inflight--;
+        r->e->lim.inflight--;
     }
-}
-
-/* A connection slot of h is free: let a waiter of that host use it. */
-static int host_can_open(struct spate_engine *e, struct spate_host *h)
-{
-    return !e->cfg.per_host || h->nconns < e->cfg.per_host;
 }
 
 static void forget_conn(struct spate_engine *e, struct spate_conn *c)
@@ -563,14 +504,15 @@ static struct spate_conn *take_idle(struct spate_engine *e, struct spate_host *h
     return NULL;
 }
 
-/* Starts an attempt; the caller checked the global slot. */
-static void start_attempt(struct spate_engine *e, struct spate_req *r)
+/* Starts an attempt; the limiter checked the slots and the rate. */
+static void start_attempt(void *owner, struct spate_req *r)
 {
+    struct spate_engine *e = owner;
     struct spate_host *h = r->host;
     uint64_t now = spate_clock_now();
     r->phase = REQ_RUNNING;
     r->inflight = 1;
-    e->inflight++;
+    e->lim.inflight++;
     if (!r->t_first)
         r->t_first = now;
     r->t_attempt = now;
@@ -598,98 +540,6 @@ static void start_attempt(struct spate_engine *e, struct spate_req *r)
         e->pool.nconns--;
         attempt_ended(r, SPATE_E_CONNECT, "out of memory opening a connection");
     }
-}
-
-/* 1 when r may start now: a global slot, a host slot, and the rate allow it. */
-static int rate_ok(struct spate_engine *e)
-{
-    if (!e->rate_interval)
-        return 1;
-    uint64_t now = spate_clock_now();
-    if (now < e->rate_next) {
-        if (!spate_timer_armed(&e->rate_timer))
-            spate_loop_timer(&e->ctx.loop, &e->rate_timer, e->rate_next);
-        return 0;
-    }
-    /* slots are spaced exactly; a late start does not bank a burst beyond one interval */
-    e->rate_next = e->rate_next + e->rate_interval > now ? e->rate_next + e->rate_interval
-                                                         : now + e->rate_interval;
-    return 1;
-}
-
-static void on_hold_end(struct spate_timer *t)
-{
-    struct spate_host *h = (struct spate_host *)((char *)t - offsetof(struct spate_host, hold_timer));
-    pump(h->owner);
-}
-
-/* A host that answered 429/503 with Retry-After gets no new attempts until then: its other
- * queued requests wait with the one that was told, instead of each learning it alone. */
-static int host_held(struct spate_engine *e, struct spate_host *h)
-{
-    if (!h->hold_until)
-        return 0;
-    if (spate_clock_now() >= h->hold_until) {
-        h->hold_until = 0;
-        return 0;
-    }
-    if (!spate_timer_armed(&h->hold_timer)) {
-        h->owner = e;
-        h->hold_timer.cb = on_hold_end;
-        spate_loop_timer(&e->ctx.loop, &h->hold_timer, h->hold_until);
-    }
-    return 1;
-}
-
-static int host_ready(struct spate_engine *e, struct spate_host *h)
-{
-    return !host_held(e, h) && (h->nidle > 0 || host_can_open(e, h));
-}
-
-static void pump_hosts(struct spate_engine *e)
-{
-    struct spate_host **pp = &e->w_head, *prev = NULL;
-    while (*pp && e->inflight < e->cfg.concurrency) {
-        struct spate_host *h = *pp;
-        while (h->wait_head && e->inflight < e->cfg.concurrency && host_ready(e, h) &&
-               rate_ok(e))
-            start_attempt(e, q_pop(&h->wait_head, &h->wait_tail));
-        if (!h->wait_head) {
-            *pp = h->wnext;
-            h->in_wlist = 0;
-            if (e->w_tail == h)
-                e->w_tail = prev;
-            continue;
-        }
-        if (e->rate_interval && spate_timer_armed(&e->rate_timer))
-            return;
-        prev = h;
-        pp = &h->wnext;
-    }
-}
-
-static void pump(struct spate_engine *e)
-{
-    if (e->pumping) {
-        e->repump = 1;
-        return;
-    }
-    e->pumping = 1;
-    do {
-        e->repump = 0;
-        pump_hosts(e);
-        while (e->q_head && e->inflight < e->cfg.concurrency) {
-            struct spate_req *r = e->q_head;
-            if (r->host->wait_head || !host_ready(e, r->host)) {
-                host_wait(e, q_pop(&e->q_head, &e->q_tail));
-                continue;
-            }
-            if (!rate_ok(e))
-                break;
-            start_attempt(e, q_pop(&e->q_head, &e->q_tail));
-        }
-    } while (e->repump);
-    e->pumping = 0;
 }
 
 /* ---------- outcome of an attempt ---------- */
@@ -723,9 +573,7 @@ static void schedule_retry(struct spate_req *r)
         double s = r->retry_after < e->cfg.retry_after_max ? r->retry_after
                                                            : e->cfg.retry_after_max;
         wait = spate_clock_from_sec(s);
-        uint64_t until = spate_clock_now() + wait;
-        if (until > r->host->hold_until)
-            r->host->hold_until = until;
+        spate_limit_hold(&e->lim, r->host, spate_clock_now() + wait);
     } else {
         wait = spate_retry_backoff(e->cfg.backoff, e->cfg.backoff_max, r->attempts, &e->rng);
     }
@@ -748,7 +596,7 @@ static void attempt_ended(struct spate_req *r, enum spate_error_kind k, const ch
         schedule_retry(r);
     else
         complete(r);
-    pump(e);
+    spate_limit_pump(&e->lim);
 }
 
 static int is_redirect(int s) { return s == 301 || s == 302 || s == 303 || s == 307 || s == 308; }
@@ -815,11 +663,7 @@ static int follow(struct spate_req *r, char *msg, size_t len)
     r->redirects++;
     r->attempts = 0;
     r->hop_attempts = 0;
-    r->phase = REQ_QUEUED;
-    r->next = e->q_head; /* keeps its place at the front */
-    e->q_head = r;
-    if (!e->q_tail)
-        e->q_tail = r;
+    spate_limit_push_front(&e->lim, r); /* keeps its place at the front */
     return 0;
 }
 
@@ -833,7 +677,7 @@ static void response_done(struct spate_req *r)
         release_slot(r);
         /* a hop is not an attempt: attempts count tries of the final URL */
         if (follow(r, m, sizeof(m)) == 0) {
-            pump(e);
+            spate_limit_pump(&e->lim);
             return;
         }
         attempt_ended(r, SPATE_E_HTTP, m);
@@ -900,12 +744,8 @@ static void on_fail(struct spate_conn *c, enum spate_error_kind k)
         r->conn = NULL;
         spate_loop_untimer(&e->ctx.loop, &r->timer);
         release_slot(r);
-        r->phase = REQ_QUEUED;
-        r->next = e->q_head; /* it keeps its place at the front */
-        e->q_head = r;
-        if (!e->q_tail)
-            e->q_tail = r;
-        pump(e);
+        spate_limit_push_front(&e->lim, r); /* it keeps its place at the front */
+        spate_limit_pump(&e->lim);
         return;
     }
     r->force_new = 0;
@@ -919,7 +759,7 @@ static void on_idle_dead(struct spate_conn *c)
                                                  offsetof(struct spate_host, target));
     spate_pool_unlink(&e->pool, h, c);
     forget_conn(e, c);
-    pump(e);
+    spate_limit_pump(&e->lim);
 }
 
 static const struct spate_conn_ops conn_ops = {
@@ -934,13 +774,9 @@ static void on_req_timer(struct spate_timer *t)
     struct spate_req *r = (struct spate_req *)((char *)t - offsetof(struct spate_req, timer));
     struct spate_engine *e = r->e;
     if (r->phase == REQ_BACKOFF) {
-        r->phase = REQ_QUEUED;
         r->force_new = 0;
-        r->next = e->q_head; /* a retry goes before requests that have not started yet */
-        e->q_head = r;
-        if (!e->q_tail)
-            e->q_tail = r;
-        pump(e);
+        spate_limit_push_front(&e->lim, r); /* before requests that have not started yet */
+        spate_limit_pump(&e->lim);
         return;
     }
     if (r->phase != REQ_RUNNING)
@@ -968,7 +804,7 @@ int spate_engine_need_tls(struct spate_engine *e, char *err, size_t errlen)
 
 int spate_run(struct spate_engine *e)
 {
-    pump(e);
+    spate_limit_pump(&e->lim);
     while (e->active) {
         if (e->cfg.before_wait)
             e->cfg.before_wait(e->cfg.before_wait_arg);
@@ -983,7 +819,8 @@ int spate_engine_fd(const struct spate_engine *e) { return e->ctx.loop.bfd; }
 
 int spate_engine_timeout_ms(struct spate_engine *e)
 {
-    if (e->q_head && e->inflight < e->cfg.concurrency && !spate_timer_armed(&e->rate_timer))
+    struct spate_limit *l = &e->lim;
+    if (l->q_head && l->inflight < l->concurrency && !spate_timer_armed(&l->rate_timer))
         return 0;
     uint64_t ns = spate_loop_next_timeout(&e->ctx.loop);
     if (ns == UINT64_MAX)
@@ -994,7 +831,7 @@ int spate_engine_timeout_ms(struct spate_engine *e)
 
 int spate_engine_step(struct spate_engine *e)
 {
-    pump(e);
+    spate_limit_pump(&e->lim);
     int rc = spate_loop_once(&e->ctx.loop, 0);
     if (rc < 0)
         return rc;
@@ -1023,10 +860,7 @@ static void cancel(struct spate_req *r)
 
 static void cancel_all(struct spate_engine *e)
 {
-    e->q_head = e->q_tail = NULL;
-    for (struct spate_host *h = e->w_head; h; h = h->wnext)
-        h->wait_head = h->wait_tail = NULL;
-    e->w_head = e->w_tail = NULL;
+    spate_limit_clear(&e->lim);
     while (e->all)
         cancel(e->all);
 }
@@ -1036,8 +870,8 @@ void spate_engine_destroy(struct spate_engine *e)
     if (!e)
         return;
     if (e->ctx.rbuf) {
-        e->pumping = 1; /* completions must not start new work now */
         cancel_all(e);
+        spate_limit_fini(&e->lim);
         spate_pool_fini(&e->pool);
         spate_dns_destroy(e->ctx.dns);
         spate_loop_fini(&e->ctx.loop);

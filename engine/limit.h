@@ -1,0 +1,43 @@
+/* The limiter: which queued request may start an attempt now. Requests wait in FIFO order for a
+ * global slot (-c), then for a slot of their host (--per-host, or a Retry-After hold), then for
+ * the rate (--rate, spaced exactly). The engine starts what the limiter hands it. */
+#ifndef SPATE_LIMIT_H
+#define SPATE_LIMIT_H
+#include "loop.h"
+#include "pool.h"
+#include "request.h"
+
+typedef void (*spate_limit_start_cb)(void *owner, struct spate_req *r);
+
+struct spate_limit {
+    struct spate_loop *loop;
+    unsigned concurrency, per_host;
+    unsigned inflight;                  /* attempts holding a slot (kept by the engine) */
+    struct spate_req *q_head, *q_tail;  /* waiting for a global slot */
+    struct spate_host *w_head, *w_tail; /* hosts whose requests wait for a host slot */
+    struct spate_timer rate_timer;
+    uint64_t rate_next, rate_interval;  /* ns */
+    int pumping, repump;
+    spate_limit_start_cb start;         /* must take a slot (inflight++) for r */
+    void *owner;
+};
+
+/* rate <= 0: unlimited. */
+void spate_limit_init(struct spate_limit *l, struct spate_loop *loop, unsigned concurrency,
+                      unsigned per_host, double rate, spate_limit_start_cb start, void *owner);
+/* Queues r at the back (new requests) or the front (retries, re-sends and redirects keep
+ * their place). Nothing starts until spate_limit_pump. */
+void spate_limit_push(struct spate_limit *l, struct spate_req *r);
+void spate_limit_push_front(struct spate_limit *l, struct spate_req *r);
+/* Starts every request that may start now, in order; safe to call from inside a start. */
+void spate_limit_pump(struct spate_limit *l);
+/* 1 if h may open another connection (per-host cap). */
+int spate_limit_host_can_open(const struct spate_limit *l, const struct spate_host *h);
+/* The server asked h to wait until `until` (ns): its queued requests wait too. */
+void spate_limit_hold(struct spate_limit *l, struct spate_host *h, uint64_t until);
+/* Empties every queue without starting anything (engine teardown). */
+void spate_limit_clear(struct spate_limit *l);
+/* Stops the limiter's timers (hold timers are the hosts': cleared with the pool). */
+void spate_limit_fini(struct spate_limit *l);
+
+#endif
