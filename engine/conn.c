@@ -242,11 +242,13 @@ static void transport_failed(struct spate_conn *c, ssize_t rc, const char *durin
         snprintf(why, sizeof(why), "connection closed by server");
     else
         c->tr.ops->describe(&c->tr, why, sizeof(why));
-    if (strstr(why, "(host "))
-        snprintf(c->ctx->msg, sizeof(c->ctx->msg), "%s %s", why, during);
-    else
-        snprintf(c->ctx->msg, sizeof(c->ctx->msg), "%s %s (host %s)", why, during,
-                 c->target->host);
+    const char *sep = " ";
+    if (!strncmp(why, "TLS handshake failed", 20) && strstr(during, "handshake"))
+        sep = during = ""; /* the transport's message already says when */
+    char host[300] = "";
+    if (!strstr(why, "(host "))
+        snprintf(host, sizeof(host), " (host %s)", c->target->host);
+    snprintf(c->ctx->msg, sizeof(c->ctx->msg), "%s%s%s%s", why, sep, during, host);
     fail(c, k);
 }
 

@@ -732,6 +732,9 @@ static void on_fail(struct spate_conn *c, enum spate_error_kind k)
     int started = c->state != SPATE_CONN_RESOLVING && spate_http1_started(&c->resp);
     int unsent = c->out_off == 0;
     r->resp_started = (unsigned char)started; /* a response had begun: not retried */
+    memcpy(r->remote, c->peer_str, sizeof(c->peer_str));
+    if (c->t_first && c->state != SPATE_CONN_RESOLVING)
+        r->time.ttfb = secs(r->t_attempt, c->t_first);
     if (!r->reused)
         note_setup_times(r, c);
     forget_conn(e, c);
