@@ -19,7 +19,7 @@ PY=/usr/bin/python3
 TOOLS="spate wrk h2load"
 
 need nginx wrk h2load taskset openssl curl awk
-[ -x /usr/bin/time ] || die "missing /usr/bin/time: run 'make bench-deps' (package time)"
+:
 [ -x $PY ] || die "missing $PY: run 'make deps'"
 need_spate
 
@@ -116,7 +116,7 @@ for mode in $MODES; do
             "$(ratio "$s_rps" "$rps")" "$(ratio "$s_cpu" "$cpu")" "$(ratio "$s_rss" "$rss")"
     done
 done
-echo "(rps > 1 and CPU, RSS < 1 favour spate; CPU = user + sys from /usr/bin/time / requests done)"
+echo "(rps > 1 and CPU, RSS < 1 favour spate; CPU = user + sys from getrusage (bench/rusage.py) / requests done)"
 
 [ "$CONNS10K" -gt 0 ] || exit 0
 lim=$(ulimit -n)

@@ -15,7 +15,7 @@ PY=/usr/bin/python3
 TOOLS="spate curl aiohttp"
 
 need nginx curl taskset openssl awk
-[ -x /usr/bin/time ] || die "missing /usr/bin/time: run 'make bench-deps' (package time)"
+:
 $PY -c 'import aiohttp' 2>/dev/null || die "missing aiohttp for $PY: run 'make bench-deps'"
 need_spate
 [ "$(nproc)" -ge 2 ] || echo "warning: one CPU only: server and client share it" >&2
@@ -84,4 +84,4 @@ for t in $TOOLS; do
     printf '%-8s %8.3f %8.3f %11s %16s %17s\n' "$t" "$w" "$c" "$per" "$(ratio "$s_cpu" "$c")" \
         "$(ratio "$s_wall" "$w")"
 done
-echo "(wall and CPU from /usr/bin/time; CPU = user + sys of the client process tree; < 1 favours spate)"
+echo "(wall and CPU from getrusage (bench/rusage.py); CPU = user + sys of the client process tree; < 1 favours spate)"

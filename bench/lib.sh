@@ -1,6 +1,6 @@
 # bench/lib.sh: shared helpers for the benchmark and demo scripts (POSIX sh, sourced).
 # A private nginx on 127.0.0.1 (optionally TLS, optionally pinned with NGINX_WRAP), test files,
-# /usr/bin/time measurement and small number helpers. Callers `set -eu` and call bench_init first.
+# getrusage measurement (bench/rusage.py) and small number helpers. Callers `set -eu` and call bench_init first.
 
 BENCH_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SPATE=${SPATE:-$BENCH_ROOT/spate}
@@ -150,13 +150,14 @@ nginx_stop() {
     NGINX_PID=""
 }
 
-# timed OUT TIMEFILE CMD...: runs CMD pinned to CPU 1 (CLIENT_CPU) under /usr/bin/time, stdout to
+# timed OUT TIMEFILE CMD...: runs CMD pinned to CPU 1 (CLIENT_CPU) under rusage.py (getrusage of
+# the child, microsecond resolution), stdout to
 # OUT and stderr to OUT.err; TIMEFILE gets "wall user sys maxrss_kb". Returns CMD's exit status.
 timed() {
     t_out=$1 t_tf=$2
     shift 2
     t_rc=0
-    /usr/bin/time -f '%e %U %S %M' -o "$t_tf" taskset -c "${CLIENT_CPU:-1}" "$@" >"$t_out" \
+    python3 "$BENCH_ROOT/bench/rusage.py" "$t_tf" taskset -c "${CLIENT_CPU:-1}" "$@" >"$t_out" \
         2>"$t_out.err" || t_rc=$?
     return $t_rc
 }

@@ -1,7 +1,7 @@
 #!/bin/sh
 # bench/tls-bench.sh: TLS cost of the spate client, against wrk and h2load (HTTP/1.1).
 #   1. keep-alive https: one small file, CONC connections, DURATION s; client CPU µs per request
-#      (user + sys from /usr/bin/time) and spate's ratio to each peer;
+#      (user + sys from getrusage (bench/rusage.py)) and spate's ratio to each peer;
 #   2. new connections: every request on its own connection (-H 'Connection: close'), against an
 #      nginx server with session resumption on (ssl_session_cache shared + tickets) and one with it
 #      off (no tickets, no cache): requests/s = new TLS connections/s, client CPU µs per connection.
@@ -26,7 +26,7 @@ PY=/usr/bin/python3
 export CLIENT_CPU
 
 need nginx wrk h2load taskset openssl curl awk
-[ -x /usr/bin/time ] || die "missing /usr/bin/time: run 'make bench-deps' (package time)"
+:
 [ -x $PY ] || die "missing $PY: run 'make deps'"
 need_spate
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -H -n)" 2>/dev/null || true
@@ -234,5 +234,5 @@ for s in on off; do
     c=$(med "$s" spate '$7 / '"$DURATION")
     echo "  spate connections_established/s with resumption $s: $c"
 done
-echo "(CPU = user + sys of the client from /usr/bin/time / successful requests; CPU ratio < 1 and"
+echo "(CPU = user + sys of the client from getrusage (bench/rusage.py) / successful requests; CPU ratio < 1 and"
 echo " rps ratio > 1 favour spate; with Connection: close each request is one TCP + TLS handshake)"

@@ -38,7 +38,7 @@ struct fetch {
     size_t hv_cap;
     char **held;                        /* --ordered: lines that finished early */
     size_t next_print;
-    double t0, last_progress;
+    double t0, last_progress, last_flush;
     int write_failed;
 };
 
@@ -412,9 +412,10 @@ static int read_all(struct fetch *f, int argc, char **argv)
 
 /* ---------- output ---------- */
 
-static void flush_out(void *arg)
+#define FLUSH_MS 25 /* results reach stdout at most this late, in one write per batch */
+
+static void flush_out(struct fetch *f)
 {
-    struct fetch *f = arg;
     size_t off = 0;
     while (off < f->out.len && !f->write_failed) {
         ssize_t n = write(1, f->out.data + off, f->out.len - off);
@@ -428,6 +429,20 @@ static void flush_out(void *arg)
         off += (size_t)n;
     }
     spate_buf_reset(&f->out);
+    f->last_flush = now_s();
+}
+
+static int before_wait(void *arg)
+{
+    struct fetch *f = arg;
+    if (!f->out.len)
+        return -1;
+    double due = f->last_flush + FLUSH_MS / 1e3 - now_s();
+    if (due <= 0) {
+        flush_out(f);
+        return -1;
+    }
+    return (int)(due * 1e3) + 1;
 }
 
 static void emit(struct fetch *f, size_t index, const char *line, size_t len)
@@ -671,13 +686,13 @@ int spate_fetch_main(int argc, char **argv)
         fprintf(stderr, "spate fetch: out of memory\n");
         goto out;
     }
-    f.cfg.before_wait = flush_out;
+    f.cfg.before_wait = before_wait;
     f.cfg.before_wait_arg = &f;
     if (spate_engine_create(&f.e, &f.cfg, err, sizeof(err))) {
         fprintf(stderr, "spate fetch: %s\n", err);
         goto out;
     }
-    f.t0 = now_s();
+    f.t0 = f.last_flush = now_s();
     submit_more(&f);
     if (spate_run(f.e) < 0) {
         fprintf(stderr, "spate fetch: event loop failed\n");

@@ -359,7 +359,7 @@ static int feed(struct spate_conn *c, const char *p, size_t n)
 {
     size_t used = 0;
     if (!c->t_first)
-        c->t_first = spate_clock_now();
+        c->t_first = c->ctx->loop.now; /* when the wait that brought it ended */
     c->wire_bytes += n;
     switch (spate_http1_feed(&c->resp, p, n, &used)) {
     case SPATE_H1_MORE:
@@ -392,7 +392,7 @@ static void do_read(struct spate_conn *c)
     for (;;) {
         ssize_t n = c->tr.ops->read(&c->tr, c->ctx->rbuf, c->ctx->rbuf_len);
         if (n > 0) {
-            c->last_io = spate_clock_now();
+            c->last_io = c->ctx->loop.now;
             if (feed(c, c->ctx->rbuf, (size_t)n))
                 return;
             /* over TCP a short read drained the socket, unless the peer closed too (that FIN
@@ -446,6 +446,7 @@ static void try_send(struct spate_conn *c)
 
 void spate_conn_idle(struct spate_conn *c)
 {
+    c->idle_batch = c->ctx->loop.batch;
     c->state = SPATE_CONN_IDLE;
     c->out = NULL;
     set_timer(c, 0);
@@ -454,12 +455,20 @@ void spate_conn_idle(struct spate_conn *c)
 int spate_conn_reusable(const struct spate_conn *c)
 {
     return c->resp.complete && c->resp.keep_alive && !c->leftover && !c->unclean_eof &&
-           c->out_off == c->out_len && c->state == SPATE_CONN_IDLE;
+           !c->hup && c->out_off == c->out_len && c->state == SPATE_CONN_IDLE;
 }
 
 int spate_conn_idle_ok(struct spate_conn *c)
 {
-    return c->state == SPATE_CONN_IDLE && c->tr.ops && c->tr.ops->idle_ok(&c->tr);
+    if (c->state != SPATE_CONN_IDLE || !c->tr.ops)
+        return 0;
+    /* Idle since an earlier batch: the server had time to close it or send something, and
+     * its readiness may still sit unseen in the backend, so look. Idle only since this batch
+     * (the common keep-alive hand-over): nothing can have come that a look would catch but
+     * the stale-connection re-send would not, and the look would cost a syscall per request. */
+    if (c->idle_batch == c->ctx->loop.batch)
+        return 1;
+    return c->tr.ops->idle_ok(&c->tr);
 }
 
 /* ---------- dispatch ---------- */

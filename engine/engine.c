@@ -809,9 +809,13 @@ int spate_run(struct spate_engine *e)
 {
     spate_limit_pump(&e->lim);
     while (e->active) {
-        if (e->cfg.before_wait)
-            e->cfg.before_wait(e->cfg.before_wait_arg);
-        int rc = spate_loop_once(&e->ctx.loop, UINT64_MAX);
+        uint64_t cap = UINT64_MAX;
+        if (e->cfg.before_wait) {
+            int ms = e->cfg.before_wait(e->cfg.before_wait_arg);
+            if (ms >= 0)
+                cap = (uint64_t)ms * SPATE_NS_PER_MS;
+        }
+        int rc = spate_loop_once(&e->ctx.loop, cap);
         if (rc < 0)
             return rc;
     }
@@ -834,10 +838,12 @@ int spate_engine_timeout_ms(struct spate_engine *e)
 
 int spate_engine_step(struct spate_engine *e)
 {
-    spate_limit_pump(&e->lim);
+    /* events first: an idle connection the server closed while the caller was polling must be
+     * seen before the limiter hands it out */
     int rc = spate_loop_once(&e->ctx.loop, 0);
     if (rc < 0)
         return rc;
+    spate_limit_pump(&e->lim);
     return e->active > (size_t)0x7fffffff ? 0x7fffffff : (int)e->active;
 }
 

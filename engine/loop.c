@@ -95,6 +95,7 @@ int spate_loop_once(struct spate_loop *l, uint64_t timeout_ns)
         timeout_ns = next;
     if (l->reap)
         timeout_ns = 0;
+    l->batch++; /* before the wait: anything made idle after it belongs to the next batch */
     int n = backend_wait(l, timeout_ns);
     l->now = spate_clock_now();
     if (n < 0)

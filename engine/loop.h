@@ -31,6 +31,7 @@ struct spate_loop {
     struct spate_timer_heap timers;
     struct spate_reap *reap;
     uint64_t now; /* monotonic ns, refreshed after every wait */
+    uint64_t batch; /* counts waits: work done between two waits shares a batch number */
     void *events; /* backend event array */
     int nevents;
 };

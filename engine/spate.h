@@ -54,8 +54,10 @@ struct spate_config {
     unsigned max_headers;    /* header fields per response [256] */
     const char *user_agent;  /* [spate/VERSION]; "" sends none */
     /* Called by spate_run each time before it waits for events, e.g. to flush buffered output
-     * so results stream out without a write per result. NULL = none. */
-    void (*before_wait)(void *arg);
+     * so results stream out without a write per result. Returns the longest the wait may
+     * last in milliseconds (say, until the next flush is due), or -1 for no limit.
+     * NULL = none. */
+    int (*before_wait)(void *arg);
     void *before_wait_arg;
 };
 

@@ -216,6 +216,9 @@ static void test_take(void)
     spate_pool_put(&p, h, good2);
     spate_pool_put(&p, h, dead1);
     spate_pool_put(&p, h, dead2);
+    /* a wait passes: connections idle since an earlier batch are looked at before reuse (in the
+     * batch they went idle in, the look is skipped: tested below) */
+    ctx.loop.batch++;
     released = idle_asked = 0;
     struct spate_conn *t = spate_pool_take(&p, h);
     ok(t == good2, "take skips the two dead ones and returns the most recent healthy one");
@@ -247,6 +250,12 @@ static void test_take(void)
     p.nconns++;
     spate_pool_put(&p, h, x);
     flip = 0; /* it died while idle */
+    idle_asked = 0;
+    struct spate_conn *same = spate_pool_take(&p, h);
+    ok(same == x && idle_asked == 0,
+       "in the batch it went idle in, a connection is handed out without a look");
+    spate_pool_put(&p, h, x);
+    ctx.loop.batch++;
     ok(spate_pool_take(&p, h) == NULL, "take returns NULL when the only idle one died");
     ok(h->nconns == 1 && p.nconns == 2 && h->nidle == 0 && p.nidle == 1,
        "  counts: host nconns %u, pool nconns %u, pool nidle %u", h->nconns, p.nconns, p.nidle);
