@@ -124,20 +124,26 @@ if [ "$lim" != unlimited ] && [ "$lim" -lt $((CONNS10K + 100)) ]; then
     echo "skipping $CONNS10K connections: open files limit is $lim (raise ulimit -n)" >&2
     exit 0
 fi
-url="http://127.0.0.1:$NGINX_PORT/f/0"
-echo
-echo "$CONNS10K connections (http, ${DURATION}s):" \
-    "RSS per connection = (peak RSS - peak RSS at 1 connection) / $CONNS10K"
-printf '%-7s %10s %14s %14s %16s\n' tool "req/s" "RSS@1 MB" "RSS@$CONNS10K MB" "per conn KB"
-for t in spate wrk; do
-    res=$(run "$t" "$url" 1 2 "c1")
-    set -- $res
-    base=$4
-    res=$(run "$t" "$url" "$CONNS10K" "$DURATION" "c$CONNS10K")
-    set -- $res
-    per=$(awk "BEGIN { printf \"%.2f\", ($4 - $base) / $CONNS10K }")
-    printf '%-7s %10.0f %14.1f %14.1f %16s\n' "$t" "$2" "$(awk "BEGIN { print $base / 1024 }")" \
-        "$(awk "BEGIN { print $4 / 1024 }")" "$per"
-    eval "per_$t=$per"
+for mode in $MODES; do
+    if [ "$mode" = https ]; then
+        url="https://127.0.0.1:$NGINX_TLS_PORT/f/0"
+    else
+        url="http://127.0.0.1:$NGINX_PORT/f/0"
+    fi
+    echo
+    echo "$CONNS10K connections ($mode, ${DURATION}s):" \
+        "RSS per connection = (peak RSS - peak RSS at 1 connection) / $CONNS10K"
+    printf '%-7s %10s %14s %14s %16s\n' tool "req/s" "RSS@1 MB" "RSS@$CONNS10K MB" "per conn KB"
+    for t in spate wrk; do
+        res=$(run "$t" "$url" 1 2 "c1$mode")
+        set -- $res
+        base=$4
+        res=$(run "$t" "$url" "$CONNS10K" "$DURATION" "c$CONNS10K$mode")
+        set -- $res
+        per=$(awk "BEGIN { printf \"%.2f\", ($4 - $base) / $CONNS10K }")
+        printf '%-7s %10.0f %14.1f %14.1f %16s\n' "$t" "$2" "$(awk "BEGIN { print $base / 1024 }")" \
+            "$(awk "BEGIN { print $4 / 1024 }")" "$per"
+        eval "per_$t=$per"
+    done
+    echo "spate / wrk memory per connection ($mode): $(ratio "$per_spate" "$per_wrk")"
 done
-echo "spate / wrk memory per connection: $(ratio "$per_spate" "$per_wrk")"

@@ -15,6 +15,7 @@
 
 #define RECONNECT_PAUSE (10 * SPATE_NS_PER_MS) /* after a failed connect, so errors stay countable */
 #define LATE_NS SPATE_NS_PER_MS
+#define MAX_OPENING 256 /* connections in setup (DNS, TCP, TLS) at once */
 
 struct slot;
 
@@ -31,7 +32,8 @@ struct load {
     uint64_t started, finished; /* requests */
     uint64_t t0, end;           /* ns; end = 0 when bounded by count only */
     int stopping;
-    unsigned open;              /* slots with a live connection or a pending reconnect */
+    unsigned open;              /* slots with a live connection or one still to come */
+    unsigned opening, next_open; /* connections being set up; first slot never opened */
     /* open model */
     uint64_t interval, next_k;  /* request k is due at t0 + k * interval */
     struct slot *free_head;     /* connected slots waiting for a scheduled request */
@@ -46,11 +48,12 @@ struct slot {
     struct slot *next_free;
     struct spate_timer timer; /* request timeout, or the reconnect pause */
     uint64_t t_start;         /* latency origin of the request in flight, 0 = none */
-    unsigned char busy, waiting_reconnect, is_free;
+    unsigned char busy, waiting_reconnect, is_free, opening;
 };
 
 static const struct spate_conn_ops slot_ops;
 static void feed_slot(struct load *L, struct slot *s);
+static void opened(struct load *L, struct slot *s);
 
 static int more_wanted(struct load *L)
 {
@@ -94,13 +97,40 @@ static void on_slot_timer(struct spate_timer *t);
 static void open_slot(struct load *L, struct slot *s, int again)
 {
     s->waiting_reconnect = 0;
+    s->opening = 1;
+    L->opening++;
     L->rep->connections_requested++;
     L->rep->reconnects += again != 0;
     s->c = spate_conn_open(L->ctx, &L->target, &slot_ops, s);
     if (!s->c) {
         L->stopping = 1; /* out of memory: end the run, it cannot be measured honestly */
         L->open--;
+        opened(L, s);
     }
+}
+
+/* Opens never-opened slots while fewer than MAX_OPENING connections are being set up: 10,000
+ * simultaneous TLS handshakes would each hold their handshake state at the same moment, and
+ * that peak, not the steady state, would set the memory a run needs. */
+static void open_more(struct load *L)
+{
+    while (L->next_open < L->nslots && L->opening < MAX_OPENING) {
+        if (!more_wanted(L)) {
+            L->open -= L->nslots - L->next_open; /* these will never be opened */
+            L->next_open = L->nslots;
+            return;
+        }
+        open_slot(L, &L->slots[L->next_open++], 0);
+    }
+}
+
+static void opened(struct load *L, struct slot *s)
+{
+    if (!s->opening)
+        return;
+    s->opening = 0;
+    L->opening--;
+    open_more(L);
 }
 
 static void reconnect_later(struct load *L, struct slot *s, uint64_t pause)
@@ -174,6 +204,7 @@ static void on_ready(struct spate_conn *c)
 {
     struct slot *s = c->user;
     s->L->rep->connections_established++;
+    opened(s->L, s);
     feed_slot(s->L, s);
 }
 
@@ -195,6 +226,7 @@ static void on_fail(struct spate_conn *c, enum spate_error_kind k)
 {
     struct slot *s = c->user;
     struct load *L = s->L;
+    opened(L, s);
     int was_busy = s->busy;
     if (!was_busy && more_wanted(L)) {
         /* a connection that never came up fails the request it was to carry: in the closed
@@ -372,9 +404,9 @@ int spate_load_run(struct spate_engine *e, const struct spate_load_opts *o, spat
         struct slot *s = &L.slots[i];
         s->L = &L;
         spate_timer_init(&s->timer, on_slot_timer);
-        L.open++;
-        open_slot(&L, s, 0);
     }
+    L.open = L.nslots;
+    open_more(&L);
     while (L.open && !(L.stopping && L.o->duration > 0)) {
         if (L.stopping && L.finished >= L.started)
             break;
