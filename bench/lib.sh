@@ -104,7 +104,7 @@ error_log $d/error.log warn;
 events { worker_connections $conns; multi_accept on; }
 http {
     access_log off;
-    sendfile on;
+    sendfile ${NGINX_SENDFILE:-on};
     tcp_nodelay on;
     keepalive_timeout 65;
     keepalive_requests 100000000;

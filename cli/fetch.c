@@ -606,6 +606,7 @@ static void submit_more(struct fetch *f)
         *j = (struct job){.f = f, .index = i, .fd = -1};
         build(f, it, &q, hv);
         q.keep_body = f->with_body;
+        q.skip_headers = 1; /* results do not print response headers */
         q.on_body = f->outdir ? on_body : NULL;
         q.done = on_done;
         q.user = j;

@@ -283,6 +283,7 @@ int spate_submit(struct spate_engine *e, const struct spate_request *q, char *er
         return -ENOMEM;
     r->e = e;
     r->keep_body = q->keep_body;
+    r->skip_headers = q->skip_headers;
     r->on_body = q->on_body;
     r->done = q->done;
     r->user = q->user;
@@ -436,6 +437,8 @@ static void on_header(void *owner, const char *name, size_t nlen, const char *va
         if (spate_retry_after_parse(val, vlen, time(NULL), &s))
             r->retry_after = s;
     }
+    if (r->skip_headers)
+        return;
     if (spate_buf_reserve(&r->hstore, nlen + vlen + 2))
         return; /* out of memory: the header is dropped from the result, nothing else */
     spate_buf_add(&r->hstore, name, nlen);
@@ -465,7 +468,11 @@ static void send_on(struct spate_req *r, struct spate_conn *c)
     r->conn = c;
     c->user = r;
     memcpy(r->remote, c->peer_str, sizeof(c->peer_str));
-    spate_conn_send(c, r->wire.data, r->wire.len, !strcmp(r->method, "HEAD"), &sink, r, &r->acc);
+    /* headers are assembled only for someone: the result, a redirect or a Retry-After */
+    struct spate_engine *e = r->e;
+    int want = !r->skip_headers || e->cfg.follow_redirects || e->cfg.retries;
+    spate_conn_send(c, r->wire.data, r->wire.len, !strcmp(r->method, "HEAD"), &sink, r,
+                    want ? &r->acc : NULL);
 }
 
 static void on_probe(void *arg, const struct spate_dns_answer *a)

@@ -33,6 +33,7 @@ struct spate_req {
     size_t nresp_headers;
     struct spate_buf bodybuf;  /* body, when keep_body */
     int keep_body;
+    int skip_headers;
     spate_body_cb on_body;
     spate_done_cb done;
     void *user;

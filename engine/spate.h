@@ -104,6 +104,7 @@ struct spate_request {
     const void *body;
     size_t body_len;
     int keep_body;       /* collect the body into spate_response.body */
+    int skip_headers;    /* leave spate_response.headers empty (saves copying them) */
     spate_body_cb on_body;
     spate_done_cb done;  /* required */
     void *user;
