@@ -68,7 +68,7 @@ UNIT_BIN := $(UNIT_SRC:tests/%.c=$(ASAN)/tests/%)
 # Debian packages the build and the tests need; apt-get only runs when one is missing.
 DEPS_PKGS := gcc make pkg-config libssl-dev libc-ares-dev node-llhttp nginx-light python3 \
              openssl curl valgrind dnsmasq-base clang libclang-rt-14-dev procps iproute2
-BENCH_PKGS := wrk nghttp2-client python3-aiohttp curl util-linux time
+BENCH_PKGS := wrk nghttp2-client python3-aiohttp curl util-linux
 deps:
 	@sh tests/lib/apt-ensure.sh $(DEPS_PKGS)
 bench-deps: deps
