@@ -61,6 +61,17 @@ is "$(res C40.connect_timeout "(by_id[0]['error']['kind'], by_id[1]['ok'])")" '[
 like_i "$(res C40.connect_timeout "by_id[0]['error']['message']")" 'connect' "C40.connect_timeout: message says it was the connect"
 fge "$ELAPSED" 0.9; ok $? "C40.connect_timeout: waited the connect timeout (${ELAPSED}s >= 0.9s)"
 
+# --- C40b per-address connect timeout: the first address black-holes, the second serves ----------------------------
+# --resolve gives the name both addresses on the black hole's port; the connect budget is shared by
+# the addresses left to try, so the first gets half of it and the request still succeeds in time.
+bg_start "$PY" "$TAP_LIB/dns_peer_http.py" 127.0.0.2 "$BH" "$T/c40b.log" >"$T/c40b.port" 2>/dev/null
+_i=0; while ! grep -q . "$T/c40b.port" && [ $_i -lt 100 ]; do sleep 0.05; _i=$((_i + 1)); done
+hrun C40b.failover 10 fetch -q -v --connect-timeout 2 --resolve "fo.test:$BH:127.0.0.1,127.0.0.2" "http://fo.test:$BH/x"
+is "$(res C40b.failover "(rows[0]['ok'], rows[0]['attempts'])")" '[true, 1]' \
+    "C40b.failover: a black-holed first address falls over to the second within one attempt"
+like "$(cat "$(err C40b.failover)" 2>/dev/null)" "via 127\\.0\\.0\\.2:$BH" "C40b.failover: -v names the address used"
+fge "$ELAPSED" 0.9; ok $? "C40b.failover: the first address had its share of the connect timeout (${ELAPSED}s >= 0.9s)"
+
 # --- C41 accept and stay silent -----------------------------------------------------------------------------------
 hcase C41.silent hang timeout 'within 1.5 s' c=2 limit=2.8 -- --timeout 1.5 --read-timeout 0 --retries 0
 fge "$ELAPSED" 1.4; ok $? "C41.silent: waited the whole --timeout (${ELAPSED}s >= 1.4s)"
