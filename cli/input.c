@@ -1,5 +1,6 @@
 /* Input lines for `spate fetch`: URL lines and JSON object lines into request items. */
 #include "input.h"
+#include "err.h"
 #include "json.h"
 #include <errno.h>
 #include <stdarg.h>
@@ -10,18 +11,9 @@
 enum { F_URL, F_METHOD, F_HEADERS, F_BODY, F_JSON, F_ID, F_COUNT };
 static const char *const fields[F_COUNT] = {"url", "method", "headers", "body", "json", "id"};
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
+/* This module's contract says -1 for a rejected line. */
+#define reject(...) (spate_errf(__VA_ARGS__), -1)
+
 
 /* At most 64 bytes of a field name for a message, anything but printable ASCII as \xNN. */
 static const char *quote(char *dst, const char *s, size_t n)
@@ -60,9 +52,9 @@ static int take_string(const struct spate_json *v, const char *name, char **out,
 {
     size_t n;
     const char *s = spate_json_str(v, &n);
-    if (!s) return fail(err, errlen, "\"%s\" must be a string", name);
-    if (memchr(s, '\0', n)) return fail(err, errlen, "\"%s\" must not contain NUL bytes", name);
-    if (!(*out = dup_mem(s, n))) return fail(err, errlen, "out of memory");
+    if (!s) return reject(err, errlen, "\"%s\" must be a string", name);
+    if (memchr(s, '\0', n)) return reject(err, errlen, "\"%s\" must not contain NUL bytes", name);
+    if (!(*out = dup_mem(s, n))) return reject(err, errlen, "out of memory");
     return 0;
 }
 
@@ -71,21 +63,21 @@ static int take_headers(struct spate_input_item *it, const struct spate_json *v,
 {
     size_t n = spate_json_count(v);
     if (spate_json_type(v) != SPATE_JSON_OBJECT)
-        return fail(err, errlen, "\"headers\" must be an object of strings");
+        return reject(err, errlen, "\"headers\" must be an object of strings");
     if (n == 0) return 0;
-    if (!(it->headers = calloc(n, sizeof *it->headers))) return fail(err, errlen, "out of memory");
+    if (!(it->headers = calloc(n, sizeof *it->headers))) return reject(err, errlen, "out of memory");
     for (size_t i = 0; i < n; i++) {
         size_t kl, vl;
         const char *k = spate_json_key(v, i, &kl);
         const char *s = spate_json_str(spate_json_at(v, i, NULL), &vl);
-        if (!s) return fail(err, errlen, "\"headers\" must be an object of strings");
+        if (!s) return reject(err, errlen, "\"headers\" must be an object of strings");
         if (memchr(k, '\0', kl) || memchr(s, '\0', vl))
-            return fail(err, errlen, "\"headers\" must not contain NUL bytes");
+            return reject(err, errlen, "\"headers\" must not contain NUL bytes");
         struct spate_header *h = &it->headers[it->nheaders];
         h->name = dup_mem(k, kl);
         h->value = dup_mem(s, vl);
         it->nheaders++; /* counted now so fini frees a half-copied pair */
-        if (!h->name || !h->value) return fail(err, errlen, "out of memory");
+        if (!h->name || !h->value) return reject(err, errlen, "out of memory");
     }
     return 0;
 }
@@ -97,7 +89,7 @@ static int serialize(const struct spate_json *v, char **out, size_t *len, char *
     spate_buf_init(&b);
     if (spate_json_write(&b, v) || spate_buf_add(&b, "", 1)) {
         spate_buf_fini(&b);
-        return fail(err, errlen, "out of memory");
+        return reject(err, errlen, "out of memory");
     }
     *out = b.data; /* the buffer's bytes become ours: b.off is 0, nothing was consumed */
     if (len) *len = b.len - 1;
@@ -116,11 +108,11 @@ static int index_fields(const struct spate_json *obj, const struct spate_json *f
         while (j < F_COUNT && !(strlen(fields[j]) == kl && memcmp(fields[j], k, kl) == 0))
             j++;
         if (j == F_COUNT)
-            return fail(err, errlen,
+            return reject(err, errlen,
                         "unknown field \"%s\" (known: url, method, headers, body, "
                         "json, id)",
                         quote(q, k, kl));
-        if (f[j]) return fail(err, errlen, "duplicate field \"%s\"", fields[j]);
+        if (f[j]) return reject(err, errlen, "duplicate field \"%s\"", fields[j]);
         f[j] = spate_json_at(obj, i, NULL);
     }
     return 0;
@@ -130,18 +122,18 @@ static int fill(struct spate_input_item *it, const struct spate_json *obj, char 
 {
     const struct spate_json *f[F_COUNT] = {NULL};
     if (spate_json_type(obj) != SPATE_JSON_OBJECT)
-        return fail(err, errlen, "a JSON line must be an object");
+        return reject(err, errlen, "a JSON line must be an object");
     if (index_fields(obj, f, err, errlen)) return -1;
-    if (!f[F_URL]) return fail(err, errlen, "\"url\" is missing");
-    if (f[F_BODY] && f[F_JSON]) return fail(err, errlen, "\"body\" and \"json\" are exclusive");
+    if (!f[F_URL]) return reject(err, errlen, "\"url\" is missing");
+    if (f[F_BODY] && f[F_JSON]) return reject(err, errlen, "\"body\" and \"json\" are exclusive");
     if (take_string(f[F_URL], "url", &it->url, err, errlen)) return -1;
     if (f[F_METHOD] && take_string(f[F_METHOD], "method", &it->method, err, errlen)) return -1;
     if (f[F_HEADERS] && take_headers(it, f[F_HEADERS], err, errlen)) return -1;
     if (f[F_BODY]) {
         size_t n;
         const char *s = spate_json_str(f[F_BODY], &n);
-        if (!s) return fail(err, errlen, "\"body\" must be a string");
-        if (!(it->body = dup_mem(s, n))) return fail(err, errlen, "out of memory");
+        if (!s) return reject(err, errlen, "\"body\" must be a string");
+        if (!(it->body = dup_mem(s, n))) return reject(err, errlen, "out of memory");
         it->body_len = n;
     }
     if (f[F_JSON]) {
@@ -158,8 +150,8 @@ static int parse_json_line(const char *line, size_t len, struct spate_input_item
     struct spate_json *obj;
     char jerr[200];
     int rc = spate_json_parse(line, len, &obj, jerr, sizeof jerr);
-    if (rc == -ENOMEM) return fail(err, errlen, "out of memory");
-    if (rc) return fail(err, errlen, "invalid JSON: %s", jerr);
+    if (rc == -ENOMEM) return reject(err, errlen, "out of memory");
+    if (rc) return reject(err, errlen, "invalid JSON: %s", jerr);
     rc = fill(it, obj, err, errlen);
     spate_json_free(obj);
     if (rc) {
@@ -187,8 +179,8 @@ int spate_input_parse_line(const char *line, size_t len, struct spate_input_item
     if (line[i] == '{') return parse_json_line(line, len, it, err, errlen);
     while (len > i && is_blank(line[len - 1]))
         len--;
-    if (memchr(line + i, '\0', len - i)) return fail(err, errlen, "invalid character 0x00 in URL");
-    if (!(it->url = dup_mem(line + i, len - i))) return fail(err, errlen, "out of memory");
+    if (memchr(line + i, '\0', len - i)) return reject(err, errlen, "invalid character 0x00 in URL");
+    if (!(it->url = dup_mem(line + i, len - i))) return reject(err, errlen, "out of memory");
     return 1;
 }
 

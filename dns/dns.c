@@ -2,6 +2,7 @@
  * timeouts through one loop timer), answers literals, pins and localhost itself, and puts the
  * TTL cache and query coalescing in front of c-ares. */
 #include "dns.h"
+#include "err.h"
 #include "cache.h"
 #include "clock.h"
 #include <ares.h>
@@ -82,18 +83,6 @@ static const struct spate_dns_ip loopback[2] = {
 
 /* ---- names and literals ---- */
 
-static int fmt_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fmt_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -EINVAL;
-}
 
 /* Parses an IPv4 dotted quad or an IPv6 literal (brackets and a %zone optional). 0 or -1. */
 static int parse_ip(const char *s, size_t len, struct spate_dns_ip *ip)
@@ -720,7 +709,7 @@ static int init_channel(struct spate_dns *d, const struct spate_dns_opts *o, cha
     if (rc != ARES_SUCCESS) {
         d->ch = NULL;
         return rc == ARES_ENOMEM ? -ENOMEM
-                                 : fmt_err(err, errlen, "DNS init failed: %s", ares_strerror(rc));
+                                 : spate_errf(err, errlen, "DNS init failed: %s", ares_strerror(rc));
     }
     if (!o->n_servers) return 0;
     struct ares_addr_port_node *nodes = calloc(o->n_servers, sizeof(*nodes));
@@ -728,7 +717,7 @@ static int init_channel(struct spate_dns *d, const struct spate_dns_opts *o, cha
     for (size_t i = 0; i < o->n_servers; i++) {
         if (!o->servers[i] || parse_server(o->servers[i], &nodes[i]) < 0) {
             free(nodes);
-            return fmt_err(err, errlen, "invalid DNS server '%s' (want ADDR[:PORT] or [V6]:PORT)",
+            return spate_errf(err, errlen, "invalid DNS server '%s' (want ADDR[:PORT] or [V6]:PORT)",
                            o->servers[i] ? o->servers[i] : "");
         }
         nodes[i].next = i + 1 < o->n_servers ? &nodes[i + 1] : NULL;
@@ -737,7 +726,7 @@ static int init_channel(struct spate_dns *d, const struct spate_dns_opts *o, cha
     free(nodes);
     if (rc != ARES_SUCCESS)
         return rc == ARES_ENOMEM ? -ENOMEM
-                                 : fmt_err(err, errlen, "DNS servers: %s", ares_strerror(rc));
+                                 : spate_errf(err, errlen, "DNS servers: %s", ares_strerror(rc));
     return 0;
 }
 
@@ -752,7 +741,7 @@ int spate_dns_create(struct spate_dns **out, struct spate_loop *loop,
     if (!lib_ready) {
         rc = ares_library_init(ARES_LIB_INIT_ALL);
         if (rc != ARES_SUCCESS)
-            return fmt_err(err, errlen, "DNS library init failed: %s", ares_strerror(rc));
+            return spate_errf(err, errlen, "DNS library init failed: %s", ares_strerror(rc));
         lib_ready = 1;
     }
     struct spate_dns *d = calloc(1, sizeof(*d));
@@ -768,7 +757,7 @@ int spate_dns_create(struct spate_dns **out, struct spate_loop *loop,
         if (!d->pins) goto fail;
         for (size_t i = 0; i < o->n_pins; i++) {
             if (!o->pins[i] || parse_pin(o->pins[i], &d->pins[i]) < 0) {
-                rc = fmt_err(err, errlen, "invalid resolve pin '%s' (want HOST:PORT:ADDR)",
+                rc = spate_errf(err, errlen, "invalid resolve pin '%s' (want HOST:PORT:ADDR)",
                              o->pins[i] ? o->pins[i] : "");
                 goto fail;
             }

@@ -1,6 +1,7 @@
 /* URL parser: splits an http(s) URL into host, port, Host-header authority and request target,
  * refusing every form that another parser could read differently; plus redirect resolution. */
 #include "url.h"
+#include "err.h"
 #include "buf.h"
 #include <arpa/inet.h>
 #include <errno.h>
@@ -51,18 +52,6 @@ static int ends_authority(int c)
     return c == '/' || c == '?' || c == '#';
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -EINVAL;
-}
 
 /* Copies at most QUOTE_MAX bytes of s for a message, escaping anything not printable ASCII, so an
  * error line never carries control bytes or a megabyte of input. dst needs QUOTE_MAX * 4 + 4. */
@@ -127,11 +116,11 @@ static int bad_char(const char *s, size_t n, size_t pos, char *err, size_t errle
         }
         if (pos >= h && pos < he) {
             char q[QUOTE_MAX * 4 + 4];
-            return fail(err, errlen, "invalid host \"%s\" (invalid character 0x%02x)",
+            return spate_errf(err, errlen, "invalid host \"%s\" (invalid character 0x%02x)",
                         quote(q, s + h, he - h), c);
         }
     }
-    return fail(err, errlen, "invalid character 0x%02x in URL", c);
+    return spate_errf(err, errlen, "invalid character 0x%02x in URL", c);
 }
 
 /* Splits "host[:port]" or "[v6][:port]" (h up to end); a second colon is a bad port, or an
@@ -141,12 +130,12 @@ static int split_hostport(struct parts *p, const char *h, const char *end, char 
     char q[QUOTE_MAX * 4 + 4];
     if (h < end && *h == '[') {
         const char *rb = memchr(h, ']', (size_t)(end - h));
-        if (!rb) return fail(err, errlen, "invalid IPv6 literal (missing ']')");
+        if (!rb) return spate_errf(err, errlen, "invalid IPv6 literal (missing ']')");
         p->bracketed = 1;
         p->host = h + 1;
         p->host_len = (size_t)(rb - h - 1);
         if (rb + 1 < end && rb[1] != ':')
-            return fail(err, errlen, "invalid IPv6 literal (unexpected characters after ']')");
+            return spate_errf(err, errlen, "invalid IPv6 literal (unexpected characters after ']')");
         if (rb + 1 < end) {
             p->port = rb + 2;
             p->port_len = (size_t)(end - rb - 2);
@@ -170,10 +159,10 @@ static int split_hostport(struct parts *p, const char *h, const char *end, char 
                 v6 = inet_pton(AF_INET6, tmp, &a6) == 1;
             }
             if (v6)
-                return fail(err, errlen,
+                return spate_errf(err, errlen,
                             "invalid IPv6 literal (IPv6 addresses need brackets: "
                             "http://[::1]/)");
-            return fail(err, errlen, "invalid port \"%s\"", quote(q, p->port, p->port_len));
+            return spate_errf(err, errlen, "invalid port \"%s\"", quote(q, p->port, p->port_len));
         }
     }
     return 0;
@@ -184,22 +173,22 @@ static int split(struct parts *p, const char *s, size_t n, char *err, size_t err
 {
     char q[QUOTE_MAX * 4 + 4];
     size_t sl = scheme_len(s, n);
-    if (sl == 0) return fail(err, errlen, "missing scheme (expected http:// or https://)");
+    if (sl == 0) return spate_errf(err, errlen, "missing scheme (expected http:// or https://)");
     /* "host:8080/x" looks like a scheme followed by a port: say what the user forgot. */
     size_t j = sl + 1;
     while (j < n && is_digit(s[j]))
         j++;
     if (j > sl + 1 && (j == n || ends_authority(s[j])))
-        return fail(err, errlen, "missing scheme (expected http:// or https://)");
+        return spate_errf(err, errlen, "missing scheme (expected http:// or https://)");
     if (sl == 4 && strncasecmp(s, "http", 4) == 0)
         p->https = 0;
     else if (sl == 5 && strncasecmp(s, "https", 5) == 0)
         p->https = 1;
     else
-        return fail(err, errlen, "unsupported scheme \"%s\" (supported: http, https)",
+        return spate_errf(err, errlen, "unsupported scheme \"%s\" (supported: http, https)",
                     quote(q, s, sl));
     if (n < sl + 3 || s[sl + 1] != '/' || s[sl + 2] != '/')
-        return fail(err, errlen, "missing host (expected \"//\" after \"%.*s:\")", (int)sl, s);
+        return spate_errf(err, errlen, "missing host (expected \"//\" after \"%.*s:\")", (int)sl, s);
 
     size_t a = sl + 3, e = a;
     while (e < n && !ends_authority(s[e]))
@@ -210,11 +199,11 @@ static int split(struct parts *p, const char *s, size_t n, char *err, size_t err
 
     /* Browsers read '\' as '/', so "evil\@good" names a different host there: refuse it. */
     if (memchr(s + a, '\\', e - a))
-        return fail(err, errlen, "invalid character '\\' before the path");
+        return spate_errf(err, errlen, "invalid character '\\' before the path");
     const char *at = memchr(s + a, '@', e - a);
     if (at) {
         if (memchr(at + 1, '@', (size_t)(s + e - at - 1)))
-            return fail(err, errlen, "ambiguous userinfo (more than one '@' before the path)");
+            return spate_errf(err, errlen, "ambiguous userinfo (more than one '@' before the path)");
         p->user = s + a;
         p->user_len = (size_t)(at - p->user);
         a = (size_t)(at + 1 - s);
@@ -232,14 +221,14 @@ static int parse_port(const struct parts *p, uint16_t *port, char *err, size_t e
     if (!p->port || p->port_len == 0) return 0;
     for (size_t i = 0; i < p->port_len; i++) {
         if (!is_digit(p->port[i]))
-            return fail(err, errlen, "invalid port \"%s\"", quote(q, p->port, p->port_len));
+            return spate_errf(err, errlen, "invalid port \"%s\"", quote(q, p->port, p->port_len));
         v = v * 10 + (unsigned long)(p->port[i] - '0');
         if (v > 65535)
-            return fail(err, errlen, "invalid port \"%s\" (must be 1-65535)",
+            return spate_errf(err, errlen, "invalid port \"%s\" (must be 1-65535)",
                         quote(q, p->port, p->port_len));
     }
     if (v == 0)
-        return fail(err, errlen, "invalid port \"%s\" (must be 1-65535)",
+        return spate_errf(err, errlen, "invalid port \"%s\" (must be 1-65535)",
                     quote(q, p->port, p->port_len));
     *port = (uint16_t)v;
     return 0;
@@ -286,24 +275,24 @@ static int check_name(const char *h, size_t n, char *err, size_t errlen)
     for (size_t i = 0; i < n; i++) {
         int c = (unsigned char)h[i];
         if (!is_alpha(c) && !is_digit(c) && c != '-' && c != '_' && c != '.')
-            return fail(err, errlen, "invalid host \"%s\"", quote(q, h, n));
+            return spate_errf(err, errlen, "invalid host \"%s\"", quote(q, h, n));
     }
     if (n > 253)
-        return fail(err, errlen, "invalid host \"%s\" (name longer than 253 bytes)",
+        return spate_errf(err, errlen, "invalid host \"%s\" (name longer than 253 bytes)",
                     quote(q, h, n));
     size_t s = 0, last = 0;
     for (size_t i = 0; i <= n; i++) {
         if (i < n && h[i] != '.') continue;
-        if (i == s) return fail(err, errlen, "invalid host \"%s\" (empty label)", quote(q, h, n));
+        if (i == s) return spate_errf(err, errlen, "invalid host \"%s\" (empty label)", quote(q, h, n));
         if (i - s > 63)
-            return fail(err, errlen, "invalid host \"%s\" (label longer than 63 bytes)",
+            return spate_errf(err, errlen, "invalid host \"%s\" (label longer than 63 bytes)",
                         quote(q, h, n));
         last = s;
         s = i + 1;
     }
     if (!numeric_label(h + last, n - last)) return 0;
     if (!dotted_quad(h, n))
-        return fail(err, errlen, "invalid host \"%s\" (non-standard numeric address)",
+        return spate_errf(err, errlen, "invalid host \"%s\" (non-standard numeric address)",
                     quote(q, h, n));
     return 4;
 }
@@ -319,27 +308,27 @@ static int check_host(const struct parts *p, char *out, int *host_ip, char *err,
         struct in6_addr a6;
         /* The zone would end up in the Host header and means nothing to the server. */
         if (memchr(h, '%', n))
-            return fail(err, errlen, "invalid IPv6 literal \"%s\" (zone IDs are not supported)",
+            return spate_errf(err, errlen, "invalid IPv6 literal \"%s\" (zone IDs are not supported)",
                         quote(q, h, n));
         if (n == 0 || n >= sizeof tmp)
-            return fail(err, errlen, "invalid IPv6 literal \"%s\"", quote(q, h, n));
+            return spate_errf(err, errlen, "invalid IPv6 literal \"%s\"", quote(q, h, n));
         memcpy(tmp, h, n);
         tmp[n] = '\0';
         if (inet_pton(AF_INET6, tmp, &a6) != 1 || !inet_ntop(AF_INET6, &a6, out, 254))
-            return fail(err, errlen, "invalid IPv6 literal \"%s\"", quote(q, h, n));
+            return spate_errf(err, errlen, "invalid IPv6 literal \"%s\"", quote(q, h, n));
         *host_ip = 6;
         return 0;
     }
-    if (n == 0) return fail(err, errlen, "missing host");
+    if (n == 0) return spate_errf(err, errlen, "missing host");
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)h[i] >= 0x80)
-            return fail(err, errlen,
+            return spate_errf(err, errlen,
                         "invalid host \"%s\": internationalized domain names are not "
                         "supported (use the xn-- form)",
                         quote(q, h, n));
     /* "localhost." and "localhost" are one host: one pool key, one certificate name. */
     if (h[n - 1] == '.') n--;
-    if (n == 0) return fail(err, errlen, "invalid host \"%s\"", quote(q, p->host, p->host_len));
+    if (n == 0) return spate_errf(err, errlen, "invalid host \"%s\"", quote(q, p->host, p->host_len));
     int rc = check_name(h, n, err, errlen);
     if (rc < 0) return rc;
     for (size_t i = 0; i < n; i++)
@@ -386,7 +375,7 @@ static int build(struct spate_url *u, const struct parts *p, const char *host, i
     size_t tl = encoded_len(p->path, p->path_len);
     int slash = p->path_len == 0 || p->path[0] != '/';
     if (tl + (size_t)slash > SPATE_URL_MAX)
-        return fail(err, errlen, "URL too long (limit %d bytes)", SPATE_URL_MAX);
+        return spate_errf(err, errlen, "URL too long (limit %d bytes)", SPATE_URL_MAX);
     size_t size = 6 + (hl + 1) + (hl + 2 + 6 + 1) + (ul + 1) + (tl + 2);
     char *b = malloc(size), *d = b;
     if (!b) return -ENOMEM;
@@ -428,10 +417,10 @@ int spate_url_parse(struct spate_url *u, const char *s, char *err, size_t errlen
     memset(u, 0, sizeof *u);
     memset(&p, 0, sizeof p);
     if (err && errlen) err[0] = '\0';
-    if (!s) return fail(err, errlen, "empty URL");
+    if (!s) return spate_errf(err, errlen, "empty URL");
     size_t n = strnlen(s, SPATE_URL_MAX + 1);
-    if (n > SPATE_URL_MAX) return fail(err, errlen, "URL too long (limit %d bytes)", SPATE_URL_MAX);
-    if (is_blank(s, n)) return fail(err, errlen, "empty URL");
+    if (n > SPATE_URL_MAX) return spate_errf(err, errlen, "URL too long (limit %d bytes)", SPATE_URL_MAX);
+    if (is_blank(s, n)) return spate_errf(err, errlen, "empty URL");
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c <= 0x20 || c == 0x7f) return bad_char(s, n, i, err, errlen);
@@ -550,12 +539,12 @@ int spate_url_resolve(struct spate_url *out, const struct spate_url *base, const
 {
     memset(out, 0, sizeof *out);
     if (err && errlen) err[0] = '\0';
-    if (!base || !base->buf) return fail(err, errlen, "no base URL to resolve against");
-    if (!ref) return fail(err, errlen, "empty URL");
+    if (!base || !base->buf) return spate_errf(err, errlen, "no base URL to resolve against");
+    if (!ref) return spate_errf(err, errlen, "empty URL");
     size_t n = strnlen(ref, SPATE_URL_MAX + 1);
-    if (n > SPATE_URL_MAX) return fail(err, errlen, "URL too long (limit %d bytes)", SPATE_URL_MAX);
+    if (n > SPATE_URL_MAX) return spate_errf(err, errlen, "URL too long (limit %d bytes)", SPATE_URL_MAX);
     /* An empty Location would mean "this same URL": a redirect loop, so refuse it outright. */
-    if (is_blank(ref, n)) return fail(err, errlen, "empty URL");
+    if (is_blank(ref, n)) return spate_errf(err, errlen, "empty URL");
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)ref[i];
         if (c <= 0x20 || c == 0x7f) return bad_char(ref, n, i, err, errlen);
