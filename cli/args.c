@@ -22,29 +22,24 @@ int spate_args_uint(const char *cmd, const char *opt, const char *s, unsigned lo
 {
     char rule[96];
     snprintf(rule, sizeof(rule), "expected a whole number from %llu to %llu", min, max);
-    if (!*s || *s == '-' || *s == '+' || *s == ' ')
-        return bad(cmd, opt, s, rule);
+    if (!*s || *s == '-' || *s == '+' || *s == ' ') return bad(cmd, opt, s, rule);
     errno = 0;
     char *end;
     unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || v < min || v > max)
-        return bad(cmd, opt, s, rule);
+    if (errno || *end || v < min || v > max) return bad(cmd, opt, s, rule);
     *out = v;
     return 0;
 }
 
 static int decimal(const char *s, double *out)
 {
-    if (!*s || *s == ' ')
-        return -1;
+    if (!*s || *s == ' ') return -1;
     for (const char *p = s; *p; p++)
-        if (!strchr("0123456789.eE+-", *p))
-            return -1; /* refuses nan, inf and hex floats */
+        if (!strchr("0123456789.eE+-", *p)) return -1; /* refuses nan, inf and hex floats */
     errno = 0;
     char *end;
     double v = strtod(s, &end);
-    if (errno || *end || !isfinite(v))
-        return -1;
+    if (errno || *end || !isfinite(v)) return -1;
     *out = v;
     return 0;
 }
@@ -74,27 +69,25 @@ int spate_args_size(const char *cmd, const char *opt, const char *s, uint64_t *o
     unsigned shift = 0;
     if (n && n < sizeof(num)) {
         char last = s[n - 1];
-        shift = last == 'K' || last == 'k' ? 10 : last == 'M' || last == 'm' ? 20
-                : last == 'G' || last == 'g' ? 30 : 0;
+        shift = last == 'K' || last == 'k'   ? 10
+                : last == 'M' || last == 'm' ? 20
+                : last == 'G' || last == 'g' ? 30
+                                             : 0;
     }
     if (!n || n >= sizeof(num))
         return bad(cmd, opt, s, "expected bytes, optionally with K, M or G");
     memcpy(num, s, n + 1);
-    if (shift)
-        num[n - 1] = 0;
+    if (shift) num[n - 1] = 0;
     unsigned long long v;
-    if (spate_args_uint(cmd, opt, num, 1, (1ull << 50) >> shift, &v))
-        return -1;
+    if (spate_args_uint(cmd, opt, num, 1, (1ull << 50) >> shift, &v)) return -1;
     *out = (uint64_t)v << shift;
     return 0;
 }
 
-int spate_args_push_header(struct spate_header **v, size_t *n, const char *name,
-                           const char *value)
+int spate_args_push_header(struct spate_header **v, size_t *n, const char *name, const char *value)
 {
     struct spate_header *nv = realloc(*v, (*n + 1) * sizeof(**v));
-    if (!nv)
-        return -ENOMEM;
+    if (!nv) return -ENOMEM;
     *v = nv;
     nv[*n].name = strdup(name);
     nv[*n].value = strdup(value);
@@ -158,8 +151,7 @@ static int read_file(const char *cmd, const char *path, char **out, size_t *len)
             *len = b.len;
             return *out ? 0 : -1;
         }
-        if (n < 0 && errno == EINTR)
-            continue;
+        if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
             fprintf(stderr, "spate %s: cannot read '%s': %s\n", cmd, path, strerror(errno));
             break;
@@ -176,13 +168,11 @@ int spate_args_data(const char *cmd, struct spate_args_req *r, const char *arg, 
     free(r->body);
     r->body = NULL;
     if (arg[0] == '@') {
-        if (read_file(cmd, arg + 1, &r->body, &r->body_len))
-            return -1;
+        if (read_file(cmd, arg + 1, &r->body, &r->body_len)) return -1;
     } else {
         r->body = strdup(arg);
         r->body_len = strlen(arg);
-        if (!r->body)
-            return -1;
+        if (!r->body) return -1;
     }
     r->json = json;
     return 0;
@@ -193,8 +183,7 @@ static int set_auth(struct spate_args_req *r, const char *scheme, const char *cr
     free(r->auth);
     size_t n = strlen(scheme) + 1 + strlen(cred) + 1;
     r->auth = malloc(n);
-    if (!r->auth)
-        return -1;
+    if (!r->auth) return -1;
     snprintf(r->auth, n, "%s %s", scheme, cred);
     return 0;
 }
@@ -218,8 +207,7 @@ int spate_args_basic(const char *cmd, struct spate_args_req *r, const char *up)
         return -1;
     }
     char *enc = malloc(4 * ((n + 2) / 3) + 1);
-    if (!enc)
-        return -1;
+    if (!enc) return -1;
     spate_base64(enc, up, n);
     int rc = set_auth(r, "Basic", enc);
     free(enc);

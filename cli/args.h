@@ -21,10 +21,10 @@ struct spate_args_req {
     const char *method;
     struct spate_header *headers; /* owned array; name/value strings owned */
     size_t nheaders;
-    char *body;                   /* owned, NULL = none */
+    char *body; /* owned, NULL = none */
     size_t body_len;
-    int json;                     /* --json: add Content-Type/Accept application/json */
-    char *auth;                   /* owned "Bearer x" or "Basic y", NULL = none */
+    int json;   /* --json: add Content-Type/Accept application/json */
+    char *auth; /* owned "Bearer x" or "Basic y", NULL = none */
     const char *user_agent;
 };
 
@@ -42,7 +42,6 @@ void spate_args_req_fini(struct spate_args_req *r);
 int spate_args_bad_option(const char *cmd, int c, char **argv);
 
 /* Appends one header to an owned header array. 0 or -ENOMEM. */
-int spate_args_push_header(struct spate_header **v, size_t *n, const char *name,
-                           const char *value);
+int spate_args_push_header(struct spate_header **v, size_t *n, const char *name, const char *value);
 
 #endif

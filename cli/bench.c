@@ -79,13 +79,11 @@ static int option(struct bench *b, int c, int *have_d)
     double s;
     switch (c) {
     case 'c':
-        if (spate_args_uint(CMD, "--connections", optarg, 1, 1000000, &v))
-            return -1;
+        if (spate_args_uint(CMD, "--connections", optarg, 1, 1000000, &v)) return -1;
         b->lo.connections = (unsigned)v;
         return 0;
     case 'd':
-        if (spate_args_secs(CMD, "--duration", optarg, &s))
-            return -1;
+        if (spate_args_secs(CMD, "--duration", optarg, &s)) return -1;
         if (!(s > 0)) {
             fprintf(stderr, "spate bench: --duration: must be above 0\n");
             return -1;
@@ -94,13 +92,17 @@ static int option(struct bench *b, int c, int *have_d)
         *have_d = 1;
         return 0;
     case 'n':
-        if (spate_args_uint(CMD, "--requests", optarg, 1, 1ull << 62, &v))
-            return -1;
+        if (spate_args_uint(CMD, "--requests", optarg, 1, 1ull << 62, &v)) return -1;
         b->lo.requests = v;
         return 0;
-    case 'R': return spate_args_rate(CMD, "--rate", optarg, &b->lo.rate);
-    case O_JSON: b->json = 1; return 0;
-    case O_LFILE: b->latency_file = optarg; return 0;
+    case 'R':
+        return spate_args_rate(CMD, "--rate", optarg, &b->lo.rate);
+    case O_JSON:
+        b->json = 1;
+        return 0;
+    case O_LFILE:
+        b->latency_file = optarg;
+        return 0;
     case 'X': {
         char err[160];
         if (spate_method_check(optarg, err, sizeof(err))) {
@@ -110,18 +112,31 @@ static int option(struct bench *b, int c, int *have_d)
         b->req.method = optarg;
         return 0;
     }
-    case 'H': return spate_args_header(CMD, &b->req, optarg);
-    case 'A': b->req.user_agent = optarg; return 0;
-    case O_DATA: return spate_args_data(CMD, &b->req, optarg, 0);
-    case O_DATA_JSON: return spate_args_data(CMD, &b->req, optarg, 1);
-    case O_BEARER: return spate_args_bearer(CMD, &b->req, optarg);
-    case 'u': return spate_args_basic(CMD, &b->req, optarg);
-    case 'k': b->cfg.insecure = 1; return 0;
-    case O_CACERT: b->cfg.cacert = optarg; return 0;
-    case O_TIMEOUT: return spate_args_secs(CMD, "--timeout", optarg, &b->cfg.timeout);
+    case 'H':
+        return spate_args_header(CMD, &b->req, optarg);
+    case 'A':
+        b->req.user_agent = optarg;
+        return 0;
+    case O_DATA:
+        return spate_args_data(CMD, &b->req, optarg, 0);
+    case O_DATA_JSON:
+        return spate_args_data(CMD, &b->req, optarg, 1);
+    case O_BEARER:
+        return spate_args_bearer(CMD, &b->req, optarg);
+    case 'u':
+        return spate_args_basic(CMD, &b->req, optarg);
+    case 'k':
+        b->cfg.insecure = 1;
+        return 0;
+    case O_CACERT:
+        b->cfg.cacert = optarg;
+        return 0;
+    case O_TIMEOUT:
+        return spate_args_secs(CMD, "--timeout", optarg, &b->cfg.timeout);
     case O_CTIMEOUT:
         return spate_args_secs(CMD, "--connect-timeout", optarg, &b->cfg.connect_timeout);
-    default: return -1;
+    default:
+        return -1;
     }
 }
 
@@ -135,18 +150,15 @@ static int parse_args(struct bench *b, int argc, char **argv)
             usage(stdout);
             exit(0);
         }
-        if (c == '?' || c == ':')
-            return spate_args_bad_option(CMD, c, argv);
-        if (option(b, c, &have_d))
-            return -1;
+        if (c == '?' || c == ':') return spate_args_bad_option(CMD, c, argv);
+        if (option(b, c, &have_d)) return -1;
     }
     if (optind != argc - 1) {
         fprintf(stderr, "spate bench: expected exactly one URL, got %d\n", argc - optind);
         return -1;
     }
     b->url = argv[optind];
-    if (!have_d)
-        b->lo.duration = b->lo.requests ? 0 : 10;
+    if (!have_d) b->lo.duration = b->lo.requests ? 0 : 10;
     return 0;
 }
 
@@ -213,8 +225,7 @@ static void text_report(struct bench *b, const struct spate_load_report *r)
     char d[5][32];
     printf("spate bench %s\n  %u connections, %s model", b->url, b->lo.connections,
            b->lo.rate > 0 ? "open" : "closed");
-    if (b->lo.rate > 0)
-        printf(" at %.0f req/s", b->lo.rate);
+    if (b->lo.rate > 0) printf(" at %.0f req/s", b->lo.rate);
     printf("\n  requests     %llu in %.2f s: %.1f req/s, %.2f MB/s\n", (unsigned long long)n, el,
            el > 0 ? (double)n / el : 0.0, el > 0 ? (double)b->bytes / el / 1e6 : 0.0);
     if (b->ok) {
@@ -232,12 +243,10 @@ static void text_report(struct bench *b, const struct spate_load_report *r)
     }
     printf("  status      ");
     for (int s = 0; s < 600; s++)
-        if (b->status[s])
-            printf(" %d: %llu", s, (unsigned long long)b->status[s]);
+        if (b->status[s]) printf(" %d: %llu", s, (unsigned long long)b->status[s]);
     printf("\n");
     for (int k = 1; k <= SPATE_E_CANCELED; k++) {
-        if (!b->by_kind[k])
-            continue;
+        if (!b->by_kind[k]) continue;
         printf("  errors       %s: %llu\n", spate_error_kind_name(k),
                (unsigned long long)b->by_kind[k]);
         for (int i = 0; i < MAX_CAUSES && b->causes[k][i].msg; i++)
@@ -253,8 +262,7 @@ static void text_report(struct bench *b, const struct spate_load_report *r)
     if (b->lo.rate > 0) {
         fmt_dur(d[0], 32, (double)r->max_lag_ns);
         printf("  schedule     achieved %.1f of %.0f req/s; max lag %s, %llu sent >1ms late\n",
-               el > 0 ? (double)n / el : 0.0, b->lo.rate, d[0],
-               (unsigned long long)r->late_sends);
+               el > 0 ? (double)n / el : 0.0, b->lo.rate, d[0], (unsigned long long)r->late_sends);
         if (b->unfinished)
             printf("  unfinished   %llu requests (%llu never sent) were still waiting at the "
                    "end; their wait so far is in the latency figures\n",
@@ -303,10 +311,9 @@ static void json_report(struct bench *b, const struct spate_load_report *r)
     spate_buf_adds(&o, "},\"errors_by_kind\":{");
     sep = "";
     for (int k = 1; k <= SPATE_E_CANCELED; k++) {
-        if (!b->by_kind[k])
-            continue;
-        spate_buf_printf(&o, "%s\"%s\":{\"count\":%llu,\"causes\":[", sep,
-                         spate_error_kind_name(k), (unsigned long long)b->by_kind[k]);
+        if (!b->by_kind[k]) continue;
+        spate_buf_printf(&o, "%s\"%s\":{\"count\":%llu,\"causes\":[", sep, spate_error_kind_name(k),
+                         (unsigned long long)b->by_kind[k]);
         for (int i = 0; i < MAX_CAUSES && b->causes[k][i].msg; i++) {
             spate_buf_printf(&o, "%s{\"message\":", i ? "," : "");
             spate_json_add_string(&o, b->causes[k][i].msg, strlen(b->causes[k][i].msg));
@@ -349,13 +356,11 @@ int spate_bench_main(int argc, char **argv)
     struct spate_engine *e = NULL;
     char err[300];
     int rc = 2;
-    if (!b)
-        return 2;
+    if (!b) return 2;
     spate_config_init(&b->cfg);
     spate_hist_init(&b->hist);
     b->lo.connections = 64;
-    if (parse_args(b, argc, argv))
-        goto out;
+    if (parse_args(b, argc, argv)) goto out;
     b->cfg.concurrency = b->lo.connections;
     if (b->req.auth &&
         spate_args_push_header(&b->req.headers, &b->req.nheaders, "Authorization", b->req.auth))
@@ -363,8 +368,7 @@ int spate_bench_main(int argc, char **argv)
     if (b->req.json &&
         (spate_args_push_header(&b->req.headers, &b->req.nheaders, "Content-Type",
                                 "application/json") ||
-         spate_args_push_header(&b->req.headers, &b->req.nheaders, "Accept",
-                                "application/json")))
+         spate_args_push_header(&b->req.headers, &b->req.nheaders, "Accept", "application/json")))
         goto out;
     b->lo.req.url = b->url;
     b->lo.req.method = b->req.method;
@@ -388,8 +392,7 @@ int spate_bench_main(int argc, char **argv)
     else
         text_report(b, &rep);
     rc = b->ok ? 0 : 1;
-    if (b->latency_file && write_latency_file(b))
-        rc = 1;
+    if (b->latency_file && write_latency_file(b)) rc = 1;
 out:
     spate_engine_destroy(e);
     for (int k = 0; k <= SPATE_E_CANCELED; k++)

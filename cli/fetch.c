@@ -21,8 +21,8 @@
 
 struct fetch {
     struct spate_config cfg;
-    struct spate_args_req req;          /* request options from the command line */
-    const char **inputs;                /* -i files, in order */
+    struct spate_args_req req; /* request options from the command line */
+    const char **inputs;       /* -i files, in order */
     size_t ninputs;
     const char **dns_servers, **pins;
     int ordered, with_body, quiet, verbose, progress;
@@ -32,11 +32,11 @@ struct fetch {
     size_t submitted, finished, ok, failed;
     size_t by_kind[SPATE_E_CANCELED + 1];
     struct spate_engine *e;
-    struct spate_buf out;               /* stdout, flushed before the engine waits */
-    struct spate_buf line;              /* one result being formatted */
-    struct spate_header *hv;            /* scratch header array for build() */
+    struct spate_buf out;    /* stdout, flushed before the engine waits */
+    struct spate_buf line;   /* one result being formatted */
+    struct spate_header *hv; /* scratch header array for build() */
     size_t hv_cap;
-    char **held;                        /* --ordered: lines that finished early */
+    char **held; /* --ordered: lines that finished early */
     size_t next_print;
     double t0, last_progress, last_flush;
     int write_failed;
@@ -57,36 +57,57 @@ static double now_s(void)
 
 static void usage(FILE *to)
 {
-    fputs("usage: spate fetch [OPTIONS] [URL ...]\n"
-          "  -i, --input FILE        read requests from FILE ('-' = stdin), one per line:\n"
-          "                          a URL or a JSON object {url, method, headers, body, json, id}\n"
-          "  -c, --concurrency N     requests in flight and open connections at most [100]\n"
-          "      --per-host N        connections per host:port at most, 0 = no own limit [0]\n"
-          "      --rate R            requests started per second at most [unlimited]\n"
-          "      --connect-timeout S [10]  --timeout S [30]  --read-timeout S [none]\n"
-          "                          (seconds; 0 = no limit)\n"
-          "      --retries N [0]  --backoff S [0.5]  --backoff-max S [30]\n"
-          "      --retry-after-max S [60]  --retry-all-methods\n"
-          "  -X, --request METHOD    -H, --header 'Name: value'   -A, --user-agent UA\n"
-          "  -d, --data DATA|@FILE   --json DATA|@FILE   --bearer TOKEN   -u, --user USER:PASS\n"
-          "  -L, --location          follow redirects, --max-redirs N [10]\n"
-          "      --dns-ttl S  --dns-server ADDR[:PORT]  --resolve HOST:PORT:ADDR\n"
-          "      --cacert FILE  -k, --insecure\n"
-          "      --max-body BYTES [64M]  --max-header-bytes BYTES [64K]\n"
-          "      --ordered           print results in input order\n"
-          "      --body              include the body in each result\n"
-          "  -o, --output-dir DIR    write each body to DIR/<id>\n"
-          "      --no-fail           a complete response with status >= 400 counts as ok\n"
-          "  -q, --quiet             no summary or progress on stderr\n"
-          "      --progress / --no-progress   -v, --verbose   -h, --help\n",
-          to);
+    fputs(
+        "usage: spate fetch [OPTIONS] [URL ...]\n"
+        "  -i, --input FILE        read requests from FILE ('-' = stdin), one per line:\n"
+        "                          a URL or a JSON object {url, method, headers, body, json, id}\n"
+        "  -c, --concurrency N     requests in flight and open connections at most [100]\n"
+        "      --per-host N        connections per host:port at most, 0 = no own limit [0]\n"
+        "      --rate R            requests started per second at most [unlimited]\n"
+        "      --connect-timeout S [10]  --timeout S [30]  --read-timeout S [none]\n"
+        "                          (seconds; 0 = no limit)\n"
+        "      --retries N [0]  --backoff S [0.5]  --backoff-max S [30]\n"
+        "      --retry-after-max S [60]  --retry-all-methods\n"
+        "  -X, --request METHOD    -H, --header 'Name: value'   -A, --user-agent UA\n"
+        "  -d, --data DATA|@FILE   --json DATA|@FILE   --bearer TOKEN   -u, --user USER:PASS\n"
+        "  -L, --location          follow redirects, --max-redirs N [10]\n"
+        "      --dns-ttl S  --dns-server ADDR[:PORT]  --resolve HOST:PORT:ADDR\n"
+        "      --cacert FILE  -k, --insecure\n"
+        "      --max-body BYTES [64M]  --max-header-bytes BYTES [64K]\n"
+        "      --ordered           print results in input order\n"
+        "      --body              include the body in each result\n"
+        "  -o, --output-dir DIR    write each body to DIR/<id>\n"
+        "      --no-fail           a complete response with status >= 400 counts as ok\n"
+        "  -q, --quiet             no summary or progress on stderr\n"
+        "      --progress / --no-progress   -v, --verbose   -h, --help\n",
+        to);
 }
 
 enum {
-    O_PER_HOST = 256, O_RATE, O_CTIMEOUT, O_TIMEOUT, O_RTIMEOUT, O_RETRIES, O_BACKOFF,
-    O_BACKOFF_MAX, O_RA_MAX, O_RETRY_ALL, O_JSON, O_BEARER, O_MAX_REDIRS, O_DNS_TTL,
-    O_DNS_SERVER, O_RESOLVE, O_CACERT, O_MAX_BODY, O_MAX_HDR, O_ORDERED, O_BODY, O_NO_FAIL,
-    O_PROGRESS, O_NO_PROGRESS,
+    O_PER_HOST = 256,
+    O_RATE,
+    O_CTIMEOUT,
+    O_TIMEOUT,
+    O_RTIMEOUT,
+    O_RETRIES,
+    O_BACKOFF,
+    O_BACKOFF_MAX,
+    O_RA_MAX,
+    O_RETRY_ALL,
+    O_JSON,
+    O_BEARER,
+    O_MAX_REDIRS,
+    O_DNS_TTL,
+    O_DNS_SERVER,
+    O_RESOLVE,
+    O_CACERT,
+    O_MAX_BODY,
+    O_MAX_HDR,
+    O_ORDERED,
+    O_BODY,
+    O_NO_FAIL,
+    O_PROGRESS,
+    O_NO_PROGRESS,
 };
 
 static const struct option longopts[] = {
@@ -133,21 +154,21 @@ static const struct option longopts[] = {
 static int push_str(const char ***v, size_t *n, const char *s)
 {
     const char **nv = realloc(*v, (*n + 1) * sizeof(*nv));
-    if (!nv)
-        return -1;
+    if (!nv) return -1;
     nv[(*n)++] = s;
     *v = nv;
     return 0;
 }
 
-static int secs_opt(const char *opt, double *out) { return spate_args_secs(CMD, opt, optarg, out); }
+static int secs_opt(const char *opt, double *out)
+{
+    return spate_args_secs(CMD, opt, optarg, out);
+}
 
-static int uint_opt(const char *opt, unsigned long long min, unsigned long long max,
-                    unsigned *out)
+static int uint_opt(const char *opt, unsigned long long min, unsigned long long max, unsigned *out)
 {
     unsigned long long v;
-    if (spate_args_uint(CMD, opt, optarg, min, max, &v))
-        return -1;
+    if (spate_args_uint(CMD, opt, optarg, min, max, &v)) return -1;
     *out = (unsigned)v;
     return 0;
 }
@@ -158,18 +179,31 @@ static int option(struct fetch *f, int c, size_t *ndns, size_t *npins)
     struct spate_config *g = &f->cfg;
     uint64_t sz;
     switch (c) {
-    case 'i': return push_str(&f->inputs, &f->ninputs, optarg);
-    case 'c': return uint_opt("--concurrency", 1, 1000000, &g->concurrency);
-    case O_PER_HOST: return uint_opt("--per-host", 0, 1000000, &g->per_host);
-    case O_RATE: return spate_args_rate(CMD, "--rate", optarg, &g->rate);
-    case O_CTIMEOUT: return secs_opt("--connect-timeout", &g->connect_timeout);
-    case O_TIMEOUT: return secs_opt("--timeout", &g->timeout);
-    case O_RTIMEOUT: return secs_opt("--read-timeout", &g->read_timeout);
-    case O_RETRIES: return uint_opt("--retries", 0, 1000, &g->retries);
-    case O_BACKOFF: return secs_opt("--backoff", &g->backoff);
-    case O_BACKOFF_MAX: return secs_opt("--backoff-max", &g->backoff_max);
-    case O_RA_MAX: return secs_opt("--retry-after-max", &g->retry_after_max);
-    case O_RETRY_ALL: g->retry_all_methods = 1; return 0;
+    case 'i':
+        return push_str(&f->inputs, &f->ninputs, optarg);
+    case 'c':
+        return uint_opt("--concurrency", 1, 1000000, &g->concurrency);
+    case O_PER_HOST:
+        return uint_opt("--per-host", 0, 1000000, &g->per_host);
+    case O_RATE:
+        return spate_args_rate(CMD, "--rate", optarg, &g->rate);
+    case O_CTIMEOUT:
+        return secs_opt("--connect-timeout", &g->connect_timeout);
+    case O_TIMEOUT:
+        return secs_opt("--timeout", &g->timeout);
+    case O_RTIMEOUT:
+        return secs_opt("--read-timeout", &g->read_timeout);
+    case O_RETRIES:
+        return uint_opt("--retries", 0, 1000, &g->retries);
+    case O_BACKOFF:
+        return secs_opt("--backoff", &g->backoff);
+    case O_BACKOFF_MAX:
+        return secs_opt("--backoff-max", &g->backoff_max);
+    case O_RA_MAX:
+        return secs_opt("--retry-after-max", &g->retry_after_max);
+    case O_RETRY_ALL:
+        g->retry_all_methods = 1;
+        return 0;
     case 'X': {
         char err[160];
         if (spate_method_check(optarg, err, sizeof(err))) {
@@ -179,38 +213,70 @@ static int option(struct fetch *f, int c, size_t *ndns, size_t *npins)
         f->req.method = optarg;
         return 0;
     }
-    case 'H': return spate_args_header(CMD, &f->req, optarg);
-    case 'd': return spate_args_data(CMD, &f->req, optarg, 0);
-    case O_JSON: return spate_args_data(CMD, &f->req, optarg, 1);
-    case O_BEARER: return spate_args_bearer(CMD, &f->req, optarg);
-    case 'u': return spate_args_basic(CMD, &f->req, optarg);
-    case 'A': f->req.user_agent = optarg; return 0;
-    case 'L': g->follow_redirects = 1; return 0;
-    case O_MAX_REDIRS: return uint_opt("--max-redirs", 0, 1000, &g->max_redirs);
-    case O_DNS_TTL: return secs_opt("--dns-ttl", &g->dns_ttl);
-    case O_DNS_SERVER: return push_str(&f->dns_servers, ndns, optarg);
-    case O_RESOLVE: return push_str(&f->pins, npins, optarg);
-    case O_CACERT: g->cacert = optarg; return 0;
-    case 'k': g->insecure = 1; return 0;
+    case 'H':
+        return spate_args_header(CMD, &f->req, optarg);
+    case 'd':
+        return spate_args_data(CMD, &f->req, optarg, 0);
+    case O_JSON:
+        return spate_args_data(CMD, &f->req, optarg, 1);
+    case O_BEARER:
+        return spate_args_bearer(CMD, &f->req, optarg);
+    case 'u':
+        return spate_args_basic(CMD, &f->req, optarg);
+    case 'A':
+        f->req.user_agent = optarg;
+        return 0;
+    case 'L':
+        g->follow_redirects = 1;
+        return 0;
+    case O_MAX_REDIRS:
+        return uint_opt("--max-redirs", 0, 1000, &g->max_redirs);
+    case O_DNS_TTL:
+        return secs_opt("--dns-ttl", &g->dns_ttl);
+    case O_DNS_SERVER:
+        return push_str(&f->dns_servers, ndns, optarg);
+    case O_RESOLVE:
+        return push_str(&f->pins, npins, optarg);
+    case O_CACERT:
+        g->cacert = optarg;
+        return 0;
+    case 'k':
+        g->insecure = 1;
+        return 0;
     case O_MAX_BODY:
-        if (spate_args_size(CMD, "--max-body", optarg, &sz))
-            return -1;
+        if (spate_args_size(CMD, "--max-body", optarg, &sz)) return -1;
         g->max_body = sz;
         return 0;
     case O_MAX_HDR:
-        if (spate_args_size(CMD, "--max-header-bytes", optarg, &sz))
-            return -1;
+        if (spate_args_size(CMD, "--max-header-bytes", optarg, &sz)) return -1;
         g->max_header_bytes = (size_t)sz;
         return 0;
-    case O_ORDERED: f->ordered = 1; return 0;
-    case O_BODY: f->with_body = 1; return 0;
-    case 'o': f->outdir = optarg; return 0;
-    case O_NO_FAIL: g->no_fail = 1; return 0;
-    case 'q': f->quiet = 1; return 0;
-    case O_PROGRESS: f->progress = 1; return 0;
-    case O_NO_PROGRESS: f->progress = 0; return 0;
-    case 'v': f->verbose = 1; return 0;
-    default: return -1;
+    case O_ORDERED:
+        f->ordered = 1;
+        return 0;
+    case O_BODY:
+        f->with_body = 1;
+        return 0;
+    case 'o':
+        f->outdir = optarg;
+        return 0;
+    case O_NO_FAIL:
+        g->no_fail = 1;
+        return 0;
+    case 'q':
+        f->quiet = 1;
+        return 0;
+    case O_PROGRESS:
+        f->progress = 1;
+        return 0;
+    case O_NO_PROGRESS:
+        f->progress = 0;
+        return 0;
+    case 'v':
+        f->verbose = 1;
+        return 0;
+    default:
+        return -1;
     }
 }
 
@@ -225,17 +291,14 @@ static int parse_args(struct fetch *f, int argc, char **argv)
             usage(stdout);
             exit(0);
         }
-        if (c == '?' || c == ':')
-            return spate_args_bad_option(CMD, c, argv);
-        if (option(f, c, &ndns, &npins))
-            return -1;
+        if (c == '?' || c == ':') return spate_args_bad_option(CMD, c, argv);
+        if (option(f, c, &ndns, &npins)) return -1;
     }
     f->cfg.dns_servers = f->dns_servers;
     f->cfg.n_dns_servers = ndns;
     f->cfg.resolve = f->pins;
     f->cfg.n_resolve = npins;
-    if (f->req.user_agent)
-        f->cfg.user_agent = f->req.user_agent;
+    if (f->req.user_agent) f->cfg.user_agent = f->req.user_agent;
     return 0;
 }
 
@@ -246,8 +309,7 @@ static int add_item(struct fetch *f, struct spate_input_item *it)
     if (f->n == f->cap) {
         size_t cap = f->cap ? f->cap * 2 : 1024;
         struct spate_input_item *v = realloc(f->items, cap * sizeof(*v));
-        if (!v)
-            return -1;
+        if (!v) return -1;
         f->items = v;
         f->cap = cap;
     }
@@ -257,8 +319,8 @@ static int add_item(struct fetch *f, struct spate_input_item *it)
 
 /* Builds the engine request for item i: line fields override command-line ones. headers must
  * hold req.nheaders + item headers + 3 entries. */
-static void build(const struct fetch *f, const struct spate_input_item *it,
-                  struct spate_request *q, struct spate_header *hv)
+static void build(const struct fetch *f, const struct spate_input_item *it, struct spate_request *q,
+                  struct spate_header *hv)
 {
     size_t n = 0;
     int json = it->body ? it->json_body : f->req.json;
@@ -266,11 +328,9 @@ static void build(const struct fetch *f, const struct spate_input_item *it,
         int overridden = 0;
         for (size_t j = 0; j < it->nheaders; j++)
             overridden |= !strcasecmp(f->req.headers[i].name, it->headers[j].name);
-        if (!overridden)
-            hv[n++] = f->req.headers[i];
+        if (!overridden) hv[n++] = f->req.headers[i];
     }
-    if (f->req.auth)
-        hv[n++] = (struct spate_header){"Authorization", f->req.auth};
+    if (f->req.auth) hv[n++] = (struct spate_header){"Authorization", f->req.auth};
     if (json) {
         hv[n++] = (struct spate_header){"Content-Type", "application/json"};
         hv[n++] = (struct spate_header){"Accept", "application/json"};
@@ -318,17 +378,14 @@ static int check_item(struct fetch *f, struct spate_input_item *it, char *err, s
     return spate_request_check(&q, err, errlen) ? -1 : 0;
 }
 
-static int take_line(struct fetch *f, const char *line, size_t len, const char *name,
-                     size_t lineno)
+static int take_line(struct fetch *f, const char *line, size_t len, const char *name, size_t lineno)
 {
     struct spate_input_item it;
     char err[300];
     int rc = spate_input_parse_line(line, len, &it, err, sizeof(err));
-    if (rc == 0)
-        return 0;
+    if (rc == 0) return 0;
     if (rc > 0 && check_item(f, &it, err, sizeof(err)) == 0) {
-        if (add_item(f, &it) == 0)
-            return 0;
+        if (add_item(f, &it) == 0) return 0;
         snprintf(err, sizeof(err), "out of memory");
     }
     fprintf(stderr, "spate fetch: %s:%zu: %s\n", name, lineno, err);
@@ -365,8 +422,7 @@ static int read_input(struct fetch *f, const char *path)
             rc = -1;
             break;
         }
-        if (n && line[n - 1] == '\n')
-            n--;
+        if (n && line[n - 1] == '\n') n--;
         rc = take_line(f, line, (size_t)n, name, lineno);
     }
     if (rc == 0 && ferror(in)) {
@@ -374,8 +430,7 @@ static int read_input(struct fetch *f, const char *path)
         rc = -1;
     }
     free(line);
-    if (!is_stdin)
-        fclose(in);
+    if (!is_stdin) fclose(in);
     return rc;
 }
 
@@ -401,8 +456,7 @@ static int read_all(struct fetch *f, int argc, char **argv)
         }
     }
     for (size_t i = 0; i < f->ninputs; i++)
-        if (read_input(f, f->inputs[i]))
-            return -1;
+        if (read_input(f, f->inputs[i])) return -1;
     if (f->n == 0) {
         fprintf(stderr, "spate fetch: no URLs given (arguments, -i FILE or -i -)\n");
         return -1;
@@ -419,8 +473,7 @@ static void flush_out(struct fetch *f)
     size_t off = 0;
     while (off < f->out.len && !f->write_failed) {
         ssize_t n = write(1, f->out.data + off, f->out.len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
+        if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
             fprintf(stderr, "spate fetch: cannot write results: %s\n", strerror(errno));
             f->write_failed = 1;
@@ -435,8 +488,7 @@ static void flush_out(struct fetch *f)
 static int before_wait(void *arg)
 {
     struct fetch *f = arg;
-    if (!f->out.len)
-        return -1;
+    if (!f->out.len) return -1;
     double due = f->last_flush + FLUSH_MS / 1e3 - now_s();
     if (due <= 0) {
         flush_out(f);
@@ -461,15 +513,13 @@ static void emit(struct fetch *f, size_t index, const char *line, size_t len)
             f->held[f->next_print++] = NULL;
         }
     }
-    if (f->out.len > (1u << 16))
-        flush_out(f);
+    if (f->out.len > (1u << 16)) flush_out(f);
 }
 
 static void progress(struct fetch *f, int final)
 {
     double t = now_s();
-    if (!final && t - f->last_progress < 0.2)
-        return;
+    if (!final && t - f->last_progress < 0.2) return;
     f->last_progress = t;
     double el = t - f->t0;
     fprintf(stderr, "\r%zu/%zu done, %zu failed, %.0f req/s%s", f->finished, f->n, f->failed,
@@ -480,11 +530,9 @@ static void progress(struct fetch *f, int final)
 
 static int safe_id(const char *id)
 {
-    if (!id || id[0] != '"' || id[1] == '.' || id[1] == '"')
-        return 0;
+    if (!id || id[0] != '"' || id[1] == '.' || id[1] == '"') return 0;
     size_t n = strlen(id);
-    if (n > 200 || id[n - 1] != '"')
-        return 0;
+    if (n > 200 || id[n - 1] != '"') return 0;
     for (size_t i = 1; i + 1 < n; i++)
         if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", id[i]))
             return 0;
@@ -505,8 +553,7 @@ static void body_path(const struct fetch *f, size_t index, char *buf, size_t len
 
 static int open_body(struct job *j)
 {
-    if (j->fd >= 0)
-        return 0;
+    if (j->fd >= 0) return 0;
     char path[4096];
     body_path(j->f, j->index, path, sizeof(path));
     j->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -521,18 +568,14 @@ static int on_body(void *user, const char *p, size_t n)
 {
     struct job *j = user;
     if (!p) { /* re-attempt: start the file over */
-        if (j->fd >= 0 && ftruncate(j->fd, 0) == 0)
-            lseek(j->fd, 0, SEEK_SET);
+        if (j->fd >= 0 && ftruncate(j->fd, 0) == 0) lseek(j->fd, 0, SEEK_SET);
         return 0;
     }
-    if (open_body(j))
-        return -1;
+    if (open_body(j)) return -1;
     while (n) {
         ssize_t w = write(j->fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
         p += w;
         n -= (size_t)w;
     }
@@ -548,10 +591,8 @@ static void on_done(void *user, const struct spate_response *r)
     struct job *j = user;
     struct fetch *f = j->f;
     const struct spate_input_item *it = &f->items[j->index];
-    if (f->outdir && r->error == SPATE_OK)
-        open_body(j); /* an empty body still gets its file */
-    if (j->fd >= 0)
-        close(j->fd);
+    if (f->outdir && r->error == SPATE_OK) open_body(j); /* an empty body still gets its file */
+    if (j->fd >= 0) close(j->fd);
     if (f->outdir && r->error != SPATE_OK && j->fd >= 0) {
         /* a failed request leaves no file that could pass for a complete body */
         char path[4096];
@@ -560,9 +601,10 @@ static void on_done(void *user, const struct spate_response *r)
     }
     struct spate_buf *line = &f->line;
     spate_buf_reset(line);
-    const char *method = it->method ? it->method
-                         : f->req.method ? f->req.method
-                         : (it->body || f->req.body) ? "POST" : "GET";
+    const char *method = it->method                  ? it->method
+                         : f->req.method             ? f->req.method
+                         : (it->body || f->req.body) ? "POST"
+                                                     : "GET";
     struct spate_output_rec rec = {
         .id_json = it->id_json,
         .index = j->index,
@@ -570,8 +612,7 @@ static void on_done(void *user, const struct spate_response *r)
         .method = method,
         .with_body = f->with_body,
     };
-    if (spate_output_line(line, &rec, r) == 0)
-        emit(f, j->index, line->data, line->len);
+    if (spate_output_line(line, &rec, r) == 0) emit(f, j->index, line->data, line->len);
     if (f->verbose)
         fprintf(stderr, "spate fetch: #%zu %s -> %d via %s (%s%s)%s%s\n", j->index, it->url,
                 r->status, r->remote[0] ? r->remote : "-", r->reused ? "reused" : "new",
@@ -584,8 +625,7 @@ static void on_done(void *user, const struct spate_response *r)
         f->by_kind[r->error]++;
     }
     free(j);
-    if (f->progress && !f->quiet)
-        progress(f, 0);
+    if (f->progress && !f->quiet) progress(f, 0);
     submit_more(f);
 }
 
@@ -621,8 +661,8 @@ static void submit_more(struct fetch *f)
 static void summary(struct fetch *f)
 {
     double el = now_s() - f->t0;
-    fprintf(stderr, "spate fetch: %zu requests, %zu ok, %zu failed in %.3f s (%.0f req/s)\n",
-            f->n, f->ok, f->failed, el, el > 0 ? (double)f->n / el : 0.0);
+    fprintf(stderr, "spate fetch: %zu requests, %zu ok, %zu failed in %.3f s (%.0f req/s)\n", f->n,
+            f->ok, f->failed, el, el > 0 ? (double)f->n / el : 0.0);
     if (f->verbose) {
         struct spate_stats st;
         spate_engine_stats(f->e, &st);
@@ -635,12 +675,10 @@ static void summary(struct fetch *f)
                 (unsigned long long)st.tls_resumed, (unsigned long long)st.dns_queries,
                 (unsigned long long)st.dns_cache_hits, (unsigned long long)st.stale_resends);
     }
-    if (!f->failed)
-        return;
+    if (!f->failed) return;
     fprintf(stderr, "spate fetch: failures by kind:");
     for (int k = 1; k <= SPATE_E_CANCELED; k++)
-        if (f->by_kind[k])
-            fprintf(stderr, " %s %zu", spate_error_kind_name(k), f->by_kind[k]);
+        if (f->by_kind[k]) fprintf(stderr, " %s %zu", spate_error_kind_name(k), f->by_kind[k]);
     fputc('\n', stderr);
 }
 
@@ -674,8 +712,7 @@ int spate_fetch_main(int argc, char **argv)
     spate_buf_init(&f.line);
     int rc = 2;
     char err[300];
-    if (parse_args(&f, argc, argv) || read_all(&f, argc, argv))
-        goto out;
+    if (parse_args(&f, argc, argv) || read_all(&f, argc, argv)) goto out;
     if (f.outdir) {
         struct stat st;
         if (stat(f.outdir, &st) || !S_ISDIR(st.st_mode)) {
@@ -703,8 +740,7 @@ int spate_fetch_main(int argc, char **argv)
     }
     flush_out(&f);
     if (!f.quiet) {
-        if (f.progress)
-            progress(&f, 1);
+        if (f.progress) progress(&f, 1);
         summary(&f);
     }
 out:

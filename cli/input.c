@@ -14,7 +14,6 @@ static const char *const fields[F_COUNT] = {"url", "method", "headers", "body", 
 /* This module's contract says -1 for a rejected line. */
 #define reject(...) (spate_errf(__VA_ARGS__), -1)
 
-
 /* At most 64 bytes of a field name for a message, anything but printable ASCII as \xNN. */
 static const char *quote(char *dst, const char *s, size_t n)
 {
@@ -65,7 +64,8 @@ static int take_headers(struct spate_input_item *it, const struct spate_json *v,
     if (spate_json_type(v) != SPATE_JSON_OBJECT)
         return reject(err, errlen, "\"headers\" must be an object of strings");
     if (n == 0) return 0;
-    if (!(it->headers = calloc(n, sizeof *it->headers))) return reject(err, errlen, "out of memory");
+    if (!(it->headers = calloc(n, sizeof *it->headers)))
+        return reject(err, errlen, "out of memory");
     for (size_t i = 0; i < n; i++) {
         size_t kl, vl;
         const char *k = spate_json_key(v, i, &kl);
@@ -109,9 +109,9 @@ static int index_fields(const struct spate_json *obj, const struct spate_json *f
             j++;
         if (j == F_COUNT)
             return reject(err, errlen,
-                        "unknown field \"%s\" (known: url, method, headers, body, "
-                        "json, id)",
-                        quote(q, k, kl));
+                          "unknown field \"%s\" (known: url, method, headers, body, "
+                          "json, id)",
+                          quote(q, k, kl));
         if (f[j]) return reject(err, errlen, "duplicate field \"%s\"", fields[j]);
         f[j] = spate_json_at(obj, i, NULL);
     }
@@ -179,7 +179,8 @@ int spate_input_parse_line(const char *line, size_t len, struct spate_input_item
     if (line[i] == '{') return parse_json_line(line, len, it, err, errlen);
     while (len > i && is_blank(line[len - 1]))
         len--;
-    if (memchr(line + i, '\0', len - i)) return reject(err, errlen, "invalid character 0x00 in URL");
+    if (memchr(line + i, '\0', len - i))
+        return reject(err, errlen, "invalid character 0x00 in URL");
     if (!(it->url = dup_mem(line + i, len - i))) return reject(err, errlen, "out of memory");
     return 1;
 }

@@ -23,10 +23,8 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (!strcmp(argv[1], "fetch"))
-        return spate_fetch_main(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "bench"))
-        return spate_bench_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "fetch")) return spate_fetch_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "bench")) return spate_bench_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "--version")) {
         printf("spate %s\n", SPATE_VERSION);
         return 0;

@@ -9,7 +9,7 @@ struct spate_output_rec {
     size_t index;
     const char *url;
     const char *method;
-    int with_body;       /* add "body" or "body_base64" */
+    int with_body; /* add "body" or "body_base64" */
 };
 
 /* Appends one JSON object and a newline to b. 0 or -ENOMEM. */

@@ -83,7 +83,6 @@ static const struct spate_dns_ip loopback[2] = {
 
 /* ---- names and literals ---- */
 
-
 /* Parses an IPv4 dotted quad or an IPv6 literal (brackets and a %zone optional). 0 or -1. */
 static int parse_ip(const char *s, size_t len, struct spate_dns_ip *ip)
 {
@@ -708,8 +707,9 @@ static int init_channel(struct spate_dns *d, const struct spate_dns_opts *o, cha
     int rc = ares_init_options(&d->ch, &ao, mask);
     if (rc != ARES_SUCCESS) {
         d->ch = NULL;
-        return rc == ARES_ENOMEM ? -ENOMEM
-                                 : spate_errf(err, errlen, "DNS init failed: %s", ares_strerror(rc));
+        return rc == ARES_ENOMEM
+                   ? -ENOMEM
+                   : spate_errf(err, errlen, "DNS init failed: %s", ares_strerror(rc));
     }
     if (!o->n_servers) return 0;
     struct ares_addr_port_node *nodes = calloc(o->n_servers, sizeof(*nodes));
@@ -717,8 +717,9 @@ static int init_channel(struct spate_dns *d, const struct spate_dns_opts *o, cha
     for (size_t i = 0; i < o->n_servers; i++) {
         if (!o->servers[i] || parse_server(o->servers[i], &nodes[i]) < 0) {
             free(nodes);
-            return spate_errf(err, errlen, "invalid DNS server '%s' (want ADDR[:PORT] or [V6]:PORT)",
-                           o->servers[i] ? o->servers[i] : "");
+            return spate_errf(err, errlen,
+                              "invalid DNS server '%s' (want ADDR[:PORT] or [V6]:PORT)",
+                              o->servers[i] ? o->servers[i] : "");
         }
         nodes[i].next = i + 1 < o->n_servers ? &nodes[i + 1] : NULL;
     }
@@ -758,7 +759,7 @@ int spate_dns_create(struct spate_dns **out, struct spate_loop *loop,
         for (size_t i = 0; i < o->n_pins; i++) {
             if (!o->pins[i] || parse_pin(o->pins[i], &d->pins[i]) < 0) {
                 rc = spate_errf(err, errlen, "invalid resolve pin '%s' (want HOST:PORT:ADDR)",
-                             o->pins[i] ? o->pins[i] : "");
+                                o->pins[i] ? o->pins[i] : "");
                 goto fail;
             }
         }

@@ -8,16 +8,14 @@
 
 void spate_buf_fini(struct spate_buf *b)
 {
-    if (!b)
-        return;
+    if (!b) return;
     free(b->data);
     spate_buf_init(b);
 }
 
 int spate_buf_reserve(struct spate_buf *b, size_t n)
 {
-    if (b->cap - b->len >= n)
-        return 0;
+    if (b->cap - b->len >= n) return 0;
     if (b->off && b->cap - spate_buf_pending(b) >= n) {
         /* slide pending bytes down instead of growing */
         memmove(b->data, b->data + b->off, spate_buf_pending(b));
@@ -27,13 +25,11 @@ int spate_buf_reserve(struct spate_buf *b, size_t n)
     }
     size_t cap = b->cap ? b->cap : 256;
     while (cap - b->len < n) {
-        if (cap > ((size_t)-1) / 2)
-            return -ENOMEM;
+        if (cap > ((size_t)-1) / 2) return -ENOMEM;
         cap *= 2;
     }
     char *d = realloc(b->data, cap);
-    if (!d)
-        return -ENOMEM;
+    if (!d) return -ENOMEM;
     b->data = d;
     b->cap = cap;
     return 0;
@@ -41,17 +37,18 @@ int spate_buf_reserve(struct spate_buf *b, size_t n)
 
 int spate_buf_add(struct spate_buf *b, const void *p, size_t n)
 {
-    if (n == 0)
-        return 0;
+    if (n == 0) return 0;
     int rc = spate_buf_reserve(b, n);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     memcpy(b->data + b->len, p, n);
     b->len += n;
     return 0;
 }
 
-int spate_buf_adds(struct spate_buf *b, const char *s) { return spate_buf_add(b, s, strlen(s)); }
+int spate_buf_adds(struct spate_buf *b, const char *s)
+{
+    return spate_buf_add(b, s, strlen(s));
+}
 
 int spate_buf_printf(struct spate_buf *b, const char *fmt, ...)
 {
@@ -59,11 +56,9 @@ int spate_buf_printf(struct spate_buf *b, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return -EINVAL;
+    if (n < 0) return -EINVAL;
     int rc = spate_buf_reserve(b, (size_t)n + 1);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     va_start(ap, fmt);
     vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
     va_end(ap);
@@ -74,8 +69,7 @@ int spate_buf_printf(struct spate_buf *b, const char *fmt, ...)
 void spate_buf_consume(struct spate_buf *b, size_t n)
 {
     b->off += n;
-    if (b->off >= b->len)
-        b->off = b->len = 0;
+    if (b->off >= b->len) b->off = b->len = 0;
 }
 
 int spate_buf_add_uint(struct spate_buf *b, unsigned long long v)

@@ -14,8 +14,14 @@ static inline void spate_buf_init(struct spate_buf *b)
     b->off = b->len = b->cap = 0;
 }
 void spate_buf_fini(struct spate_buf *b);
-static inline size_t spate_buf_pending(const struct spate_buf *b) { return b->len - b->off; }
-static inline void spate_buf_reset(struct spate_buf *b) { b->off = b->len = 0; }
+static inline size_t spate_buf_pending(const struct spate_buf *b)
+{
+    return b->len - b->off;
+}
+static inline void spate_buf_reset(struct spate_buf *b)
+{
+    b->off = b->len = 0;
+}
 
 /* Ensures room for n more bytes. 0 or -ENOMEM. */
 int spate_buf_reserve(struct spate_buf *b, size_t n);
@@ -23,7 +29,8 @@ int spate_buf_reserve(struct spate_buf *b, size_t n);
 int spate_buf_add(struct spate_buf *b, const void *p, size_t n);
 int spate_buf_adds(struct spate_buf *b, const char *s);
 /* Appends printf-formatted text. 0 or -ENOMEM. */
-int spate_buf_printf(struct spate_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int spate_buf_printf(struct spate_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Appends a decimal number (no printf: result lines are formatted per request). 0 or -ENOMEM. */
 int spate_buf_add_uint(struct spate_buf *b, unsigned long long v);
 /* Consumes n pending bytes; resets to empty when everything is consumed. */

@@ -11,8 +11,7 @@ uint64_t spate_clock_now(void)
 
 uint64_t spate_clock_from_sec(double s)
 {
-    if (!(s > 0))
-        return 0;
+    if (!(s > 0)) return 0;
     if (s >= 1e9) /* ~31 years: treat as "never" without overflowing */
         return UINT64_MAX / 2;
     return (uint64_t)(s * 1e9);

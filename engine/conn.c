@@ -79,13 +79,11 @@ static void set_timer(struct spate_conn *c, uint64_t deadline)
 
 static void close_fd(struct spate_conn *c)
 {
-    if (c->tr.ops && c->tr.ops->release)
-        c->tr.ops->release(&c->tr);
+    if (c->tr.ops && c->tr.ops->release) c->tr.ops->release(&c->tr);
     c->tr.ops = NULL;
     int fd = c->io.fd >= 0 ? c->io.fd : c->tr.fd;
     spate_loop_del(&c->ctx->loop, &c->io);
-    if (fd >= 0)
-        close(fd);
+    if (fd >= 0) close(fd);
     c->tr.fd = -1;
 }
 
@@ -100,11 +98,9 @@ static void free_addrs(struct spate_conn *c)
  * one black-holed address cannot eat the whole budget of a host that has others. */
 static uint64_t address_deadline(struct spate_conn *c)
 {
-    if (!c->connect_deadline)
-        return 0;
+    if (!c->connect_deadline) return 0;
     uint64_t now = spate_clock_now();
-    if (now >= c->connect_deadline)
-        return now;
+    if (now >= c->connect_deadline) return now;
     unsigned left = c->naddrs - c->ai;
     return now + (c->connect_deadline - now) / (left ? left : 1);
 }
@@ -158,8 +154,8 @@ static void try_connect(struct spate_conn *c)
         connect_failed(c, errno);
         return;
     }
-    if (spate_loop_add(&c->ctx->loop, &c->io, fd,
-                       SPATE_EV_READ | SPATE_EV_WRITE | SPATE_EV_EDGE) < 0) {
+    if (spate_loop_add(&c->ctx->loop, &c->io, fd, SPATE_EV_READ | SPATE_EV_WRITE | SPATE_EV_EDGE) <
+        0) {
         snprintf(c->ctx->msg, sizeof(c->ctx->msg), "cannot watch socket: %s", strerror(errno));
         fail(c, SPATE_E_CONNECT);
         return;
@@ -178,8 +174,7 @@ static void on_resolved(void *arg, const struct spate_dns_answer *a)
         fail(c, SPATE_E_DNS);
         return;
     }
-    if (a->cached)
-        c->t_dns = c->t_open; /* a cache hit costs no lookup time */
+    if (a->cached) c->t_dns = c->t_open; /* a cache hit costs no lookup time */
     c->addrs = malloc(a->n * sizeof(*c->addrs));
     if (!c->addrs) {
         snprintf(c->ctx->msg, sizeof(c->ctx->msg), "out of memory");
@@ -196,8 +191,7 @@ struct spate_conn *spate_conn_open(struct spate_ctx *ctx, const struct spate_tar
                                    const struct spate_conn_ops *ops, void *user)
 {
     struct spate_conn *c = calloc(1, sizeof(*c));
-    if (!c)
-        return NULL;
+    if (!c) return NULL;
     c->io.fd = -1;
     c->io.cb = on_event;
     c->tr.fd = -1;
@@ -246,8 +240,7 @@ static void transport_failed(struct spate_conn *c, ssize_t rc, const char *durin
     if (!strncmp(why, "TLS handshake failed", 20) && strstr(during, "handshake"))
         sep = during = ""; /* the transport's message already says when */
     char host[300] = "";
-    if (!strstr(why, "(host "))
-        snprintf(host, sizeof(host), " (host %s)", c->target->host);
+    if (!strstr(why, "(host ")) snprintf(host, sizeof(host), " (host %s)", c->target->host);
     snprintf(c->ctx->msg, sizeof(c->ctx->msg), "%s%s%s%s", why, sep, during, host);
     fail(c, k);
 }
@@ -255,8 +248,7 @@ static void transport_failed(struct spate_conn *c, ssize_t rc, const char *durin
 static void do_handshake(struct spate_conn *c)
 {
     int rc = c->tr.ops->handshake(&c->tr);
-    if (rc == SPATE_IO_WANT_READ || rc == SPATE_IO_WANT_WRITE)
-        return;
+    if (rc == SPATE_IO_WANT_READ || rc == SPATE_IO_WANT_WRITE) return;
     if (rc != 0) {
         if (c->tr.fail != SPATE_FAIL_TLS) {
             /* a peer that closes or resets mid-handshake is a TLS failure of this host */
@@ -275,9 +267,8 @@ static void do_handshake(struct spate_conn *c)
 static void start_tls(struct spate_conn *c)
 {
     char err[256];
-    if (!c->ctx->tls || spate_tls_attach(c->ctx->tls, &c->tr, c->target->host,
-                                         c->target->host_ip, c->target->port, err,
-                                         sizeof(err)) < 0) {
+    if (!c->ctx->tls || spate_tls_attach(c->ctx->tls, &c->tr, c->target->host, c->target->host_ip,
+                                         c->target->port, err, sizeof(err)) < 0) {
         snprintf(c->ctx->msg, sizeof(c->ctx->msg), "cannot start TLS: %s",
                  c->ctx->tls ? err : "no TLS context");
         fail(c, SPATE_E_TLS);
@@ -289,14 +280,11 @@ static void start_tls(struct spate_conn *c)
 
 static void check_connect(struct spate_conn *c, unsigned ev)
 {
-    if (!(ev & (SPATE_EV_WRITE | SPATE_EV_ERROR)))
-        return;
+    if (!(ev & (SPATE_EV_WRITE | SPATE_EV_ERROR))) return;
     int err = 0;
     socklen_t len = sizeof(err);
-    if (getsockopt(c->tr.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-        err = errno;
-    if (err == EINPROGRESS || (err == 0 && !(ev & SPATE_EV_WRITE)))
-        return;
+    if (getsockopt(c->tr.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+    if (err == EINPROGRESS || (err == 0 && !(ev & SPATE_EV_WRITE))) return;
     if (err) {
         connect_failed(c, err);
         return;
@@ -358,8 +346,7 @@ static void parse_failed(struct spate_conn *c)
 static int feed(struct spate_conn *c, const char *p, size_t n)
 {
     size_t used = 0;
-    if (!c->t_first)
-        c->t_first = c->ctx->loop.now; /* when the wait that brought it ended */
+    if (!c->t_first) c->t_first = c->ctx->loop.now; /* when the wait that brought it ended */
     c->wire_bytes += n;
     switch (spate_http1_feed(&c->resp, p, n, &used)) {
     case SPATE_H1_MORE:
@@ -376,8 +363,7 @@ static int feed(struct spate_conn *c, const char *p, size_t n)
 
 static void at_eof(struct spate_conn *c)
 {
-    if (c->tr.tls)
-        c->unclean_eof = (unsigned char)spate_tls_unclean_eof(&c->tr);
+    if (c->tr.tls) c->unclean_eof = (unsigned char)spate_tls_unclean_eof(&c->tr);
     if (spate_http1_eof(&c->resp) == SPATE_H1_DONE) {
         c->resp.keep_alive = 0;
         finish(c, 0, 0);
@@ -393,23 +379,21 @@ static void do_read(struct spate_conn *c)
         ssize_t n = c->tr.ops->read(&c->tr, c->ctx->rbuf, c->ctx->rbuf_len);
         if (n > 0) {
             c->last_io = c->ctx->loop.now;
-            if (feed(c, c->ctx->rbuf, (size_t)n))
-                return;
+            if (feed(c, c->ctx->rbuf, (size_t)n)) return;
             /* over TCP a short read drained the socket, unless the peer closed too (that FIN
              * raises no new edge); TLS returns one record per read, so only WANT_READ says
              * the socket is drained */
-            if ((size_t)n < c->ctx->rbuf_len && !c->tr.tls && !c->hup)
-                return;
+            if ((size_t)n < c->ctx->rbuf_len && !c->tr.tls && !c->hup) return;
             continue;
         }
-        if (n == SPATE_IO_WANT_READ || n == SPATE_IO_WANT_WRITE)
-            return;
+        if (n == SPATE_IO_WANT_READ || n == SPATE_IO_WANT_WRITE) return;
         if (n == SPATE_IO_EOF) {
             at_eof(c);
             return;
         }
-        transport_failed(c, n, spate_http1_started(&c->resp) ? "while reading the response"
-                                                              : "before any response");
+        transport_failed(c, n,
+                         spate_http1_started(&c->resp) ? "while reading the response"
+                                                       : "before any response");
         return;
     }
 }
@@ -428,15 +412,13 @@ static void try_send(struct spate_conn *c)
             c->out_off += (size_t)n;
             continue;
         }
-        if (n == SPATE_IO_WANT_READ || n == SPATE_IO_WANT_WRITE)
-            return;
+        if (n == SPATE_IO_WANT_READ || n == SPATE_IO_WANT_WRITE) return;
         /* the server may have answered (413, 401) and closed before taking the whole body:
          * that answer is still queued on our side and is the real outcome */
         if (c->tr.ops->pending(&c->tr) || peek_readable(c)) {
             c->hup = 1;
             do_read(c);
-            if (c->state != SPATE_CONN_SENDING)
-                return;
+            if (c->state != SPATE_CONN_SENDING) return;
         }
         transport_failed(c, n, "while sending the request");
         return;
@@ -454,20 +436,18 @@ void spate_conn_idle(struct spate_conn *c)
 
 int spate_conn_reusable(const struct spate_conn *c)
 {
-    return c->resp.complete && c->resp.keep_alive && !c->leftover && !c->unclean_eof &&
-           !c->hup && c->out_off == c->out_len && c->state == SPATE_CONN_IDLE;
+    return c->resp.complete && c->resp.keep_alive && !c->leftover && !c->unclean_eof && !c->hup &&
+           c->out_off == c->out_len && c->state == SPATE_CONN_IDLE;
 }
 
 int spate_conn_idle_ok(struct spate_conn *c)
 {
-    if (c->state != SPATE_CONN_IDLE || !c->tr.ops)
-        return 0;
+    if (c->state != SPATE_CONN_IDLE || !c->tr.ops) return 0;
     /* Idle since an earlier batch: the server had time to close it or send something, and
      * its readiness may still sit unseen in the backend, so look. Idle only since this batch
      * (the common keep-alive hand-over): nothing can have come that a look would catch but
      * the stale-connection re-send would not, and the look would cost a syscall per request. */
-    if (c->idle_batch == c->ctx->loop.batch)
-        return 1;
+    if (c->idle_batch == c->ctx->loop.batch) return 1;
     return c->tr.ops->idle_ok(&c->tr);
 }
 
@@ -476,8 +456,7 @@ int spate_conn_idle_ok(struct spate_conn *c)
 static void on_event(struct spate_io *io, unsigned ev)
 {
     struct spate_conn *c = of_io(io);
-    if (ev & SPATE_EV_ERROR)
-        c->hup = 1;
+    if (ev & SPATE_EV_ERROR) c->hup = 1;
     switch (c->state) {
     case SPATE_CONN_CONNECTING:
         check_connect(c, ev);
@@ -487,10 +466,8 @@ static void on_event(struct spate_io *io, unsigned ev)
         break;
     case SPATE_CONN_SENDING:
         /* a server may answer (413, 401) before taking the whole body: read that first */
-        if (ev & (SPATE_EV_READ | SPATE_EV_ERROR))
-            do_read(c);
-        if (c->state == SPATE_CONN_SENDING)
-            try_send(c);
+        if (ev & (SPATE_EV_READ | SPATE_EV_ERROR)) do_read(c);
+        if (c->state == SPATE_CONN_SENDING) try_send(c);
         break;
     case SPATE_CONN_RECEIVING:
         do_read(c);
@@ -525,8 +502,8 @@ static void on_timer(struct spate_timer *t)
     case SPATE_CONN_CONNECTING: {
         char a[80];
         spate_conn_peer(c, a, sizeof(a));
-        snprintf(c->ctx->msg, sizeof(c->ctx->msg), "connect timeout connecting to %s (host %s)",
-                 a, c->target->host);
+        snprintf(c->ctx->msg, sizeof(c->ctx->msg), "connect timeout connecting to %s (host %s)", a,
+                 c->target->host);
         next_address(c, SPATE_E_TIMEOUT);
         break;
     }
@@ -558,10 +535,8 @@ static void reap(struct spate_reap *r)
 
 void spate_conn_close(struct spate_conn *c)
 {
-    if (!c || c->reap.fn)
-        return;
-    if (c->dnsq)
-        spate_dns_cancel(c->dnsq);
+    if (!c || c->reap.fn) return;
+    if (c->dnsq) spate_dns_cancel(c->dnsq);
     c->dnsq = NULL;
     spate_loop_untimer(&c->ctx->loop, &c->timer);
     free_addrs(c);

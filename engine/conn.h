@@ -51,32 +51,32 @@ struct spate_conn {
     struct spate_ctx *ctx;
     const struct spate_target *target;
     const struct spate_conn_ops *ops;
-    void *user;                      /* the owner's current object */
-    struct spate_conn *prev, *next;  /* owner's list links (a host's idle list, bench slots) */
+    void *user;                     /* the owner's current object */
+    struct spate_conn *prev, *next; /* owner's list links (a host's idle list, bench slots) */
     struct spate_conn *lru_prev, *lru_next; /* the pool's engine-wide idle list */
-    struct spate_timer timer;        /* connect deadline, then the read-silence check */
+    struct spate_timer timer;               /* connect deadline, then the read-silence check */
     uint64_t connect_deadline;
-    uint64_t last_io;                /* ns of the last byte received, for --read-timeout */
-    const char *out;                 /* request bytes being sent (not owned) */
+    uint64_t last_io; /* ns of the last byte received, for --read-timeout */
+    const char *out;  /* request bytes being sent (not owned) */
     size_t out_len, out_off;
     struct spate_http1_resp resp;
     struct spate_dns_query *dnsq;
-    struct spate_dns_addr *addrs;    /* while connecting: owned copy of the answer */
+    struct spate_dns_addr *addrs; /* while connecting: owned copy of the answer */
     unsigned naddrs, ai;
     union {
         struct sockaddr sa;
         struct sockaddr_in in4;
         struct sockaddr_in6 in6;
-    } peer;                          /* the address connected to */
-    char peer_str[48];               /* peer as "ADDR:PORT", formatted once per connection */
+    } peer;            /* the address connected to */
+    char peer_str[48]; /* peer as "ADDR:PORT", formatted once per connection */
     /* monotonic ns marks of the setup and the current exchange */
     uint64_t t_open, t_dns, t_tcp0, t_tcp, t_tls, t_send, t_first;
-    uint64_t wire_bytes;             /* response bytes read in the current exchange */
-    unsigned exchanges;              /* responses completed on this connection */
-    uint64_t idle_batch;             /* loop batch in which it went idle */
+    uint64_t wire_bytes; /* response bytes read in the current exchange */
+    unsigned exchanges;  /* responses completed on this connection */
+    uint64_t idle_batch; /* loop batch in which it went idle */
     unsigned char reused, resumed, leftover, unclean_eof, opening;
-    unsigned char hup;               /* the peer hung up: read to the EOF, not to a short read */
-    enum spate_error_kind deferred;  /* a failure met inside spate_conn_open, told later */
+    unsigned char hup;              /* the peer hung up: read to the EOF, not to a short read */
+    enum spate_error_kind deferred; /* a failure met inside spate_conn_open, told later */
     char *deferred_msg;
     struct spate_reap reap;
 };

@@ -18,7 +18,7 @@ struct spate_ctx {
     uint64_t read_timeout;    /* ns, 0 = none */
     char *rbuf;               /* shared read buffer: the loop is single-threaded */
     size_t rbuf_len;
-    char msg[512];            /* error message handed to a fail callback (copied by the owner) */
+    char msg[512]; /* error message handed to a fail callback (copied by the owner) */
     struct spate_stats stats;
 };
 

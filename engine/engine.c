@@ -23,15 +23,15 @@
 struct spate_engine {
     struct spate_ctx ctx;
     struct spate_config cfg;
-    char *user_agent;              /* owned */
-    char *cacert;                  /* owned */
+    char *user_agent; /* owned */
+    char *cacert;     /* owned */
     struct spate_pool pool;
     struct spate_limit lim;
-    size_t active;                 /* submitted and not yet completed */
+    size_t active; /* submitted and not yet completed */
     uint64_t rng;
-    struct spate_req *all;         /* every active request (for cancel on destroy) */
-    int probing, probe_answered;   /* see addr_still_current() */
-    struct spate_host *last_host;  /* the host of the last submit (hosts live as long as e) */
+    struct spate_req *all;        /* every active request (for cancel on destroy) */
+    int probing, probe_answered;  /* see addr_still_current() */
+    struct spate_host *last_host; /* the host of the last submit (hosts live as long as e) */
 };
 
 static struct spate_engine *engine_of(struct spate_ctx *x)
@@ -46,8 +46,8 @@ static void attempt_ended(struct spate_req *r, enum spate_error_kind k, const ch
 
 const char *spate_error_kind_name(enum spate_error_kind k)
 {
-    static const char *const names[] = {"",        "dns",      "connect", "tls",
-                                        "timeout", "reset",    "protocol", "http",
+    static const char *const names[] = {"",          "dns",   "connect",  "tls",
+                                        "timeout",   "reset", "protocol", "http",
                                         "too_large", "input", "canceled"};
     return (unsigned)k < sizeof(names) / sizeof(names[0]) ? names[k] : "unknown";
 }
@@ -69,16 +69,21 @@ void spate_config_init(struct spate_config *c)
     c->user_agent = "spate/" SPATE_VERSION;
 }
 
-static char *dup_str(const char *s) { return s ? strdup(s) : NULL; }
+static char *dup_str(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
 
-static double secs(uint64_t from, uint64_t to) { return to > from ? (double)(to - from) / 1e9 : 0; }
+static double secs(uint64_t from, uint64_t to)
+{
+    return to > from ? (double)(to - from) / 1e9 : 0;
+}
 
 /* ---------- engine life ---------- */
 
 static int start_tls_ctx(struct spate_engine *e, char *err, size_t errlen)
 {
-    if (e->ctx.tls)
-        return 0;
+    if (e->ctx.tls) return 0;
     struct spate_tls_opts o = {.cacert = e->cacert, .insecure = e->cfg.insecure};
     return spate_tls_create(&e->ctx.tls, &o, err, errlen);
 }
@@ -87,15 +92,12 @@ int spate_engine_create(struct spate_engine **out, const struct spate_config *cf
                         size_t errlen)
 {
     char dummy[8];
-    if (!err)
-        err = dummy, errlen = sizeof(dummy);
+    if (!err) err = dummy, errlen = sizeof(dummy);
     *out = NULL;
     struct spate_engine *e = calloc(1, sizeof(*e));
-    if (!e)
-        return -ENOMEM;
+    if (!e) return -ENOMEM;
     e->cfg = *cfg;
-    if (!e->cfg.concurrency)
-        e->cfg.concurrency = 1;
+    if (!e->cfg.concurrency) e->cfg.concurrency = 1;
     e->user_agent = dup_str(cfg->user_agent);
     e->cacert = dup_str(cfg->cacert);
     e->rng = (uint64_t)spate_clock_now() | 1;
@@ -108,17 +110,15 @@ int spate_engine_create(struct spate_engine **out, const struct spate_config *cf
     x->read_timeout = spate_clock_from_sec(cfg->read_timeout);
     x->rbuf_len = READ_BUF;
     x->rbuf = malloc(READ_BUF);
-    spate_limit_init(&e->lim, &x->loop, cfg->concurrency, cfg->per_host, cfg->rate,
-                     start_attempt, e);
+    spate_limit_init(&e->lim, &x->loop, cfg->concurrency, cfg->per_host, cfg->rate, start_attempt,
+                     e);
     int rc = -ENOMEM;
-    if (!x->rbuf || (cfg->user_agent && !e->user_agent) || (cfg->cacert && !e->cacert))
-        goto fail;
+    if (!x->rbuf || (cfg->user_agent && !e->user_agent) || (cfg->cacert && !e->cacert)) goto fail;
     if ((rc = spate_loop_init(&x->loop)) < 0) {
         snprintf(err, errlen, "cannot create event loop: %s", strerror(-rc));
         goto fail;
     }
-    if ((rc = spate_pool_init(&e->pool)) < 0)
-        goto fail;
+    if ((rc = spate_pool_init(&e->pool)) < 0) goto fail;
     struct spate_dns_opts d = {
         .fixed_ttl = cfg->dns_ttl,
         .servers = cfg->dns_servers,
@@ -129,13 +129,11 @@ int spate_engine_create(struct spate_engine **out, const struct spate_config *cf
          * budget, so a silent DNS server reads as a DNS failure, not a connect timeout */
         .timeout = cfg->connect_timeout > 0 ? cfg->connect_timeout / 4 : 0,
     };
-    if ((rc = spate_dns_create(&x->dns, &x->loop, &d, err, errlen)) < 0)
-        goto fail;
+    if ((rc = spate_dns_create(&x->dns, &x->loop, &d, err, errlen)) < 0) goto fail;
     *out = e;
     return 0;
 fail:
-    if (rc == -ENOMEM)
-        snprintf(err, errlen, "out of memory");
+    if (rc == -ENOMEM) snprintf(err, errlen, "out of memory");
     spate_engine_destroy(e);
     return rc;
 }
@@ -163,8 +161,7 @@ static void free_req(struct spate_req *r)
 
 static const char *default_method(const struct spate_request *q)
 {
-    if (q->method && *q->method)
-        return q->method;
+    if (q->method && *q->method) return q->method;
     return q->body ? "POST" : "GET";
 }
 
@@ -189,19 +186,16 @@ static int check_parts(const struct spate_request *q, char *err, size_t errlen)
 int spate_request_check(const struct spate_request *q, char *err, size_t errlen)
 {
     char dummy[8];
-    if (!err)
-        err = dummy, errlen = sizeof(dummy);
+    if (!err) err = dummy, errlen = sizeof(dummy);
     if (!q) {
         snprintf(err, errlen, "no request given");
         return -EINVAL;
     }
     int rc = check_parts(q, err, errlen);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     struct spate_url u;
     rc = spate_url_parse(&u, q->url, err, errlen);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     spate_url_fini(&u);
     return 0;
 }
@@ -214,8 +208,7 @@ static struct spate_host *host_for(struct spate_engine *e, const struct spate_ur
         !strcmp(h->target.host, u->host))
         return h;
     h = spate_pool_host(&e->pool, u->scheme, u->host, u->host_ip, u->port);
-    if (h)
-        e->last_host = h;
+    if (h) e->last_host = h;
     return h;
 }
 
@@ -240,12 +233,10 @@ static int render(struct spate_engine *e, struct spate_req *r, char *err, size_t
 static int copy_request(struct spate_req *r, const struct spate_request *q)
 {
     r->method = strdup(default_method(q));
-    if (!r->method)
-        return -ENOMEM;
+    if (!r->method) return -ENOMEM;
     if (q->nheaders) {
         r->headers = calloc(q->nheaders, sizeof(*r->headers));
-        if (!r->headers)
-            return -ENOMEM;
+        if (!r->headers) return -ENOMEM;
         for (size_t i = 0; i < q->nheaders; i++, r->nheaders++) {
             r->headers[i].name = strdup(q->headers[i].name);
             r->headers[i].value = strdup(q->headers[i].value);
@@ -259,8 +250,7 @@ static int copy_request(struct spate_req *r, const struct spate_request *q)
         r->has_body = 1;
         r->body_len = q->body_len;
         r->body = malloc(q->body_len ? q->body_len : 1);
-        if (!r->body)
-            return -ENOMEM;
+        if (!r->body) return -ENOMEM;
         memcpy(r->body, q->body, q->body_len);
     }
     return 0;
@@ -269,18 +259,15 @@ static int copy_request(struct spate_req *r, const struct spate_request *q)
 int spate_submit(struct spate_engine *e, const struct spate_request *q, char *err, size_t errlen)
 {
     char dummy[8];
-    if (!err)
-        err = dummy, errlen = sizeof(dummy);
+    if (!err) err = dummy, errlen = sizeof(dummy);
     if (!q || !q->done) {
         snprintf(err, errlen, "a request needs a completion callback");
         return -EINVAL;
     }
     int rc = check_parts(q, err, errlen);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     struct spate_req *r = calloc(1, sizeof(*r));
-    if (!r)
-        return -ENOMEM;
+    if (!r) return -ENOMEM;
     r->e = e;
     r->keep_body = q->keep_body;
     r->skip_headers = q->skip_headers;
@@ -294,28 +281,22 @@ int spate_submit(struct spate_engine *e, const struct spate_request *q, char *er
         free(r);
         return rc;
     }
-    if (!rc)
-        rc = copy_request(r, q);
-    if (!rc)
-        rc = render(e, r, err, errlen);
-    if (!rc && r->url.https)
-        rc = start_tls_ctx(e, err, errlen);
+    if (!rc) rc = copy_request(r, q);
+    if (!rc) rc = render(e, r, err, errlen);
+    if (!rc && r->url.https) rc = start_tls_ctx(e, err, errlen);
     if (!rc) {
         r->host = host_for(e, &r->url);
-        if (!r->host)
-            rc = -ENOMEM;
+        if (!r->host) rc = -ENOMEM;
     }
     if (rc) {
-        if (rc == -ENOMEM)
-            snprintf(err, errlen, "out of memory");
+        if (rc == -ENOMEM) snprintf(err, errlen, "out of memory");
         free_req(r);
         return rc;
     }
     spate_limit_push(&e->lim, r);
     e->active++;
     r->anext = e->all;
-    if (e->all)
-        e->all->aprev = r;
+    if (e->all) e->all->aprev = r;
     e->all = r;
     return 0;
 }
@@ -339,10 +320,8 @@ static void complete(struct spate_req *r)
     r->phase = REQ_DONE;
     spate_loop_untimer(&e->ctx.loop, &r->timer);
     struct spate_header *hv = NULL;
-    if (r->nresp_headers)
-        hv = calloc(r->nresp_headers, sizeof(*hv));
-    if (hv)
-        build_headers(r, hv);
+    if (r->nresp_headers) hv = calloc(r->nresp_headers, sizeof(*hv));
+    if (hv) build_headers(r, hv);
     struct spate_response resp = {
         .status = r->status,
         .error = r->error,
@@ -364,8 +343,7 @@ static void complete(struct spate_req *r)
         r->aprev->anext = r->anext;
     else
         e->all = r->anext;
-    if (r->anext)
-        r->anext->aprev = r->aprev;
+    if (r->anext) r->anext->aprev = r->aprev;
     r->done(r->user, &resp);
     free(hv);
     free_req(r);
@@ -393,8 +371,8 @@ static void release_slot(struct spate_req *r)
 
 static void forget_conn(struct spate_engine *e, struct spate_conn *c)
 {
-    struct spate_host *h = (struct spate_host *)((char *)c->target -
-                                                 offsetof(struct spate_host, target));
+    struct spate_host *h =
+        (struct spate_host *)((char *)c->target - offsetof(struct spate_host, target));
     h->nconns--;
     e->pool.nconns--;
     spate_conn_close(c);
@@ -403,10 +381,9 @@ static void forget_conn(struct spate_engine *e, struct spate_conn *c)
 static int evict_idle(struct spate_engine *e)
 {
     struct spate_conn *c = spate_pool_oldest(&e->pool);
-    if (!c)
-        return 0;
-    struct spate_host *h = (struct spate_host *)((char *)c->target -
-                                                 offsetof(struct spate_host, target));
+    if (!c) return 0;
+    struct spate_host *h =
+        (struct spate_host *)((char *)c->target - offsetof(struct spate_host, target));
     spate_pool_unlink(&e->pool, h, c);
     forget_conn(e, c);
     return 1;
@@ -422,8 +399,7 @@ static void body_reset(struct spate_req *r)
     r->retry_after = -1;
     free(r->location);
     r->location = NULL;
-    if (r->streamed && r->on_body)
-        r->on_body(r->user, NULL, 0);
+    if (r->streamed && r->on_body) r->on_body(r->user, NULL, 0);
     r->streamed = 0;
 }
 
@@ -434,11 +410,9 @@ static void on_header(void *owner, const char *name, size_t nlen, const char *va
         r->location = strndup(val, vlen);
     if (nlen == 11 && !strncasecmp(name, "Retry-After", 11)) {
         double s;
-        if (spate_retry_after_parse(val, vlen, time(NULL), &s))
-            r->retry_after = s;
+        if (spate_retry_after_parse(val, vlen, time(NULL), &s)) r->retry_after = s;
     }
-    if (r->skip_headers)
-        return;
+    if (r->skip_headers) return;
     if (spate_buf_reserve(&r->hstore, nlen + vlen + 2))
         return; /* out of memory: the header is dropped from the result, nothing else */
     spate_buf_add(&r->hstore, name, nlen);
@@ -452,8 +426,7 @@ static int on_body(void *owner, const char *p, size_t n)
 {
     struct spate_req *r = owner;
     r->body_bytes += n;
-    if (r->keep_body && spate_buf_add(&r->bodybuf, p, n))
-        return -1;
+    if (r->keep_body && spate_buf_add(&r->bodybuf, p, n)) return -1;
     if (r->on_body) {
         r->streamed = 1;
         return r->on_body(r->user, p, n);
@@ -488,15 +461,13 @@ static void on_probe(void *arg, const struct spate_dns_answer *a)
  * checkout) and the connection is used meanwhile, as the previous answer allowed. */
 static int addr_still_current(struct spate_engine *e, struct spate_conn *c)
 {
-    if (c->target->host_ip)
-        return 1;
+    if (c->target->host_ip) return 1;
     struct spate_dns_query *q = NULL;
     e->probing = 1;
     e->probe_answered = 0;
     int rc = spate_dns_resolve(e->ctx.dns, c->target->host, c->target->port, on_probe, e, &q);
     e->probing = 0;
-    if (rc < 0 || !e->probe_answered)
-        return 1;
+    if (rc < 0 || !e->probe_answered) return 1;
     return spate_dns_addr_current(e->ctx.dns, c->target->host, &c->peer.sa);
 }
 
@@ -504,8 +475,7 @@ static struct spate_conn *take_idle(struct spate_engine *e, struct spate_host *h
 {
     struct spate_conn *c;
     while ((c = spate_pool_take(&e->pool, h))) {
-        if (addr_still_current(e, c))
-            return c;
+        if (addr_still_current(e, c)) return c;
         forget_conn(e, c);
     }
     return NULL;
@@ -520,8 +490,7 @@ static void start_attempt(void *owner, struct spate_req *r)
     r->phase = REQ_RUNNING;
     r->inflight = 1;
     e->lim.inflight++;
-    if (!r->t_first)
-        r->t_first = now;
+    if (!r->t_first) r->t_first = now;
     r->t_attempt = now;
     memset(&r->time, 0, sizeof(r->time));
     r->resp_started = 0;
@@ -537,8 +506,7 @@ static void start_attempt(void *owner, struct spate_req *r)
         return;
     }
     r->reused = 0;
-    if (e->pool.nconns >= e->cfg.concurrency)
-        evict_idle(e);
+    if (e->pool.nconns >= e->cfg.concurrency) evict_idle(e);
     h->nconns++;
     e->pool.nconns++;
     r->conn = spate_conn_open(&e->ctx, &h->target, &conn_ops, r);
@@ -554,10 +522,8 @@ static void start_attempt(void *owner, struct spate_req *r)
 static int retryable(struct spate_req *r, enum spate_error_kind k, int got_bytes)
 {
     struct spate_engine *e = r->e;
-    if (r->attempts - r->hop_attempts > e->cfg.retries)
-        return 0;
-    if (!e->cfg.retry_all_methods && !spate_http1_idempotent(r->method))
-        return 0;
+    if (r->attempts - r->hop_attempts > e->cfg.retries) return 0;
+    if (!e->cfg.retry_all_methods && !spate_http1_idempotent(r->method)) return 0;
     switch (k) {
     case SPATE_E_DNS:
     case SPATE_E_CONNECT:
@@ -577,8 +543,8 @@ static void schedule_retry(struct spate_req *r)
     struct spate_engine *e = r->e;
     uint64_t wait;
     if (r->retry_after >= 0 && (r->status == 429 || r->status == 503)) {
-        double s = r->retry_after < e->cfg.retry_after_max ? r->retry_after
-                                                           : e->cfg.retry_after_max;
+        double s =
+            r->retry_after < e->cfg.retry_after_max ? r->retry_after : e->cfg.retry_after_max;
         wait = spate_clock_from_sec(s);
         spate_limit_hold(&e->lim, r->host, spate_clock_now() + wait);
     } else {
@@ -606,7 +572,10 @@ static void attempt_ended(struct spate_req *r, enum spate_error_kind k, const ch
     spate_limit_pump(&e->lim);
 }
 
-static int is_redirect(int s) { return s == 301 || s == 302 || s == 303 || s == 307 || s == 308; }
+static int is_redirect(int s)
+{
+    return s == 301 || s == 302 || s == 303 || s == 307 || s == 308;
+}
 
 /* Headers that carry credentials must not follow a request to another origin. */
 static void drop_credentials(struct spate_req *r)
@@ -642,8 +611,7 @@ static int follow(struct spate_req *r, char *msg, size_t len)
         snprintf(msg, len, "redirect refused: %.150s (Location: %.150s)", err, r->location);
         return -1;
     }
-    if (!spate_url_same_origin(&next, &r->url))
-        drop_credentials(r);
+    if (!spate_url_same_origin(&next, &r->url)) drop_credentials(r);
     if ((r->status == 303 && strcmp(r->method, "HEAD")) ||
         ((r->status == 301 || r->status == 302) && !strcmp(r->method, "POST"))) {
         free(r->method);
@@ -653,15 +621,13 @@ static int follow(struct spate_req *r, char *msg, size_t len)
         r->body_len = 0;
         r->has_body = 0;
     }
-    struct spate_host *h = spate_pool_host(&e->pool, next.scheme, next.host, next.host_ip,
-                                           next.port);
+    struct spate_host *h =
+        spate_pool_host(&e->pool, next.scheme, next.host, next.host_ip, next.port);
     int rc = r->method && h ? 0 : -ENOMEM;
-    if (!rc && next.https)
-        rc = start_tls_ctx(e, err, sizeof(err));
+    if (!rc && next.https) rc = start_tls_ctx(e, err, sizeof(err));
     spate_url_fini(&r->url);
     r->url = next;
-    if (!rc)
-        rc = render(e, r, err, sizeof(err));
+    if (!rc) rc = render(e, r, err, sizeof(err));
     if (rc) {
         snprintf(msg, len, "cannot follow redirect: %s", rc == -ENOMEM ? "out of memory" : err);
         return -1;
@@ -701,8 +667,7 @@ static void response_done(struct spate_req *r)
 
 static void note_setup_times(struct spate_req *r, struct spate_conn *c)
 {
-    if (r->reused)
-        return;
+    if (r->reused) return;
     r->time.dns = secs(c->t_open, c->t_dns);
     r->time.connect = secs(c->t_tcp0, c->t_tcp);
     r->time.tls = c->t_tls ? secs(c->t_tcp, c->t_tls) : 0;
@@ -742,8 +707,7 @@ static void on_fail(struct spate_conn *c, enum spate_error_kind k)
     memcpy(r->remote, c->peer_str, sizeof(c->peer_str));
     if (c->t_first && c->state != SPATE_CONN_RESOLVING)
         r->time.ttfb = secs(r->t_attempt, c->t_first);
-    if (!r->reused)
-        note_setup_times(r, c);
+    if (!r->reused) note_setup_times(r, c);
     forget_conn(e, c);
     /* a pooled connection the server had already closed: not the request's fault */
     if (r->reused && !started && k == SPATE_E_RESET && !r->stale_resent &&
@@ -765,8 +729,8 @@ static void on_fail(struct spate_conn *c, enum spate_error_kind k)
 static void on_idle_dead(struct spate_conn *c)
 {
     struct spate_engine *e = engine_of(c->ctx);
-    struct spate_host *h = (struct spate_host *)((char *)c->target -
-                                                 offsetof(struct spate_host, target));
+    struct spate_host *h =
+        (struct spate_host *)((char *)c->target - offsetof(struct spate_host, target));
     spate_pool_unlink(&e->pool, h, c);
     forget_conn(e, c);
     spate_limit_pump(&e->lim);
@@ -789,15 +753,13 @@ static void on_req_timer(struct spate_timer *t)
         spate_limit_pump(&e->lim);
         return;
     }
-    if (r->phase != REQ_RUNNING)
-        return;
+    if (r->phase != REQ_RUNNING) return;
     char m[160];
-    snprintf(m, sizeof(m), "timeout: no complete response from %s within %g s",
-             r->url.host, e->cfg.timeout);
+    snprintf(m, sizeof(m), "timeout: no complete response from %s within %g s", r->url.host,
+             e->cfg.timeout);
     if (r->conn) {
         struct spate_conn *c = r->conn;
-        if (!r->reused)
-            note_setup_times(r, c);
+        if (!r->reused) note_setup_times(r, c);
         forget_conn(e, c);
     }
     attempt_ended(r, SPATE_E_TIMEOUT, m);
@@ -805,7 +767,10 @@ static void on_req_timer(struct spate_timer *t)
 
 /* ---------- running ---------- */
 
-struct spate_ctx *spate_engine_ctx(struct spate_engine *e) { return &e->ctx; }
+struct spate_ctx *spate_engine_ctx(struct spate_engine *e)
+{
+    return &e->ctx;
+}
 
 int spate_engine_need_tls(struct spate_engine *e, char *err, size_t errlen)
 {
@@ -819,26 +784,25 @@ int spate_run(struct spate_engine *e)
         uint64_t cap = UINT64_MAX;
         if (e->cfg.before_wait) {
             int ms = e->cfg.before_wait(e->cfg.before_wait_arg);
-            if (ms >= 0)
-                cap = (uint64_t)ms * SPATE_NS_PER_MS;
+            if (ms >= 0) cap = (uint64_t)ms * SPATE_NS_PER_MS;
         }
         int rc = spate_loop_once(&e->ctx.loop, cap);
-        if (rc < 0)
-            return rc;
+        if (rc < 0) return rc;
     }
     return 0;
 }
 
-int spate_engine_fd(const struct spate_engine *e) { return e->ctx.loop.bfd; }
+int spate_engine_fd(const struct spate_engine *e)
+{
+    return e->ctx.loop.bfd;
+}
 
 int spate_engine_timeout_ms(struct spate_engine *e)
 {
     struct spate_limit *l = &e->lim;
-    if (l->q_head && l->inflight < l->concurrency && !spate_timer_armed(&l->rate_timer))
-        return 0;
+    if (l->q_head && l->inflight < l->concurrency && !spate_timer_armed(&l->rate_timer)) return 0;
     uint64_t ns = spate_loop_next_timeout(&e->ctx.loop);
-    if (ns == UINT64_MAX)
-        return -1;
+    if (ns == UINT64_MAX) return -1;
     return ns / SPATE_NS_PER_MS > 1000000000 ? 1000000000
                                              : (int)((ns + SPATE_NS_PER_MS - 1) / SPATE_NS_PER_MS);
 }
@@ -848,8 +812,7 @@ int spate_engine_step(struct spate_engine *e)
     /* events first: an idle connection the server closed while the caller was polling must be
      * seen before the limiter hands it out */
     int rc = spate_loop_once(&e->ctx.loop, 0);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     spate_limit_pump(&e->lim);
     return e->active > (size_t)0x7fffffff ? 0x7fffffff : (int)e->active;
 }
@@ -883,8 +846,7 @@ static void cancel_all(struct spate_engine *e)
 
 void spate_engine_destroy(struct spate_engine *e)
 {
-    if (!e)
-        return;
+    if (!e) return;
     if (e->ctx.rbuf) {
         cancel_all(e);
         spate_limit_fini(&e->lim);

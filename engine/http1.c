@@ -16,18 +16,15 @@
 
 static int is_tchar(unsigned char c)
 {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return 1;
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return 1;
     return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
 static int bad_token(const char *s)
 {
-    if (!*s)
-        return 1;
+    if (!*s) return 1;
     for (; *s; s++)
-        if (!is_tchar((unsigned char)*s))
-            return 1;
+        if (!is_tchar((unsigned char)*s)) return 1;
     return 0;
 }
 
@@ -83,23 +80,20 @@ int spate_http1_idempotent(const char *m)
 {
     static const char *const ok[] = {"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"};
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
-        if (!strcmp(m, ok[i]))
-            return 1;
+        if (!strcmp(m, ok[i])) return 1;
     return 0;
 }
 
 static int has_header(const struct spate_http1_req *r, const char *name)
 {
     for (size_t i = 0; i < r->nheaders; i++)
-        if (!strcasecmp(r->headers[i].name, name))
-            return 1;
+        if (!strcasecmp(r->headers[i].name, name)) return 1;
     return 0;
 }
 
 static int unhex(int c)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
+    if (c >= '0' && c <= '9') return c - '0';
     c |= 0x20;
     return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
@@ -151,10 +145,8 @@ static int add_basic(struct spate_buf *out, const char *ui)
         }
         spate_base64(enc, raw, n);
         rc = spate_buf_adds(out, "Authorization: Basic ");
-        if (!rc)
-            rc = spate_buf_adds(out, enc);
-        if (!rc)
-            rc = spate_buf_adds(out, "\r\n");
+        if (!rc) rc = spate_buf_adds(out, enc);
+        if (!rc) rc = spate_buf_adds(out, "\r\n");
     }
     free(raw);
     free(enc);
@@ -172,8 +164,7 @@ static int add_field(struct spate_buf *out, const char *name, const char *value)
 {
     size_t nl = strlen(name), vl = strlen(value);
     int rc = spate_buf_reserve(out, nl + vl + 4);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     char *p = out->data + out->len;
     memcpy(p, name, nl);
     memcpy(p + nl, ": ", 2);
@@ -188,28 +179,19 @@ int spate_http1_render(struct spate_buf *out, const struct spate_http1_req *r, c
 {
     size_t start = out->len;
     int rc = spate_buf_adds(out, r->method);
-    if (!rc)
-        rc = spate_buf_adds(out, " ");
-    if (!rc)
-        rc = spate_buf_adds(out, r->target);
-    if (!rc)
-        rc = spate_buf_adds(out, " HTTP/1.1\r\n");
-    if (!rc && !has_header(r, "Host"))
-        rc = add_field(out, "Host", r->authority);
+    if (!rc) rc = spate_buf_adds(out, " ");
+    if (!rc) rc = spate_buf_adds(out, r->target);
+    if (!rc) rc = spate_buf_adds(out, " HTTP/1.1\r\n");
+    if (!rc && !has_header(r, "Host")) rc = add_field(out, "Host", r->authority);
     if (!rc && r->user_agent && *r->user_agent && !has_header(r, "User-Agent"))
         rc = add_field(out, "User-Agent", r->user_agent);
-    if (!rc && !has_header(r, "Accept"))
-        rc = spate_buf_adds(out, "Accept: */*\r\n");
-    if (!rc && r->userinfo && !has_header(r, "Authorization"))
-        rc = add_basic(out, r->userinfo);
+    if (!rc && !has_header(r, "Accept")) rc = spate_buf_adds(out, "Accept: */*\r\n");
+    if (!rc && r->userinfo && !has_header(r, "Authorization")) rc = add_basic(out, r->userinfo);
     for (size_t i = 0; !rc && i < r->nheaders; i++)
         rc = add_field(out, r->headers[i].name, r->headers[i].value);
-    if (!rc && wants_length(r))
-        rc = spate_buf_printf(out, "Content-Length: %zu\r\n", r->body_len);
-    if (!rc)
-        rc = spate_buf_adds(out, "\r\n");
-    if (rc)
-        return rc;
+    if (!rc && wants_length(r)) rc = spate_buf_printf(out, "Content-Length: %zu\r\n", r->body_len);
+    if (!rc) rc = spate_buf_adds(out, "\r\n");
+    if (rc) return rc;
     if (out->len - start > SPATE_HTTP1_MAX_REQUEST_HEAD) {
         out->len = start;
         snprintf(err, errlen, "request header too large (limit %d bytes)",
@@ -221,7 +203,10 @@ int spate_http1_render(struct spate_buf *out, const struct spate_http1_req *r, c
 
 /* ---------- response parser ---------- */
 
-static struct spate_http1_resp *R(llhttp_t *p) { return p->data; }
+static struct spate_http1_resp *R(llhttp_t *p)
+{
+    return p->data;
+}
 
 static int fail(struct spate_http1_resp *r, enum spate_error_kind k, const char *why, uint64_t num)
 {
@@ -266,8 +251,7 @@ static void track(char *dst, unsigned char *len, size_t cap, const char *at, siz
     /* saturates at cap + 1 ("longer than cap"): a counter that wrapped could make a long
      * name look like "Transfer-Encoding" */
     for (size_t i = 0; i < n && *len <= cap; i++) {
-        if (*len < cap)
-            dst[*len] = at[i];
+        if (*len < cap) dst[*len] = at[i];
         (*len)++;
     }
 }
@@ -276,8 +260,7 @@ static int on_header_field(llhttp_t *p, const char *at, size_t n)
 {
     struct spate_http1_resp *r = R(p);
     int rc = count_header_bytes(r, n);
-    if (!rc)
-        track(r->tname, &r->tname_len, sizeof(r->tname), at, n);
+    if (!rc) track(r->tname, &r->tname_len, sizeof(r->tname), at, n);
     return rc ? rc : collect(r, at, n);
 }
 
@@ -290,7 +273,8 @@ static int on_header_field_complete(llhttp_t *p)
     r->tname_len = 0;
     r->tval_len = 0;
     if (r->in_te && ++r->te_headers > 1)
-        return fail(r, SPATE_E_PROTOCOL, "unsupported transfer-coding in response (Transfer-Encoding given twice)", 0);
+        return fail(r, SPATE_E_PROTOCOL,
+                    "unsupported transfer-coding in response (Transfer-Encoding given twice)", 0);
     r->name_len = r->acc ? r->acc->len : 0;
     if (++r->nheaders > r->lim->max_headers)
         return fail(r, SPATE_E_TOO_LARGE, "too many response headers (more than %llu)",
@@ -302,8 +286,7 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n)
 {
     struct spate_http1_resp *r = R(p);
     int rc = count_header_bytes(r, n);
-    if (!rc && r->in_te)
-        track(r->tval, &r->tval_len, sizeof(r->tval), at, n);
+    if (!rc && r->in_te) track(r->tval, &r->tval_len, sizeof(r->tval), at, n);
     return rc ? rc : collect(r, at, n);
 }
 
@@ -319,8 +302,7 @@ static int on_header_value_complete(llhttp_t *p)
      * accepts "chunked" twice: only a single "chunked" is framing we can trust. */
     if (r->in_te && !is_name(r->tval, r->tval_len, "chunked"))
         return fail(r, SPATE_E_PROTOCOL, "unsupported transfer-coding in response", 0);
-    if (!r->acc)
-        return 0;
+    if (!r->acc) return 0;
     const char *name = r->acc->data, *val = r->acc->data + r->name_len;
     size_t vlen = r->acc->len - r->name_len;
     /* headers of interim (1xx) responses are not the response's: a Location or Retry-After
@@ -340,8 +322,7 @@ static int on_headers_complete(llhttp_t *p)
     if (status < 100 || status > 599)
         return fail(r, SPATE_E_PROTOCOL, "invalid status code %llu", (uint64_t)status);
     r->status = status;
-    if (status == 101)
-        return fail(r, SPATE_E_PROTOCOL, "unexpected 101 Switching Protocols", 0);
+    if (status == 101) return fail(r, SPATE_E_PROTOCOL, "unexpected 101 Switching Protocols", 0);
     if (status < 200) {
         if (++r->interim > MAX_INTERIM)
             return fail(r, SPATE_E_PROTOCOL, "too many interim responses (more than %llu)",
@@ -351,8 +332,7 @@ static int on_headers_complete(llhttp_t *p)
         return 1;
     }
     /* no body for these, whatever Content-Length says (llhttp 8.1 would wait for it) */
-    if (r->head_request || status == 204 || status == 304)
-        return 1;
+    if (r->head_request || status == 204 || status == 304) return 1;
     /* a declared length beyond the limit fails now, not after downloading up to it */
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length > r->lim->max_body)
         return fail(r, SPATE_E_TOO_LARGE,
@@ -391,8 +371,7 @@ static int on_chunk_header(llhttp_t *p)
 static int on_message_complete(llhttp_t *p)
 {
     struct spate_http1_resp *r = R(p);
-    if (r->status < 200)
-        return 0; /* an interim response: the real one follows */
+    if (r->status < 200) return 0; /* an interim response: the real one follows */
     r->complete = 1;
     r->keep_alive = (unsigned char)llhttp_should_keep_alive(p);
     /* pause so that any bytes after this response stay visible to the caller */
@@ -415,8 +394,8 @@ static const llhttp_settings_t settings = {
 };
 
 void spate_http1_resp_init(struct spate_http1_resp *r, const struct spate_http1_limits *lim,
-                           const struct spate_http1_sink *sink, void *owner,
-                           struct spate_buf *acc, int head_request)
+                           const struct spate_http1_sink *sink, void *owner, struct spate_buf *acc,
+                           int head_request)
 {
     memset(r, 0, sizeof(*r));
     llhttp_init(&r->p, HTTP_RESPONSE, &settings);
@@ -426,8 +405,7 @@ void spate_http1_resp_init(struct spate_http1_resp *r, const struct spate_http1_
     r->owner = owner;
     r->acc = acc;
     r->head_request = (unsigned char)head_request;
-    if (acc)
-        spate_buf_reset(acc);
+    if (acc) spate_buf_reset(acc);
 }
 
 static enum spate_http1_status parse_error(struct spate_http1_resp *r, llhttp_errno_t e)
@@ -442,8 +420,7 @@ static enum spate_http1_status parse_error(struct spate_http1_resp *r, llhttp_er
         r->kind = SPATE_E_PROTOCOL;
         r->why = e == HPE_PAUSED_UPGRADE ? "unexpected protocol upgrade"
                                          : llhttp_get_error_reason(&r->p);
-        if (!r->why)
-            r->why = llhttp_errno_name(e);
+        if (!r->why) r->why = llhttp_errno_name(e);
         r->why_num = 0;
     }
     return SPATE_H1_ERROR;
@@ -467,8 +444,7 @@ enum spate_http1_status spate_http1_feed(struct spate_http1_resp *r, const char 
 
 enum spate_http1_status spate_http1_eof(struct spate_http1_resp *r)
 {
-    if (r->complete)
-        return SPATE_H1_DONE;
+    if (r->complete) return SPATE_H1_DONE;
     llhttp_errno_t e = llhttp_finish(&r->p);
     if ((e == HPE_OK || e == HPE_PAUSED) && r->complete) {
         r->keep_alive = 0;

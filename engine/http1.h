@@ -11,10 +11,10 @@
 /* ---- request writer ---- */
 
 struct spate_http1_req {
-    const char *method;   /* validated token */
+    const char *method;    /* validated token */
     const char *authority; /* Host header value */
-    const char *target;   /* path and query */
-    const char *userinfo; /* "user:pass" from the URL, or NULL */
+    const char *target;    /* path and query */
+    const char *userinfo;  /* "user:pass" from the URL, or NULL */
     const struct spate_header *headers;
     size_t nheaders;
     const char *user_agent; /* NULL or "" = none */
@@ -76,8 +76,8 @@ struct spate_http1_resp {
 
 /* Prepares r for one response. head_request: the request was HEAD (no body will follow). */
 void spate_http1_resp_init(struct spate_http1_resp *r, const struct spate_http1_limits *lim,
-                           const struct spate_http1_sink *sink, void *owner,
-                           struct spate_buf *acc, int head_request);
+                           const struct spate_http1_sink *sink, void *owner, struct spate_buf *acc,
+                           int head_request);
 /* Feeds bytes. Returns MORE (all used), DONE (final response complete; *used = bytes that
  * belonged to it, anything after is unsolicited), or ERROR (r->kind, spate_http1_describe). */
 enum spate_http1_status spate_http1_feed(struct spate_http1_resp *r, const char *p, size_t n,

@@ -22,7 +22,10 @@ void spate_limit_init(struct spate_limit *l, struct spate_loop *loop, unsigned c
     spate_timer_init(&l->rate_timer, on_rate);
 }
 
-void spate_limit_fini(struct spate_limit *l) { spate_loop_untimer(l->loop, &l->rate_timer); }
+void spate_limit_fini(struct spate_limit *l)
+{
+    spate_loop_untimer(l->loop, &l->rate_timer);
+}
 
 static void q_push(struct spate_req **head, struct spate_req **tail, struct spate_req *r)
 {
@@ -39,8 +42,7 @@ static struct spate_req *q_pop(struct spate_req **head, struct spate_req **tail)
     struct spate_req *r = *head;
     if (r) {
         *head = r->next;
-        if (!*head)
-            *tail = NULL;
+        if (!*head) *tail = NULL;
         r->next = NULL;
     }
     return r;
@@ -57,8 +59,7 @@ void spate_limit_push_front(struct spate_limit *l, struct spate_req *r)
     r->phase = REQ_QUEUED;
     r->next = l->q_head;
     l->q_head = r;
-    if (!l->q_tail)
-        l->q_tail = r;
+    if (!l->q_tail) l->q_tail = r;
 }
 
 static void host_wait(struct spate_limit *l, struct spate_req *r)
@@ -86,8 +87,7 @@ int spate_limit_host_can_open(const struct spate_limit *l, const struct spate_ho
  * exactly, and a late start does not bank a burst beyond one interval. */
 static int rate_ok(struct spate_limit *l)
 {
-    if (!l->rate_interval)
-        return 1;
+    if (!l->rate_interval) return 1;
     uint64_t now = spate_clock_now();
     if (now < l->rate_next) {
         if (!spate_timer_armed(&l->rate_timer))
@@ -108,8 +108,7 @@ static void on_hold_end(struct spate_timer *t)
 
 void spate_limit_hold(struct spate_limit *l, struct spate_host *h, uint64_t until)
 {
-    if (until <= h->hold_until)
-        return;
+    if (until <= h->hold_until) return;
     h->hold_until = until;
     h->owner = l;
     h->hold_timer.cb = on_hold_end;
@@ -120,8 +119,7 @@ void spate_limit_hold(struct spate_limit *l, struct spate_host *h, uint64_t unti
  * queued requests wait with the one that was told, instead of each learning it alone. */
 static int host_held(struct spate_host *h)
 {
-    if (!h->hold_until)
-        return 0;
+    if (!h->hold_until) return 0;
     if (spate_clock_now() >= h->hold_until) {
         h->hold_until = 0;
         return 0;
@@ -134,7 +132,10 @@ static int host_ready(struct spate_limit *l, struct spate_host *h)
     return !host_held(h) && (h->nidle > 0 || spate_limit_host_can_open(l, h));
 }
 
-static int slot_free(const struct spate_limit *l) { return l->inflight < l->concurrency; }
+static int slot_free(const struct spate_limit *l)
+{
+    return l->inflight < l->concurrency;
+}
 
 static void pump_hosts(struct spate_limit *l)
 {
@@ -146,12 +147,10 @@ static void pump_hosts(struct spate_limit *l)
         if (!h->wait_head) {
             *pp = h->wnext;
             h->in_wlist = 0;
-            if (l->w_tail == h)
-                l->w_tail = prev;
+            if (l->w_tail == h) l->w_tail = prev;
             continue;
         }
-        if (l->rate_interval && spate_timer_armed(&l->rate_timer))
-            return;
+        if (l->rate_interval && spate_timer_armed(&l->rate_timer)) return;
         prev = h;
         pp = &h->wnext;
     }
@@ -173,8 +172,7 @@ void spate_limit_pump(struct spate_limit *l)
                 host_wait(l, q_pop(&l->q_head, &l->q_tail));
                 continue;
             }
-            if (!rate_ok(l))
-                break;
+            if (!rate_ok(l)) break;
             l->start(l->owner, q_pop(&l->q_head, &l->q_tail));
         }
     } while (l->repump);

@@ -16,9 +16,9 @@ struct spate_limit {
     struct spate_req *q_head, *q_tail;  /* waiting for a global slot */
     struct spate_host *w_head, *w_tail; /* hosts whose requests wait for a host slot */
     struct spate_timer rate_timer;
-    uint64_t rate_next, rate_interval;  /* ns */
+    uint64_t rate_next, rate_interval; /* ns */
     int pumping, repump;
-    spate_limit_start_cb start;         /* must take a slot (inflight++) for r */
+    spate_limit_start_cb start; /* must take a slot (inflight++) for r */
     void *owner;
 };
 

@@ -13,7 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RECONNECT_PAUSE (10 * SPATE_NS_PER_MS) /* after a failed connect, so errors stay countable */
+#define RECONNECT_PAUSE                                                                            \
+    (10 * SPATE_NS_PER_MS) /* after a failed connect, so errors stay countable */
 #define LATE_NS SPATE_NS_PER_MS
 #define MAX_OPENING 256 /* connections in setup (DNS, TCP, TLS) at once */
 
@@ -32,11 +33,11 @@ struct load {
     uint64_t started, finished; /* requests */
     uint64_t t0, end;           /* ns; end = 0 when bounded by count only */
     int stopping;
-    unsigned open;              /* slots with a live connection or one still to come */
+    unsigned open;               /* slots with a live connection or one still to come */
     unsigned opening, next_open; /* connections being set up; first slot never opened */
     /* open model */
-    uint64_t interval, next_k;  /* request k is due at t0 + k * interval */
-    struct slot *free_head;     /* connected slots waiting for a scheduled request */
+    uint64_t interval, next_k; /* request k is due at t0 + k * interval */
+    struct slot *free_head;    /* connected slots waiting for a scheduled request */
     struct spate_timer tick;
     struct spate_timer stop;
     struct spate_load_report *rep;
@@ -57,10 +58,8 @@ static void opened(struct load *L, struct slot *s);
 
 static int more_wanted(struct load *L)
 {
-    if (L->stopping)
-        return 0;
-    if (L->o->requests && L->started >= L->o->requests)
-        return 0;
+    if (L->stopping) return 0;
+    if (L->o->requests && L->started >= L->o->requests) return 0;
     return 1;
 }
 
@@ -80,8 +79,7 @@ static void record(struct load *L, struct slot *s, int status, enum spate_error_
     L->finished++;
     spate_loop_untimer(&L->ctx->loop, &s->timer);
     L->cb(L->user, &x);
-    if (L->o->requests && L->finished >= L->o->requests)
-        L->stopping = 1;
+    if (L->o->requests && L->finished >= L->o->requests) L->stopping = 1;
 }
 
 static void send_now(struct load *L, struct slot *s, uint64_t t_start)
@@ -126,8 +124,7 @@ static void open_more(struct load *L)
 
 static void opened(struct load *L, struct slot *s)
 {
-    if (!s->opening)
-        return;
+    if (!s->opening) return;
     s->opening = 0;
     L->opening--;
     open_more(L);
@@ -168,20 +165,16 @@ static void feed_slot(struct load *L, struct slot *s)
     if (due <= now) {
         L->next_k++;
         uint64_t lag = now - due;
-        if (lag > L->rep->max_lag_ns)
-            L->rep->max_lag_ns = lag;
-        if (lag > LATE_NS)
-            L->rep->late_sends++;
+        if (lag > L->rep->max_lag_ns) L->rep->max_lag_ns = lag;
+        if (lag > LATE_NS) L->rep->late_sends++;
         send_now(L, s, due); /* latency counts from the scheduled start: no coordinated omission */
-        if (L->o->timeout_ns)
-            spate_loop_timer(&L->ctx->loop, &s->timer, now + L->o->timeout_ns);
+        if (L->o->timeout_ns) spate_loop_timer(&L->ctx->loop, &s->timer, now + L->o->timeout_ns);
         return;
     }
     s->is_free = 1;
     s->next_free = L->free_head;
     L->free_head = s;
-    if (!spate_timer_armed(&L->tick))
-        spate_loop_timer(&L->ctx->loop, &L->tick, due);
+    if (!spate_timer_armed(&L->tick)) spate_loop_timer(&L->ctx->loop, &L->tick, due);
 }
 
 static void on_tick(struct spate_timer *t)
@@ -241,8 +234,7 @@ static void on_fail(struct spate_conn *c, enum spate_error_kind k)
         }
     }
     int established = c->state == SPATE_CONN_CLOSED && c->exchanges > 0;
-    if (was_busy)
-        record(L, s, 0, k, L->ctx->msg, 0);
+    if (was_busy) record(L, s, 0, k, L->ctx->msg, 0);
     spate_conn_close(c);
     reconnect_later(L, s, established ? 0 : RECONNECT_PAUSE);
 }
@@ -281,8 +273,7 @@ static void on_slot_timer(struct spate_timer *t)
             L->open--, s->waiting_reconnect = 0;
         return;
     }
-    if (!s->busy || !s->c)
-        return;
+    if (!s->busy || !s->c) return;
     char m[96];
     snprintf(m, sizeof(m), "timeout: no complete response within %.3g s",
              (double)L->o->timeout_ns / 1e9);
@@ -302,10 +293,8 @@ static int prepare(struct load *L, struct spate_url *u, char *err, size_t errlen
     const struct spate_request *q = &L->o->req;
     const char *method = q->method && *q->method ? q->method : q->body ? "POST" : "GET";
     int rc = spate_request_check(q, err, errlen);
-    if (rc)
-        return rc;
-    if ((rc = spate_url_parse(u, q->url, err, errlen)))
-        return rc;
+    if (rc) return rc;
+    if ((rc = spate_url_parse(u, q->url, err, errlen))) return rc;
     L->target.host = u->host;
     L->target.host_ip = u->host_ip;
     L->target.port = u->port;
@@ -343,10 +332,8 @@ static void account_unfinished(struct load *L)
     uint64_t end = L->o->requests ? L->o->requests : UINT64_MAX;
     for (uint64_t k = L->next_k; k < end; k++) {
         uint64_t due = L->t0 + k * L->interval;
-        if (due > now || k - L->next_k >= 10000000)
-            break;
-        if (now - due > L->rep->max_lag_ns)
-            L->rep->max_lag_ns = now - due;
+        if (due > now || k - L->next_k >= 10000000) break;
+        if (now - due > L->rep->max_lag_ns) L->rep->max_lag_ns = now - due;
         L->rep->late_sends += now - due > LATE_NS;
         L->rep->unsent++;
         x.latency_ns = now - due;
@@ -356,13 +343,11 @@ static void account_unfinished(struct load *L)
 
 static void finish_run(struct load *L)
 {
-    if (L->interval)
-        account_unfinished(L);
+    if (L->interval) account_unfinished(L);
     for (unsigned i = 0; i < L->nslots; i++) {
         struct slot *s = &L->slots[i];
         spate_loop_untimer(&L->ctx->loop, &s->timer);
-        if (s->c)
-            spate_conn_close(s->c);
+        if (s->c) spate_conn_close(s->c);
     }
     spate_loop_untimer(&L->ctx->loop, &L->tick);
     spate_loop_untimer(&L->ctx->loop, &L->stop);
@@ -386,17 +371,14 @@ int spate_load_run(struct spate_engine *e, const struct spate_load_opts *o, spat
     spate_timer_init(&L.tick, on_tick);
     spate_timer_init(&L.stop, on_stop);
     int rc = prepare(&L, &u, err, errlen);
-    if (!rc && u.https)
-        rc = spate_engine_need_tls(e, err, errlen);
+    if (!rc && u.https) rc = spate_engine_need_tls(e, err, errlen);
     L.nslots = o->connections ? o->connections : 64;
     if (!rc && !(L.slots = calloc(L.nslots, sizeof(*L.slots)))) {
         snprintf(err, errlen, "out of memory");
         rc = -ENOMEM;
     }
-    if (rc)
-        goto out;
-    if (o->rate > 0)
-        L.interval = (uint64_t)(1e9 / o->rate) ? (uint64_t)(1e9 / o->rate) : 1;
+    if (rc) goto out;
+    if (o->rate > 0) L.interval = (uint64_t)(1e9 / o->rate) ? (uint64_t)(1e9 / o->rate) : 1;
     L.t0 = spate_clock_now();
     if (o->duration > 0)
         spate_loop_timer(&L.ctx->loop, &L.stop, L.t0 + spate_clock_from_sec(o->duration));
@@ -408,8 +390,7 @@ int spate_load_run(struct spate_engine *e, const struct spate_load_opts *o, spat
     L.open = L.nslots;
     open_more(&L);
     while (L.open && !(L.stopping && L.o->duration > 0)) {
-        if (L.stopping && L.finished >= L.started)
-            break;
+        if (L.stopping && L.finished >= L.started) break;
         rc = spate_loop_once(&L.ctx->loop, UINT64_MAX);
         if (rc < 0) {
             snprintf(err, errlen, "event loop failed: %s", strerror(-rc));

@@ -35,8 +35,7 @@ static void run_reap(struct spate_loop *l)
 
 void spate_loop_fini(struct spate_loop *l)
 {
-    if (!l)
-        return;
+    if (!l) return;
     run_reap(l);
     backend_fini(l);
     spate_timer_heap_fini(&l->timers);
@@ -47,27 +46,23 @@ int spate_loop_add(struct spate_loop *l, struct spate_io *io, int fd, unsigned m
     io->fd = fd;
     io->mask = mask;
     int rc = backend_add(l, io);
-    if (rc < 0)
-        io->fd = -1;
+    if (rc < 0) io->fd = -1;
     return rc;
 }
 
 int spate_loop_mod(struct spate_loop *l, struct spate_io *io, unsigned mask)
 {
-    if (io->fd < 0 || io->mask == mask)
-        return 0;
+    if (io->fd < 0 || io->mask == mask) return 0;
     unsigned old = io->mask;
     io->mask = mask;
     int rc = backend_mod(l, io, old);
-    if (rc < 0)
-        io->mask = old;
+    if (rc < 0) io->mask = old;
     return rc;
 }
 
 void spate_loop_del(struct spate_loop *l, struct spate_io *io)
 {
-    if (io->fd < 0)
-        return;
+    if (io->fd < 0) return;
     backend_del(l, io);
     io->fd = -1;
     io->mask = 0;
@@ -82,8 +77,7 @@ void spate_loop_defer(struct spate_loop *l, struct spate_reap *r)
 uint64_t spate_loop_next_timeout(struct spate_loop *l)
 {
     struct spate_timer *t = spate_timer_peek(&l->timers);
-    if (!t)
-        return UINT64_MAX;
+    if (!t) return UINT64_MAX;
     uint64_t now = spate_clock_now();
     return t->deadline > now ? t->deadline - now : 0;
 }
@@ -91,15 +85,12 @@ uint64_t spate_loop_next_timeout(struct spate_loop *l)
 int spate_loop_once(struct spate_loop *l, uint64_t timeout_ns)
 {
     uint64_t next = spate_loop_next_timeout(l);
-    if (next < timeout_ns)
-        timeout_ns = next;
-    if (l->reap)
-        timeout_ns = 0;
+    if (next < timeout_ns) timeout_ns = next;
+    if (l->reap) timeout_ns = 0;
     l->batch++; /* before the wait: anything made idle after it belongs to the next batch */
     int n = backend_wait(l, timeout_ns);
     l->now = spate_clock_now();
-    if (n < 0)
-        return n;
+    if (n < 0) return n;
     run_reap(l);
     n += (int)spate_timer_run(&l->timers, l->now);
     run_reap(l);

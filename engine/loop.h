@@ -7,8 +7,9 @@
 
 #define SPATE_EV_READ 1u
 #define SPATE_EV_WRITE 2u
-#define SPATE_EV_ERROR 4u /* hang-up (incl. the peer's FIN) or socket error: read/write to learn which */
-#define SPATE_EV_EDGE 8u  /* registration flag: edge-triggered (report each new readiness once) */
+#define SPATE_EV_ERROR                                                                             \
+    4u /* hang-up (incl. the peer's FIN) or socket error: read/write to learn which */
+#define SPATE_EV_EDGE 8u /* registration flag: edge-triggered (report each new readiness once) */
 
 struct spate_io;
 typedef void (*spate_io_cb)(struct spate_io *io, unsigned events);
@@ -30,9 +31,9 @@ struct spate_loop {
     int bfd; /* backend descriptor (epoll or kqueue); pollable by an embedding loop */
     struct spate_timer_heap timers;
     struct spate_reap *reap;
-    uint64_t now; /* monotonic ns, refreshed after every wait */
+    uint64_t now;   /* monotonic ns, refreshed after every wait */
     uint64_t batch; /* counts waits: work done between two waits shares a batch number */
-    void *events; /* backend event array */
+    void *events;   /* backend event array */
     int nevents;
 };
 

@@ -5,20 +5,16 @@
 static uint32_t to_epoll(unsigned mask)
 {
     uint32_t e = 0;
-    if (mask & SPATE_EV_READ)
-        e |= EPOLLIN | EPOLLRDHUP;
-    if (mask & SPATE_EV_WRITE)
-        e |= EPOLLOUT;
-    if (mask & SPATE_EV_EDGE)
-        e |= EPOLLET;
+    if (mask & SPATE_EV_READ) e |= EPOLLIN | EPOLLRDHUP;
+    if (mask & SPATE_EV_WRITE) e |= EPOLLOUT;
+    if (mask & SPATE_EV_EDGE) e |= EPOLLET;
     return e;
 }
 
 static int backend_init(struct spate_loop *l)
 {
     l->bfd = epoll_create1(EPOLL_CLOEXEC);
-    if (l->bfd < 0)
-        return -errno;
+    if (l->bfd < 0) return -errno;
     l->events = calloc((size_t)l->nevents, sizeof(struct epoll_event));
     if (!l->events) {
         close(l->bfd);
@@ -30,8 +26,7 @@ static int backend_init(struct spate_loop *l)
 
 static void backend_fini(struct spate_loop *l)
 {
-    if (l->bfd >= 0)
-        close(l->bfd);
+    if (l->bfd >= 0) close(l->bfd);
     l->bfd = -1;
     free(l->events);
     l->events = NULL;
@@ -40,8 +35,7 @@ static void backend_fini(struct spate_loop *l)
 static int ctl(struct spate_loop *l, int op, struct spate_io *io)
 {
     struct epoll_event ev = {.events = to_epoll(io->mask), .data.ptr = io};
-    if (epoll_ctl(l->bfd, op, io->fd, &ev) == 0)
-        return 0;
+    if (epoll_ctl(l->bfd, op, io->fd, &ev) == 0) return 0;
     /* c-ares may close and reopen the same fd number between our calls */
     if (errno == EEXIST && op == EPOLL_CTL_ADD)
         return epoll_ctl(l->bfd, EPOLL_CTL_MOD, io->fd, &ev) == 0 ? 0 : -errno;
@@ -77,8 +71,7 @@ static int wait_events(struct spate_loop *l, uint64_t timeout_ns)
         struct timespec ts = {.tv_sec = (time_t)(timeout_ns / SPATE_NS_PER_SEC),
                               .tv_nsec = (long)(timeout_ns % SPATE_NS_PER_SEC)};
         int n = epoll_pwait2(l->bfd, evs, l->nevents, &ts, NULL);
-        if (n >= 0 || errno != ENOSYS)
-            return n;
+        if (n >= 0 || errno != ENOSYS) return n;
         no_pwait2 = 1;
     }
 #endif
@@ -95,20 +88,16 @@ static int wait_events(struct spate_loop *l, uint64_t timeout_ns)
 static int backend_wait(struct spate_loop *l, uint64_t timeout_ns)
 {
     int n = wait_events(l, timeout_ns);
-    if (n < 0)
-        return errno == EINTR ? 0 : -errno;
+    if (n < 0) return errno == EINTR ? 0 : -errno;
     struct epoll_event *evs = l->events;
     for (int i = 0; i < n; i++) {
         struct spate_io *io = evs[i].data.ptr;
         uint32_t e = evs[i].events;
         unsigned m = 0;
-        if (e & (EPOLLIN | EPOLLRDHUP))
-            m |= SPATE_EV_READ;
-        if (e & EPOLLOUT)
-            m |= SPATE_EV_WRITE;
+        if (e & (EPOLLIN | EPOLLRDHUP)) m |= SPATE_EV_READ;
+        if (e & EPOLLOUT) m |= SPATE_EV_WRITE;
         /* the peer's FIN may ride on the last data: the handler must read on to the EOF */
-        if (e & (EPOLLERR | EPOLLHUP | EPOLLRDHUP))
-            m |= SPATE_EV_ERROR;
+        if (e & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)) m |= SPATE_EV_ERROR;
         if (io->fd >= 0) /* a handle closed earlier in this batch ignores stale events */
             io->cb(io, m);
     }

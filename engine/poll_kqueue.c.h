@@ -5,8 +5,7 @@
 static int backend_init(struct spate_loop *l)
 {
     l->bfd = kqueue();
-    if (l->bfd < 0)
-        return -errno;
+    if (l->bfd < 0) return -errno;
     l->events = calloc((size_t)l->nevents, sizeof(struct kevent));
     if (!l->events) {
         close(l->bfd);
@@ -17,8 +16,7 @@ static int backend_init(struct spate_loop *l)
 
 static void backend_fini(struct spate_loop *l)
 {
-    if (l->bfd >= 0)
-        close(l->bfd);
+    if (l->bfd >= 0) close(l->bfd);
     l->bfd = -1;
     free(l->events);
     l->events = NULL;
@@ -28,11 +26,9 @@ static int change(struct spate_loop *l, struct spate_io *io, int filter, int on)
 {
     struct kevent kev;
     unsigned short flags = on ? EV_ADD | EV_ENABLE : EV_DELETE;
-    if (on && (io->mask & SPATE_EV_EDGE))
-        flags |= EV_CLEAR;
+    if (on && (io->mask & SPATE_EV_EDGE)) flags |= EV_CLEAR;
     EV_SET(&kev, io->fd, filter, flags, 0, 0, io);
-    if (kevent(l->bfd, &kev, 1, NULL, 0, NULL) < 0 && !(errno == ENOENT && !on))
-        return -errno;
+    if (kevent(l->bfd, &kev, 1, NULL, 0, NULL) < 0 && !(errno == ENOENT && !on)) return -errno;
     return 0;
 }
 
@@ -68,15 +64,12 @@ static int backend_wait(struct spate_loop *l, uint64_t timeout_ns)
     }
     struct kevent *evs = l->events;
     int n = kevent(l->bfd, NULL, 0, evs, l->nevents, tp);
-    if (n < 0)
-        return errno == EINTR ? 0 : -errno;
+    if (n < 0) return errno == EINTR ? 0 : -errno;
     for (int i = 0; i < n; i++) {
         struct spate_io *io = evs[i].udata;
         unsigned m = evs[i].filter == EVFILT_WRITE ? SPATE_EV_WRITE : SPATE_EV_READ;
-        if (evs[i].flags & (EV_EOF | EV_ERROR))
-            m |= SPATE_EV_ERROR;
-        if (io->fd >= 0)
-            io->cb(io, m);
+        if (evs[i].flags & (EV_EOF | EV_ERROR)) m |= SPATE_EV_ERROR;
+        if (io->fd >= 0) io->cb(io, m);
     }
     return n;
 }

@@ -15,8 +15,7 @@ int spate_pool_init(struct spate_pool *p)
 
 void spate_pool_fini(struct spate_pool *p)
 {
-    if (!p->buckets)
-        return;
+    if (!p->buckets) return;
     for (size_t i = 0; i < p->nbuckets; i++) {
         struct spate_host *h = p->buckets[i];
         while (h) {
@@ -47,8 +46,7 @@ static void grow(struct spate_pool *p)
 {
     size_t n = p->nbuckets * 2;
     struct spate_host **b = calloc(n, sizeof(*b));
-    if (!b)
-        return; /* longer chains, still correct */
+    if (!b) return; /* longer chains, still correct */
     for (size_t i = 0; i < p->nbuckets; i++) {
         struct spate_host *h = p->buckets[i];
         while (h) {
@@ -73,8 +71,7 @@ struct spate_host *spate_pool_host(struct spate_pool *p, const char *scheme, con
         return NULL; /* hosts are at most 253 bytes: cannot happen for a parsed URL */
     size_t i = hash(key) & (p->nbuckets - 1);
     for (struct spate_host *h = p->buckets[i]; h; h = h->hnext)
-        if (!strcmp(h->key, key))
-            return h;
+        if (!strcmp(h->key, key)) return h;
     struct spate_host *h = calloc(1, sizeof(*h));
     /* one allocation holds the key and, after its NUL, the bare host name */
     char *k = malloc((size_t)kl + 1 + strlen(host) + 1);
@@ -93,8 +90,7 @@ struct spate_host *spate_pool_host(struct spate_pool *p, const char *scheme, con
     spate_timer_init(&h->hold_timer, NULL);
     h->hnext = p->buckets[i];
     p->buckets[i] = h;
-    if (++p->nhosts > p->nbuckets)
-        grow(p);
+    if (++p->nhosts > p->nbuckets) grow(p);
     return h;
 }
 
@@ -102,8 +98,7 @@ void spate_pool_put(struct spate_pool *p, struct spate_host *h, struct spate_con
 {
     c->prev = NULL;
     c->next = h->idle;
-    if (h->idle)
-        h->idle->prev = c;
+    if (h->idle) h->idle->prev = c;
     h->idle = c;
     h->nidle++;
     c->lru_prev = NULL;
@@ -123,8 +118,7 @@ void spate_pool_unlink(struct spate_pool *p, struct spate_host *h, struct spate_
         c->prev->next = c->next;
     else
         h->idle = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    if (c->next) c->next->prev = c->prev;
     c->prev = c->next = NULL;
     h->nidle--;
     if (c->lru_prev)
@@ -144,8 +138,7 @@ struct spate_conn *spate_pool_take(struct spate_pool *p, struct spate_host *h)
     while (h->idle) {
         struct spate_conn *c = h->idle;
         spate_pool_unlink(p, h, c);
-        if (spate_conn_idle_ok(c))
-            return c;
+        if (spate_conn_idle_ok(c)) return c;
         /* the server closed it or sent bytes nobody asked for: never hand it out */
         h->nconns--;
         p->nconns--;

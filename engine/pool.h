@@ -9,18 +9,18 @@
 struct spate_req;
 
 struct spate_host {
-    struct spate_host *hnext;        /* hash chain */
-    struct spate_target target;      /* strings point into key storage */
-    char *key;                       /* "scheme://host:port" (owned) */
-    struct spate_conn *idle;         /* idle connections, most recently used first */
-    unsigned nconns;                 /* open connections, including ones still connecting */
+    struct spate_host *hnext;   /* hash chain */
+    struct spate_target target; /* strings point into key storage */
+    char *key;                  /* "scheme://host:port" (owned) */
+    struct spate_conn *idle;    /* idle connections, most recently used first */
+    unsigned nconns;            /* open connections, including ones still connecting */
     unsigned nidle;
     struct spate_req *wait_head, *wait_tail; /* FIFO of requests waiting for a slot here */
-    struct spate_host *wnext;        /* engine's list of hosts that have waiters */
+    struct spate_host *wnext;                /* engine's list of hosts that have waiters */
     unsigned char in_wlist;
-    uint64_t hold_until;             /* ns: the server asked us to wait (Retry-After) */
-    struct spate_timer hold_timer;   /* wakes the host's waiters when the hold ends */
-    void *owner;                     /* the engine, for the hold timer */
+    uint64_t hold_until;           /* ns: the server asked us to wait (Retry-After) */
+    struct spate_timer hold_timer; /* wakes the host's waiters when the hold ends */
+    void *owner;                   /* the engine, for the hold timer */
 };
 
 struct spate_pool {

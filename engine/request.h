@@ -15,43 +15,43 @@ enum spate_req_phase { REQ_QUEUED, REQ_HOSTWAIT, REQ_RUNNING, REQ_BACKOFF, REQ_D
 
 struct spate_req {
     struct spate_engine *e;
-    struct spate_req *next;    /* queue link (engine pending queue or host wait queue) */
+    struct spate_req *next;          /* queue link (engine pending queue or host wait queue) */
     struct spate_req *aprev, *anext; /* the engine's list of active requests */
     struct spate_host *host;
-    struct spate_conn *conn;   /* while an attempt runs on a connection */
+    struct spate_conn *conn; /* while an attempt runs on a connection */
     enum spate_req_phase phase;
-    char *method;              /* owned */
-    struct spate_url url;      /* owned */
+    char *method;                 /* owned */
+    struct spate_url url;         /* owned */
     struct spate_header *headers; /* owned copies */
     size_t nheaders;
-    char *body;                /* owned */
+    char *body; /* owned */
     size_t body_len;
     int has_body;
-    struct spate_buf wire;     /* the rendered request */
-    struct spate_buf acc;      /* header field being assembled */
-    struct spate_buf hstore;   /* response headers: name NUL value NUL ... */
+    struct spate_buf wire;   /* the rendered request */
+    struct spate_buf acc;    /* header field being assembled */
+    struct spate_buf hstore; /* response headers: name NUL value NUL ... */
     size_t nresp_headers;
-    struct spate_buf bodybuf;  /* body, when keep_body */
+    struct spate_buf bodybuf; /* body, when keep_body */
     int keep_body;
     int skip_headers;
     spate_body_cb on_body;
     spate_done_cb done;
     void *user;
-    struct spate_timer timer;  /* attempt deadline, then the backoff wait */
+    struct spate_timer timer; /* attempt deadline, then the backoff wait */
     unsigned attempts;
-    unsigned hop_attempts;     /* attempts made before the last redirect */
+    unsigned hop_attempts; /* attempts made before the last redirect */
     unsigned redirects;
-    char *location;            /* Location of the last response (owned) */
+    char *location; /* Location of the last response (owned) */
     unsigned char stale_resent, force_new, inflight, streamed;
-    unsigned char resp_started;  /* the failed attempt had received response bytes */
-    double retry_after;        /* seconds from the last response, < 0 = none */
-    uint64_t t_first;          /* ns the first attempt left the queue */
-    uint64_t t_attempt;        /* ns the current attempt started */
+    unsigned char resp_started; /* the failed attempt had received response bytes */
+    double retry_after;         /* seconds from the last response, < 0 = none */
+    uint64_t t_first;           /* ns the first attempt left the queue */
+    uint64_t t_attempt;         /* ns the current attempt started */
     struct spate_timing time;
     int status;
     uint64_t body_bytes;
     enum spate_error_kind error;
-    char *message;             /* owned */
+    char *message; /* owned */
     char remote[64];
     unsigned char tls_resumed, reused;
 };

@@ -23,10 +23,8 @@ uint64_t spate_retry_backoff(double base, double max, unsigned n, uint64_t *rng)
     double d = base;
     for (unsigned i = 1; i < n && d < max; i++)
         d *= 2;
-    if (d > max)
-        d = max;
-    if (!(d > 0))
-        return 0;
+    if (d > max) d = max;
+    if (!(d > 0)) return 0;
     uint64_t full = (uint64_t)(d * 1e9);
     uint64_t half = full / 2;
     return half + (full > half ? next_rand(rng) % (full - half + 1) : 0);
@@ -36,8 +34,7 @@ static int month_of(const char *m)
 {
     static const char names[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
     for (int i = 0; i < 12; i++)
-        if (!strncmp(m, names + 3 * i, 3))
-            return i;
+        if (!strncmp(m, names + 3 * i, 3)) return i;
     return -1;
 }
 
@@ -45,8 +42,7 @@ static int digits(const char *s, int n)
 {
     int v = 0;
     for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
+        if (s[i] < '0' || s[i] > '9') return -1;
         v = v * 10 + (s[i] - '0');
     }
     return v;
@@ -67,9 +63,8 @@ static int parse_date(const char *s, size_t n, time_t *out)
     tm.tm_min = digits(s + 20, 2);
     tm.tm_sec = digits(s + 23, 2);
     tm.tm_mon = month_of(mon);
-    if (tm.tm_mon < 0 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_year < 0 ||
-        tm.tm_hour < 0 || tm.tm_hour > 23 || tm.tm_min < 0 || tm.tm_min > 59 || tm.tm_sec < 0 ||
-        tm.tm_sec > 60)
+    if (tm.tm_mon < 0 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_year < 0 || tm.tm_hour < 0 ||
+        tm.tm_hour > 23 || tm.tm_min < 0 || tm.tm_min > 59 || tm.tm_sec < 0 || tm.tm_sec > 60)
         return 0;
     tm.tm_year -= 1900;
     *out = timegm(&tm);
@@ -82,8 +77,7 @@ int spate_retry_after_parse(const char *v, size_t n, time_t now, double *secs)
         v++, n--;
     while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
         n--;
-    if (n == 0)
-        return 0;
+    if (n == 0) return 0;
     size_t i = 0;
     double d = 0;
     while (i < n && isdigit((unsigned char)v[i])) {
@@ -96,8 +90,7 @@ int spate_retry_after_parse(const char *v, size_t n, time_t now, double *secs)
         return 1;
     }
     time_t t;
-    if (!parse_date(v, n, &t))
-        return 0;
+    if (!parse_date(v, n, &t)) return 0;
     *secs = t > now ? (double)(t - now) : 0;
     return 1;
 }

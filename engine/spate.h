@@ -74,19 +74,19 @@ struct spate_timing {
 };
 
 struct spate_response {
-    int status;                    /* last HTTP status, 0 if none */
-    enum spate_error_kind error;   /* SPATE_OK on success */
-    const char *message;           /* error message naming the cause, "" on success */
-    unsigned attempts;             /* >= 1 */
-    uint64_t body_bytes;           /* body bytes received in the final attempt */
-    const char *body;              /* whole body when keep_body was set, else NULL */
+    int status;                  /* last HTTP status, 0 if none */
+    enum spate_error_kind error; /* SPATE_OK on success */
+    const char *message;         /* error message naming the cause, "" on success */
+    unsigned attempts;           /* >= 1 */
+    uint64_t body_bytes;         /* body bytes received in the final attempt */
+    const char *body;            /* whole body when keep_body was set, else NULL */
     size_t body_len;
     const struct spate_header *headers; /* response headers of the final response */
     size_t nheaders;
     struct spate_timing time;
-    const char *remote;            /* "ADDR:PORT" the final attempt used, "" if none */
-    int tls_resumed;               /* the final connection resumed a TLS session */
-    int reused;                    /* the final attempt ran on a pooled connection */
+    const char *remote; /* "ADDR:PORT" the final attempt used, "" if none */
+    int tls_resumed;    /* the final connection resumed a TLS session */
+    int reused;         /* the final attempt ran on a pooled connection */
 };
 
 /* Called exactly once per submitted request, from inside spate_run/spate_engine_step, never from
@@ -103,10 +103,10 @@ struct spate_request {
     size_t nheaders;
     const void *body;
     size_t body_len;
-    int keep_body;       /* collect the body into spate_response.body */
-    int skip_headers;    /* leave spate_response.headers empty (saves copying them) */
+    int keep_body;    /* collect the body into spate_response.body */
+    int skip_headers; /* leave spate_response.headers empty (saves copying them) */
     spate_body_cb on_body;
-    spate_done_cb done;  /* required */
+    spate_done_cb done; /* required */
     void *user;
 };
 
@@ -150,44 +150,44 @@ int spate_engine_step(struct spate_engine *e);
 
 /* Counters for the whole engine life. */
 struct spate_stats {
-    uint64_t connects;        /* TCP connections attempted */
-    uint64_t established;     /* ... of which succeeded */
-    uint64_t reused;          /* requests served on a pooled connection */
-    uint64_t tls_handshakes;  /* completed TLS handshakes */
-    uint64_t tls_resumed;     /* ... of which resumed a session */
-    uint64_t dns_queries;     /* lookups sent to c-ares */
+    uint64_t connects;       /* TCP connections attempted */
+    uint64_t established;    /* ... of which succeeded */
+    uint64_t reused;         /* requests served on a pooled connection */
+    uint64_t tls_handshakes; /* completed TLS handshakes */
+    uint64_t tls_resumed;    /* ... of which resumed a session */
+    uint64_t dns_queries;    /* lookups sent to c-ares */
     uint64_t dns_cache_hits;
-    uint64_t stale_resends;   /* requests re-sent after a pooled connection proved dead */
+    uint64_t stale_resends; /* requests re-sent after a pooled connection proved dead */
 };
 void spate_engine_stats(const struct spate_engine *e, struct spate_stats *out);
 
 /* Closed-model and open-model load generation (spate bench): one request, rendered once,
  * sent over `connections` connections again and again. */
 struct spate_load_opts {
-    struct spate_request req;  /* method, url, headers, body; callbacks unused */
-    unsigned connections;      /* [64] */
-    double duration;           /* seconds, 0 = until `requests` are done */
-    uint64_t requests;         /* total, 0 = until `duration` ends */
-    double rate;               /* open model: requests per second, 0 = closed model */
-    uint64_t timeout_ns;       /* per request, 0 = none */
-    const char *user_agent;    /* NULL or "" = none */
+    struct spate_request req; /* method, url, headers, body; callbacks unused */
+    unsigned connections;     /* [64] */
+    double duration;          /* seconds, 0 = until `requests` are done */
+    uint64_t requests;        /* total, 0 = until `duration` ends */
+    double rate;              /* open model: requests per second, 0 = closed model */
+    uint64_t timeout_ns;      /* per request, 0 = none */
+    const char *user_agent;   /* NULL or "" = none */
 };
 
 struct spate_load_sample {
-    uint64_t latency_ns;         /* from the scheduled start (open model) or the send (closed) */
-    int status;                  /* 0 on error */
+    uint64_t latency_ns; /* from the scheduled start (open model) or the send (closed) */
+    int status;          /* 0 on error */
     enum spate_error_kind error;
-    const char *message;         /* cause when error != SPATE_OK */
-    uint64_t bytes;              /* response bytes on the wire (headers + body) */
-    int unfinished;              /* open model, end of run: still waiting (latency so far) */
+    const char *message; /* cause when error != SPATE_OK */
+    uint64_t bytes;      /* response bytes on the wire (headers + body) */
+    int unfinished;      /* open model, end of run: still waiting (latency so far) */
 };
 
 struct spate_load_report {
     uint64_t elapsed_ns;
     uint64_t connections_requested, connections_established, reconnects;
-    uint64_t max_lag_ns;  /* open model: the furthest sending fell behind schedule */
-    uint64_t late_sends;  /* open model: requests sent more than 1 ms after their slot */
-    uint64_t unsent;      /* open model: requests due by the end but never sent */
+    uint64_t max_lag_ns; /* open model: the furthest sending fell behind schedule */
+    uint64_t late_sends; /* open model: requests sent more than 1 ms after their slot */
+    uint64_t unsent;     /* open model: requests due by the end but never sent */
 };
 
 typedef void (*spate_load_cb)(void *user, const struct spate_load_sample *s);

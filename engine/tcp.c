@@ -22,14 +22,10 @@ static ssize_t tcp_read(struct spate_transport *t, void *buf, size_t n)
 {
     for (;;) {
         ssize_t r = recv(t->fd, buf, n, 0);
-        if (r > 0)
-            return r;
-        if (r == 0)
-            return SPATE_IO_EOF;
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            return SPATE_IO_WANT_READ;
+        if (r > 0) return r;
+        if (r == 0) return SPATE_IO_EOF;
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return SPATE_IO_WANT_READ;
         return fail(t, errno);
     }
 }
@@ -38,12 +34,9 @@ static ssize_t tcp_write(struct spate_transport *t, const void *buf, size_t n)
 {
     for (;;) {
         ssize_t r = send(t->fd, buf, n, MSG_NOSIGNAL);
-        if (r >= 0)
-            return r > 0 ? r : SPATE_IO_WANT_WRITE;
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            return SPATE_IO_WANT_WRITE;
+        if (r >= 0) return r > 0 ? r : SPATE_IO_WANT_WRITE;
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return SPATE_IO_WANT_WRITE;
         return fail(t, errno);
     }
 }
@@ -67,7 +60,10 @@ static void tcp_describe(struct spate_transport *t, char *buf, size_t len)
     snprintf(buf, len, "%s", t->sys_errno ? strerror(t->sys_errno) : "connection closed");
 }
 
-static void tcp_release(struct spate_transport *t) { t->tls = NULL; }
+static void tcp_release(struct spate_transport *t)
+{
+    t->tls = NULL;
+}
 
 static const struct spate_transport_ops tcp_ops = {
     .handshake = tcp_handshake,

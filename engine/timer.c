@@ -5,8 +5,7 @@
 
 static int before(const struct spate_timer *a, const struct spate_timer *b)
 {
-    if (a->deadline != b->deadline)
-        return a->deadline < b->deadline;
+    if (a->deadline != b->deadline) return a->deadline < b->deadline;
     return a->seq < b->seq;
 }
 
@@ -21,8 +20,7 @@ static void sift_up(struct spate_timer_heap *h, size_t i)
     struct spate_timer *t = h->v[i];
     while (i > 0) {
         size_t parent = (i - 1) / 2;
-        if (!before(t, h->v[parent]))
-            break;
+        if (!before(t, h->v[parent])) break;
         place(h, i, h->v[parent]);
         i = parent;
     }
@@ -34,12 +32,9 @@ static void sift_down(struct spate_timer_heap *h, size_t i)
     struct spate_timer *t = h->v[i];
     for (;;) {
         size_t c = 2 * i + 1;
-        if (c >= h->len)
-            break;
-        if (c + 1 < h->len && before(h->v[c + 1], h->v[c]))
-            c++;
-        if (!before(h->v[c], t))
-            break;
+        if (c >= h->len) break;
+        if (c + 1 < h->len && before(h->v[c + 1], h->v[c])) c++;
+        if (!before(h->v[c], t)) break;
         place(h, i, h->v[c]);
         i = c;
     }
@@ -73,8 +68,7 @@ static int grow(struct spate_timer_heap *h)
 {
     size_t cap = h->cap ? h->cap * 2 : 64;
     struct spate_timer **v = realloc(h->v, cap * sizeof(*v));
-    if (!v)
-        return -ENOMEM;
+    if (!v) return -ENOMEM;
     h->v = v;
     h->cap = cap;
     return 0;
@@ -83,8 +77,7 @@ static int grow(struct spate_timer_heap *h)
 int spate_timer_start(struct spate_timer_heap *h, struct spate_timer *t, uint64_t deadline)
 {
     spate_timer_stop(h, t);
-    if (h->len == h->cap && grow(h) < 0)
-        return -ENOMEM;
+    if (h->len == h->cap && grow(h) < 0) return -ENOMEM;
     t->deadline = deadline;
     t->seq = h->next_seq++;
     place(h, h->len++, t);
@@ -95,12 +88,10 @@ int spate_timer_start(struct spate_timer_heap *h, struct spate_timer *t, uint64_
 void spate_timer_stop(struct spate_timer_heap *h, struct spate_timer *t)
 {
     size_t i = t->idx;
-    if (i == SIZE_MAX)
-        return;
+    if (i == SIZE_MAX) return;
     t->idx = SIZE_MAX;
     struct spate_timer *last = h->v[--h->len];
-    if (i == h->len)
-        return;
+    if (i == h->len) return;
     place(h, i, last);
     if (i > 0 && before(last, h->v[(i - 1) / 2]))
         sift_up(h, i);

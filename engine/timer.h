@@ -26,7 +26,10 @@ void spate_timer_heap_fini(struct spate_timer_heap *h);
 
 /* Prepares an embedded timer; it is not armed. */
 void spate_timer_init(struct spate_timer *t, spate_timer_cb cb);
-static inline int spate_timer_armed(const struct spate_timer *t) { return t->idx != SIZE_MAX; }
+static inline int spate_timer_armed(const struct spate_timer *t)
+{
+    return t->idx != SIZE_MAX;
+}
 
 /* Arms (or re-arms) t to fire at deadline. Returns 0 or -ENOMEM (t is then left unarmed). */
 int spate_timer_start(struct spate_timer_heap *h, struct spate_timer *t, uint64_t deadline);

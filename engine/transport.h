@@ -40,9 +40,9 @@ struct spate_transport_ops {
 struct spate_transport {
     const struct spate_transport_ops *ops;
     int fd;
-    int sys_errno;            /* errno of the last failure, 0 if none */
-    enum spate_io_fail fail;  /* class of the last failure */
-    void *tls;                /* TLS state (owned, freed by release), NULL for plain TCP */
+    int sys_errno;           /* errno of the last failure, 0 if none */
+    enum spate_io_fail fail; /* class of the last failure */
+    void *tls;               /* TLS state (owned, freed by release), NULL for plain TCP */
 };
 
 /* Sets up t as plain TCP over a connected non-blocking fd (fd stays owned by the caller). */

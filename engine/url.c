@@ -52,7 +52,6 @@ static int ends_authority(int c)
     return c == '/' || c == '?' || c == '#';
 }
 
-
 /* Copies at most QUOTE_MAX bytes of s for a message, escaping anything not printable ASCII, so an
  * error line never carries control bytes or a megabyte of input. dst needs QUOTE_MAX * 4 + 4. */
 static const char *quote(char *dst, const char *s, size_t n)
@@ -117,7 +116,7 @@ static int bad_char(const char *s, size_t n, size_t pos, char *err, size_t errle
         if (pos >= h && pos < he) {
             char q[QUOTE_MAX * 4 + 4];
             return spate_errf(err, errlen, "invalid host \"%s\" (invalid character 0x%02x)",
-                        quote(q, s + h, he - h), c);
+                              quote(q, s + h, he - h), c);
         }
     }
     return spate_errf(err, errlen, "invalid character 0x%02x in URL", c);
@@ -135,7 +134,8 @@ static int split_hostport(struct parts *p, const char *h, const char *end, char 
         p->host = h + 1;
         p->host_len = (size_t)(rb - h - 1);
         if (rb + 1 < end && rb[1] != ':')
-            return spate_errf(err, errlen, "invalid IPv6 literal (unexpected characters after ']')");
+            return spate_errf(err, errlen,
+                              "invalid IPv6 literal (unexpected characters after ']')");
         if (rb + 1 < end) {
             p->port = rb + 2;
             p->port_len = (size_t)(end - rb - 2);
@@ -160,8 +160,8 @@ static int split_hostport(struct parts *p, const char *h, const char *end, char 
             }
             if (v6)
                 return spate_errf(err, errlen,
-                            "invalid IPv6 literal (IPv6 addresses need brackets: "
-                            "http://[::1]/)");
+                                  "invalid IPv6 literal (IPv6 addresses need brackets: "
+                                  "http://[::1]/)");
             return spate_errf(err, errlen, "invalid port \"%s\"", quote(q, p->port, p->port_len));
         }
     }
@@ -186,9 +186,10 @@ static int split(struct parts *p, const char *s, size_t n, char *err, size_t err
         p->https = 1;
     else
         return spate_errf(err, errlen, "unsupported scheme \"%s\" (supported: http, https)",
-                    quote(q, s, sl));
+                          quote(q, s, sl));
     if (n < sl + 3 || s[sl + 1] != '/' || s[sl + 2] != '/')
-        return spate_errf(err, errlen, "missing host (expected \"//\" after \"%.*s:\")", (int)sl, s);
+        return spate_errf(err, errlen, "missing host (expected \"//\" after \"%.*s:\")", (int)sl,
+                          s);
 
     size_t a = sl + 3, e = a;
     while (e < n && !ends_authority(s[e]))
@@ -203,7 +204,8 @@ static int split(struct parts *p, const char *s, size_t n, char *err, size_t err
     const char *at = memchr(s + a, '@', e - a);
     if (at) {
         if (memchr(at + 1, '@', (size_t)(s + e - at - 1)))
-            return spate_errf(err, errlen, "ambiguous userinfo (more than one '@' before the path)");
+            return spate_errf(err, errlen,
+                              "ambiguous userinfo (more than one '@' before the path)");
         p->user = s + a;
         p->user_len = (size_t)(at - p->user);
         a = (size_t)(at + 1 - s);
@@ -225,11 +227,11 @@ static int parse_port(const struct parts *p, uint16_t *port, char *err, size_t e
         v = v * 10 + (unsigned long)(p->port[i] - '0');
         if (v > 65535)
             return spate_errf(err, errlen, "invalid port \"%s\" (must be 1-65535)",
-                        quote(q, p->port, p->port_len));
+                              quote(q, p->port, p->port_len));
     }
     if (v == 0)
         return spate_errf(err, errlen, "invalid port \"%s\" (must be 1-65535)",
-                    quote(q, p->port, p->port_len));
+                          quote(q, p->port, p->port_len));
     *port = (uint16_t)v;
     return 0;
 }
@@ -279,21 +281,22 @@ static int check_name(const char *h, size_t n, char *err, size_t errlen)
     }
     if (n > 253)
         return spate_errf(err, errlen, "invalid host \"%s\" (name longer than 253 bytes)",
-                    quote(q, h, n));
+                          quote(q, h, n));
     size_t s = 0, last = 0;
     for (size_t i = 0; i <= n; i++) {
         if (i < n && h[i] != '.') continue;
-        if (i == s) return spate_errf(err, errlen, "invalid host \"%s\" (empty label)", quote(q, h, n));
+        if (i == s)
+            return spate_errf(err, errlen, "invalid host \"%s\" (empty label)", quote(q, h, n));
         if (i - s > 63)
             return spate_errf(err, errlen, "invalid host \"%s\" (label longer than 63 bytes)",
-                        quote(q, h, n));
+                              quote(q, h, n));
         last = s;
         s = i + 1;
     }
     if (!numeric_label(h + last, n - last)) return 0;
     if (!dotted_quad(h, n))
         return spate_errf(err, errlen, "invalid host \"%s\" (non-standard numeric address)",
-                    quote(q, h, n));
+                          quote(q, h, n));
     return 4;
 }
 
@@ -308,8 +311,9 @@ static int check_host(const struct parts *p, char *out, int *host_ip, char *err,
         struct in6_addr a6;
         /* The zone would end up in the Host header and means nothing to the server. */
         if (memchr(h, '%', n))
-            return spate_errf(err, errlen, "invalid IPv6 literal \"%s\" (zone IDs are not supported)",
-                        quote(q, h, n));
+            return spate_errf(err, errlen,
+                              "invalid IPv6 literal \"%s\" (zone IDs are not supported)",
+                              quote(q, h, n));
         if (n == 0 || n >= sizeof tmp)
             return spate_errf(err, errlen, "invalid IPv6 literal \"%s\"", quote(q, h, n));
         memcpy(tmp, h, n);
@@ -323,12 +327,13 @@ static int check_host(const struct parts *p, char *out, int *host_ip, char *err,
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)h[i] >= 0x80)
             return spate_errf(err, errlen,
-                        "invalid host \"%s\": internationalized domain names are not "
-                        "supported (use the xn-- form)",
-                        quote(q, h, n));
+                              "invalid host \"%s\": internationalized domain names are not "
+                              "supported (use the xn-- form)",
+                              quote(q, h, n));
     /* "localhost." and "localhost" are one host: one pool key, one certificate name. */
     if (h[n - 1] == '.') n--;
-    if (n == 0) return spate_errf(err, errlen, "invalid host \"%s\"", quote(q, p->host, p->host_len));
+    if (n == 0)
+        return spate_errf(err, errlen, "invalid host \"%s\"", quote(q, p->host, p->host_len));
     int rc = check_name(h, n, err, errlen);
     if (rc < 0) return rc;
     for (size_t i = 0; i < n; i++)
@@ -419,7 +424,8 @@ int spate_url_parse(struct spate_url *u, const char *s, char *err, size_t errlen
     if (err && errlen) err[0] = '\0';
     if (!s) return spate_errf(err, errlen, "empty URL");
     size_t n = strnlen(s, SPATE_URL_MAX + 1);
-    if (n > SPATE_URL_MAX) return spate_errf(err, errlen, "URL too long (limit %d bytes)", SPATE_URL_MAX);
+    if (n > SPATE_URL_MAX)
+        return spate_errf(err, errlen, "URL too long (limit %d bytes)", SPATE_URL_MAX);
     if (is_blank(s, n)) return spate_errf(err, errlen, "empty URL");
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -542,7 +548,8 @@ int spate_url_resolve(struct spate_url *out, const struct spate_url *base, const
     if (!base || !base->buf) return spate_errf(err, errlen, "no base URL to resolve against");
     if (!ref) return spate_errf(err, errlen, "empty URL");
     size_t n = strnlen(ref, SPATE_URL_MAX + 1);
-    if (n > SPATE_URL_MAX) return spate_errf(err, errlen, "URL too long (limit %d bytes)", SPATE_URL_MAX);
+    if (n > SPATE_URL_MAX)
+        return spate_errf(err, errlen, "URL too long (limit %d bytes)", SPATE_URL_MAX);
     /* An empty Location would mean "this same URL": a redirect loop, so refuse it outright. */
     if (is_blank(ref, n)) return spate_errf(err, errlen, "empty URL");
     for (size_t i = 0; i < n; i++) {

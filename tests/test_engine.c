@@ -20,12 +20,10 @@ static int start_server(void)
 {
     char logpath[] = "/tmp/spate-engine-test-XXXXXX";
     int lfd = mkstemp(logpath);
-    if (lfd < 0)
-        return -1;
+    if (lfd < 0) return -1;
     close(lfd);
     int out[2];
-    if (pipe(out))
-        return -1;
+    if (pipe(out)) return -1;
     server_pid = fork();
     if (server_pid == 0) {
         dup2(out[1], 1);
@@ -41,8 +39,7 @@ static int start_server(void)
     close(out[0]);
     unlink(logpath);
     int port = atoi(line);
-    if (port <= 0)
-        return -1;
+    if (port <= 0) return -1;
     snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
     return 0;
 }
@@ -83,8 +80,7 @@ static void on_done(void *user, const struct spate_response *r)
 static int on_body(void *user, const char *p, size_t n)
 {
     struct result *res = user;
-    if (!p)
-        res->resets++;
+    if (!p) res->resets++;
     res->streamed += n;
     return 0;
 }
@@ -110,8 +106,7 @@ static struct spate_engine *engine(void)
     c.timeout = 5;
     struct spate_engine *e = NULL;
     char err[128];
-    if (spate_engine_create(&e, &c, err, sizeof(err)))
-        diag("engine: %s", err);
+    if (spate_engine_create(&e, &c, err, sizeof(err))) diag("engine: %s", err);
     return e;
 }
 
