@@ -70,11 +70,11 @@ struct spate_conn {
     } peer;            /* the address connected to */
     char peer_str[48]; /* peer as "ADDR:PORT", formatted once per connection */
     /* monotonic ns marks of the setup and the current exchange */
-    uint64_t t_open, t_dns, t_tcp0, t_tcp, t_tls, t_send, t_first;
+    uint64_t t_open, t_dns, t_tcp0, t_tcp, t_tls, t_first;
     uint64_t wire_bytes; /* response bytes read in the current exchange */
     unsigned exchanges;  /* responses completed on this connection */
     uint64_t idle_batch; /* loop batch in which it went idle */
-    unsigned char reused, resumed, leftover, unclean_eof, opening;
+    unsigned char resumed, leftover, unclean_eof, opening;
     unsigned char hup;              /* the peer hung up: read to the EOF, not to a short read */
     enum spate_error_kind deferred; /* a failure met inside spate_conn_open, told later */
     char *deferred_msg;
