@@ -66,7 +66,7 @@ libspate.a: $(REL)/libspate.a
 UNIT_BIN := $(UNIT_SRC:tests/%.c=$(ASAN)/tests/%)
 
 # Debian packages the build and the tests need; apt-get only runs when one is missing.
-DEPS_PKGS := gcc make pkg-config libssl-dev libc-ares-dev node-llhttp nginx-light python3 \
+DEPS_PKGS := gcc make pkg-config libssl-dev libc-ares-dev node-llhttp nginx python3 perl \
              openssl curl valgrind dnsmasq-base clang libclang-rt-14-dev procps iproute2
 BENCH_PKGS := wrk nghttp2-client python3-aiohttp curl util-linux
 deps:
