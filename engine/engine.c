@@ -434,7 +434,20 @@ static int on_body(void *owner, const char *p, size_t n)
     return 0;
 }
 
-static const struct spate_http1_sink sink = {.header = on_header, .body = on_body};
+static int is_redirect(int s);
+
+/* A redirect that will be followed: its body is of no use to anyone. */
+static int on_unwanted_body(void *owner, int status)
+{
+    struct spate_req *r = owner;
+    return r->e->cfg.follow_redirects && is_redirect(status) && r->location;
+}
+
+static const struct spate_http1_sink sink = {
+    .header = on_header,
+    .body = on_body,
+    .unwanted_body = on_unwanted_body,
+};
 
 static void send_on(struct spate_req *r, struct spate_conn *c)
 {

@@ -333,6 +333,13 @@ static int on_headers_complete(llhttp_t *p)
     }
     /* no body for these, whatever Content-Length says (llhttp 8.1 would wait for it) */
     if (r->head_request || status == 204 || status == 304) return 1;
+    /* an unwanted body is skipped unless it is small and framed: then it is cheaper to read it
+     * than to lose the connection */
+    if (r->sink && r->sink->unwanted_body && r->sink->unwanted_body(r->owner, status) &&
+        !((p->flags & F_CONTENT_LENGTH) && p->content_length <= SPATE_HTTP1_DRAIN_MAX)) {
+        r->dropped = 1;
+        return 1;
+    }
     /* a declared length beyond the limit fails now, not after downloading up to it */
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length > r->lim->max_body)
         return fail(r, SPATE_E_TOO_LARGE,
@@ -373,7 +380,7 @@ static int on_message_complete(llhttp_t *p)
     struct spate_http1_resp *r = R(p);
     if (r->status < 200) return 0; /* an interim response: the real one follows */
     r->complete = 1;
-    r->keep_alive = (unsigned char)llhttp_should_keep_alive(p);
+    r->keep_alive = !r->dropped && llhttp_should_keep_alive(p);
     /* pause so that any bytes after this response stay visible to the caller */
     return HPE_PAUSED;
 }

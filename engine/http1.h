@@ -51,7 +51,13 @@ struct spate_http1_sink {
     void (*header)(void *owner, const char *name, size_t nlen, const char *value, size_t vlen);
     /* Body bytes (de-chunked). Nonzero return aborts the response with SPATE_E_INPUT. */
     int (*body)(void *owner, const char *p, size_t n);
+    /* Called when the header section is complete: nonzero says the owner will not use the body
+     * (a redirect being followed). A small framed body is still read, to keep the connection;
+     * any other body is skipped and the connection is not reused. */
+    int (*unwanted_body)(void *owner, int status);
 };
+
+#define SPATE_HTTP1_DRAIN_MAX 65536 /* an unwanted body up to this is read to keep the connection */
 
 enum spate_http1_status { SPATE_H1_MORE, SPATE_H1_DONE, SPATE_H1_ERROR };
 
@@ -66,7 +72,7 @@ struct spate_http1_resp {
     uint64_t body_bytes;
     unsigned nheaders, interim, ext_bytes;
     int status;
-    unsigned char head_request, started, complete, keep_alive;
+    unsigned char head_request, started, complete, keep_alive, dropped;
     unsigned char in_te, te_headers, tname_len, tval_len; /* Transfer-Encoding tracking */
     char tname[17], tval[7];
     enum spate_error_kind kind; /* on SPATE_H1_ERROR */
