@@ -122,18 +122,30 @@ http {
 }
 EOF
     mkdir -p "$d/tmp" "$d/www"
+    export NGINX_PORT NGINX_TLS_PORT
+    nginx_launch "$d" "http://127.0.0.1:$NGINX_PORT/"
+}
+
+# nginx_launch DIR URL...: starts nginx on DIR/nginx.conf (under NGINX_WRAP), sets NGINX_PID and
+# waits until every URL answers; dies with nginx's own messages if it does not come up.
+nginx_launch() {
+    l_dir=$1
+    shift
     # shellcheck disable=SC2086 # NGINX_WRAP is a command prefix, split on purpose
-    ${NGINX_WRAP:-} nginx -e "$d/error.log" -p "$d" -c "$d/nginx.conf" >"$d/nginx.out" 2>&1 &
+    ${NGINX_WRAP:-} nginx -e "$l_dir/error.log" -p "$l_dir" -c "$l_dir/nginx.conf" \
+        >"$l_dir/nginx.out" 2>&1 &
     NGINX_PID=$!
-    export NGINX_PORT NGINX_TLS_PORT NGINX_PID
-    n=0
-    until curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/"; do
-        n=$((n + 1))
-        if [ "$n" -gt 100 ] || ! kill -0 "$NGINX_PID" 2>/dev/null; then
-            cat "$d/nginx.out" "$d/error.log" >&2 2>/dev/null || true
-            die "nginx did not start"
-        fi
-        sleep 0.05
+    export NGINX_PID
+    for l_url in "$@"; do
+        n=0
+        until curl -sk -o /dev/null "$l_url"; do
+            n=$((n + 1))
+            if [ "$n" -gt 100 ] || ! kill -0 "$NGINX_PID" 2>/dev/null; then
+                cat "$l_dir/nginx.out" "$l_dir/error.log" >&2 2>/dev/null || true
+                die "nginx did not start"
+            fi
+            sleep 0.05
+        done
     done
 }
 

@@ -86,17 +86,8 @@ http {
 }
 EOF
     mkdir -p "$d/tmp" "$d/www"
-    taskset -c "$SERVER_CPU" nginx -e "$d/error.log" -p "$d" -c "$d/nginx.conf" >"$d/nginx.out" 2>&1 &
-    NGINX_PID=$!
-    n=0
-    until curl -sk -o /dev/null "https://127.0.0.1:$P_ON/f" && curl -sk -o /dev/null "https://127.0.0.1:$P_OFF/f"; do
-        n=$((n + 1))
-        if [ "$n" -gt 100 ] || ! kill -0 "$NGINX_PID" 2>/dev/null; then
-            cat "$d/nginx.out" "$d/error.log" >&2 2>/dev/null || true
-            die "nginx did not start"
-        fi
-        sleep 0.05
-    done
+    NGINX_WRAP="taskset -c $SERVER_CPU" nginx_launch "$d" "https://127.0.0.1:$P_ON/f" \
+        "https://127.0.0.1:$P_OFF/f"
 }
 
 # run TOOL URL TAG [EXTRA_HEADER]: one timed run; prints "requests rps cpu_s maxrss_kb conns".
