@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -236,4 +237,30 @@ int spate_args_bad_option(const char *cmd, int c, char **argv)
         fprintf(stderr, "spate %s: %s '%s'\n", cmd, what, argv[optind - 1]);
     fprintf(stderr, "try 'spate %s --help'\n", cmd);
     return -1;
+}
+
+#define FD_SPARE 64 /* stdio, the event loop, resolver sockets, output files */
+
+unsigned spate_args_fit_fds(const char *cmd, unsigned want)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl))
+        return want;
+    rlim_t spare = FD_SPARE;
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < 4 * FD_SPARE)
+        spare = rl.rlim_max / 4; /* a tiny limit: keep a quarter for everything else */
+    rlim_t need = (rlim_t)want + spare;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+        return want;
+    unsigned fit = rl.rlim_cur > spare + 1 ? (unsigned)(rl.rlim_cur - spare) : 1;
+    fprintf(stderr,
+            "spate %s: warning: the open-files limit is %llu: using %u connections instead of %u "
+            "(raise it with ulimit -n)\n",
+            cmd, (unsigned long long)rl.rlim_cur, fit, want);
+    return fit;
 }

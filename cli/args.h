@@ -41,6 +41,10 @@ void spate_args_req_fini(struct spate_args_req *r);
  * as the user typed it. Always returns -1. */
 int spate_args_bad_option(const char *cmd, int c, char **argv);
 
+/* Makes room for `want` connections: raises the soft open-files limit toward the hard one and,
+ * when even that is too small, returns a lower count after a warning on stderr. */
+unsigned spate_args_fit_fds(const char *cmd, unsigned want);
+
 /* Appends one header to an owned header array. 0 or -ENOMEM. */
 int spate_args_push_header(struct spate_header **v, size_t *n, const char *name, const char *value);
 

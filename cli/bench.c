@@ -361,6 +361,7 @@ int spate_bench_main(int argc, char **argv)
     spate_hist_init(&b->hist);
     b->lo.connections = 64;
     if (parse_args(b, argc, argv)) goto out;
+    b->lo.connections = spate_args_fit_fds(CMD, b->lo.connections);
     b->cfg.concurrency = b->lo.connections;
     if (b->req.auth &&
         spate_args_push_header(&b->req.headers, &b->req.nheaders, "Authorization", b->req.auth))

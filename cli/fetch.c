@@ -724,6 +724,7 @@ int spate_fetch_main(int argc, char **argv)
         fprintf(stderr, "spate fetch: out of memory\n");
         goto out;
     }
+    f.cfg.concurrency = spate_args_fit_fds(CMD, f.cfg.concurrency);
     f.cfg.before_wait = before_wait;
     f.cfg.before_wait_arg = &f;
     if (spate_engine_create(&f.e, &f.cfg, err, sizeof(err))) {

@@ -106,17 +106,17 @@ cmp_num "$(res C43.hol "int(1000 * max(r['time']['total'] for r in rows if 'c43f
 # --- C44 fd exhaustion: ulimit -n 64, 300 URLs at -c 200 --------------------------------------------------------------
 : >"$T/c44.txt"
 for i in $(seq 1 300); do echo "$HURL/slow/20?c44=$i" >>"$T/c44.txt"; done
-(ulimit -n 64 && hrun C44.fd_exhaustion 30 fetch -q -c 200 --timeout 5 -i "$T/c44.txt" && echo "$RC $ELAPSED" >"$T/c44.rc")
+(ulimit -n 64 && hrun C44.fd_exhaustion 30 fetch -c 200 --timeout 5 -i "$T/c44.txt" && echo "$RC $ELAPSED" >"$T/c44.rc")
 read RC ELAPSED <"$T/c44.rc"
 NCASES=$((NCASES + 1))
 sanitizer_clean "$(err C44.fd_exhaustion)" "C44.fd_exhaustion: BL1 no sanitizer report"
 like "$RC" '^[01]$' "C44.fd_exhaustion: BL1 exit status 0 or 1 (got $RC)"
 fle "$ELAPSED" 15; ok $? "C44.fd_exhaustion: BL2 ends in time (${ELAPSED}s)"
 is "$(res C44.fd_exhaustion "(len(rows), len(set(r['id'] for r in rows)))")" '[300, 300]' "C44.fd_exhaustion: one result per request"
-is "$(res C44.fd_exhaustion "sorted(set((r['error'] or {}).get('kind') or 'ok' for r in rows) - {'ok', 'connect'})")" '[]' \
-    "C44.fd_exhaustion: each request is ok or a connect error"
-is "$(res C44.fd_exhaustion "[r['error']['message'] for r in rows if r['error'] and not re.search('open files|EMFILE', r['error']['message'], re.I)][:2]")" '[]' \
-    "C44.fd_exhaustion: the errors say 'Too many open files'"
+is "$(res C44.fd_exhaustion "[r['error'] for r in rows if not r['ok']][:2]")" '[]' \
+    "C44.fd_exhaustion: concurrency is clamped to the fd limit, so every request is ok"
+like "$(cat "$(err C44.fd_exhaustion)")" 'open-files limit is 64: using [0-9]+ connections instead of 200' \
+    "C44.fd_exhaustion: a warning says the concurrency was clamped and why"
 
 # --- C45 mass RST in one batch: 100 concurrent requests, all reset at once ------------------------------------------
 : >"$T/c45.txt"
