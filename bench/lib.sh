@@ -71,6 +71,24 @@ make_cert() {
 # nginx_start DIR: one nginx worker serving DIR/www on 127.0.0.1:$NGINX_PORT, and with NGINX_TLS=1
 # also https on $NGINX_TLS_PORT. NGINX_WRAP prefixes the command (e.g. "taskset -c 0");
 # NGINX_CONNS sets worker_connections [4096]. Exports NGINX_PORT, NGINX_TLS_PORT, NGINX_PID.
+# nginx_http_common DIR: the http-level directives every benchmark nginx shares (no logging,
+# unlimited keep-alive, temp paths inside DIR).
+nginx_http_common() {
+    cat <<EOF
+    access_log off;
+    sendfile ${NGINX_SENDFILE:-on};
+    tcp_nodelay on;
+    keepalive_timeout 65;
+    keepalive_requests 100000000;
+    client_body_temp_path $1/tmp;
+    proxy_temp_path $1/tmp;
+    fastcgi_temp_path $1/tmp;
+    uwsgi_temp_path $1/tmp;
+    scgi_temp_path $1/tmp;
+    default_type application/octet-stream;
+EOF
+}
+
 nginx_start() {
     d=$1
     conns=${NGINX_CONNS:-4096}
@@ -103,17 +121,7 @@ pid $d/nginx.pid;
 error_log $d/error.log warn;
 events { worker_connections $conns; multi_accept on; }
 http {
-    access_log off;
-    sendfile ${NGINX_SENDFILE:-on};
-    tcp_nodelay on;
-    keepalive_timeout 65;
-    keepalive_requests 100000000;
-    client_body_temp_path $d/tmp;
-    proxy_temp_path $d/tmp;
-    fastcgi_temp_path $d/tmp;
-    uwsgi_temp_path $d/tmp;
-    scgi_temp_path $d/tmp;
-    default_type application/octet-stream;
+$(nginx_http_common "$d")
     server {
         listen 127.0.0.1:$NGINX_PORT backlog=65535;
         root $d/www;

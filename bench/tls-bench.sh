@@ -51,17 +51,7 @@ pid $d/nginx.pid;
 error_log $d/error.log warn;
 events { worker_connections 16384; multi_accept on; }
 http {
-    access_log off;
-    sendfile on;
-    tcp_nodelay on;
-    keepalive_timeout 65;
-    keepalive_requests 100000000;
-    client_body_temp_path $d/tmp;
-    proxy_temp_path $d/tmp;
-    fastcgi_temp_path $d/tmp;
-    uwsgi_temp_path $d/tmp;
-    scgi_temp_path $d/tmp;
-    default_type application/octet-stream;
+$(nginx_http_common "$d")
     log_format reused '\$ssl_protocol \$ssl_session_reused';
     server {
         listen 127.0.0.1:$P_ON ssl backlog=65535;
