@@ -106,6 +106,14 @@ got = open(p, "rb").read() if os.path.exists(p) else b""
 print("prefix" if want.startswith(got) else "garbled (%d bytes)" % len(got))' "$T/o67/f67")" prefix \
     "F67.partial_body: the output file never holds the body twice or out of order"
 
+# --- F62b a Retry-After holds the host: its other queued request waits too ----------------------------------------
+hrun F62b.host_hold 20 fetch -q -c 1 --ordered --timeout 3 --retries 1 --backoff 0.05 \
+    "$HURL/fail/503/1?ra=1&hold=a" "$HURL/ok?hold=b"
+hbase_run F62b.host_hold 0 3
+is "$(res F62b.host_hold "[r['ok'] for r in rows]")" '[true, true]' "F62b.host_hold: both requests ok"
+is "$(jl "$HLOG" "(lambda a, b: b - a >= 0.9)(min(q['t'] for q in rows if 'hold=a' in q.get('target', '')), min(q['t'] for q in rows if 'hold=b' in q.get('target', '')))")" true \
+    "F62b.host_hold: the queued request to the same host waited out the Retry-After instead of going at once"
+
 # --- F68 retry storm isolation: 30 URLs answering 503 Retry-After: 1, then 10 on a healthy origin, -c 10 ----------------------
 : >"$T/f68.txt"
 for i in $(seq 1 30); do echo "$HURL/fail/503?ra=1&f68s=$i" >>"$T/f68.txt"; done
