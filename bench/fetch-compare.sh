@@ -1,7 +1,8 @@
 #!/bin/sh
 # bench/fetch-compare.sh (`make bench`): fetch 10,000 small files from a local nginx with spate fetch,
 # curl --parallel and aiohttp, each at 64 concurrent requests and pinned to its own CPU; report the
-# median wall time and client CPU (user+sys) of ROUNDS runs, and spate's ratios to each peer.
+# median wall time and client CPU (user+sys) of ROUNDS runs, and spate's ratios to each peer and
+# to the floor (bench/floor.c: a bare epoll loop, no parsing).
 # Env: ROUNDS [3], FILES [10000], CONC [64], SERVER_CPU [0], CLIENT_CPU [1], SPATE [./spate], KEEP=1.
 set -eu
 . "$(dirname "$0")/lib.sh"
@@ -12,9 +13,9 @@ CONC=${CONC:-64}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 PY=/usr/bin/python3
-TOOLS="spate curl aiohttp"
+TOOLS="spate curl aiohttp floor"
 
-need nginx curl taskset openssl awk
+need nginx curl taskset openssl awk cc
 :
 $PY -c 'import aiohttp' 2>/dev/null || die "missing aiohttp for $PY: run 'make bench-deps'"
 need_spate
@@ -43,6 +44,7 @@ run_tool() {
         -K "$WORK/curl.cfg" || rc=$? ;;
     aiohttp) timed "$out" "$tf" $PY "$BENCH_ROOT/bench/aiohttp_fetch.py" "$WORK/urls.txt" "$CONC" ||
         rc=$? ;;
+    floor) timed "$out" "$tf" "$WORK/floor" "$NGINX_PORT" "$FILES" "$CONC" "$floor_len" || rc=$? ;;
     esac
     okn=$FILES
     [ "$1" = spate ] && okn=$(grep -c '"ok": *true' "$out" || true)
@@ -53,6 +55,10 @@ run_tool() {
     echo "$1 $(tfield "$tf" 1) $(tfield "$tf" cpu)" >>"$WORK/results"
     echo "  round $2 $1: wall $(tfield "$tf" 1) s, cpu $(tfield "$tf" cpu) s" >&2
 }
+
+# The floor: a bare epoll loop repeating one request (bench/floor.c), told its response length.
+cc -O2 -o "$WORK/floor" "$BENCH_ROOT/bench/floor.c" || die "cannot build bench/floor.c"
+floor_len=$(curl -si "$base/f/0" | wc -c)
 
 # Warm nginx's page cache and the client binaries once, untimed.
 curl --parallel --parallel-max "$CONC" --no-progress-meter -K "$WORK/curl.cfg" >/dev/null 2>&1 || true
@@ -85,3 +91,5 @@ for t in $TOOLS; do
         "$(ratio "$s_wall" "$w")"
 done
 echo "(wall and CPU from getrusage (bench/rusage.py); CPU = user + sys of the client process tree; < 1 favours spate)"
+echo "(floor: bench/floor.c, a bare epoll loop that repeats one request and reads a known length"
+echo " without parsing: the kernel's share of a keep-alive request, not a peer)"

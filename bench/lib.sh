@@ -72,11 +72,14 @@ make_cert() {
 # also https on $NGINX_TLS_PORT. NGINX_WRAP prefixes the command (e.g. "taskset -c 0");
 # NGINX_CONNS sets worker_connections [4096]. Exports NGINX_PORT, NGINX_TLS_PORT, NGINX_PID.
 # nginx_http_common DIR: the http-level directives every benchmark nginx shares (no logging,
-# unlimited keep-alive, temp paths inside DIR).
+# unlimited keep-alive, temp paths inside DIR). sendfile and tcp_nopush are on as in Debian's
+# shipped nginx.conf (NGINX_SENDFILE, NGINX_NOPUSH override): with both, nginx corks the socket so
+# a small file's headers and body leave in one segment.
 nginx_http_common() {
     cat <<EOF
     access_log off;
     sendfile ${NGINX_SENDFILE:-on};
+    tcp_nopush ${NGINX_NOPUSH:-on};
     tcp_nodelay on;
     keepalive_timeout 65;
     keepalive_requests 100000000;

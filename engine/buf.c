@@ -35,21 +35,6 @@ int spate_buf_reserve(struct spate_buf *b, size_t n)
     return 0;
 }
 
-int spate_buf_add(struct spate_buf *b, const void *p, size_t n)
-{
-    if (n == 0) return 0;
-    int rc = spate_buf_reserve(b, n);
-    if (rc) return rc;
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-    return 0;
-}
-
-int spate_buf_adds(struct spate_buf *b, const char *s)
-{
-    return spate_buf_add(b, s, strlen(s));
-}
-
 int spate_buf_printf(struct spate_buf *b, const char *fmt, ...)
 {
     va_list ap;

@@ -2,6 +2,7 @@
 #ifndef SPATE_BUF_H
 #define SPATE_BUF_H
 #include <stddef.h>
+#include <string.h>
 
 struct spate_buf {
     char *data; /* owned */
@@ -25,9 +26,23 @@ static inline void spate_buf_reset(struct spate_buf *b)
 
 /* Ensures room for n more bytes. 0 or -ENOMEM. */
 int spate_buf_reserve(struct spate_buf *b, size_t n);
-/* Appends n bytes / a C string. 0 or -ENOMEM. */
-int spate_buf_add(struct spate_buf *b, const void *p, size_t n);
-int spate_buf_adds(struct spate_buf *b, const char *s);
+/* Appends n bytes / a C string. 0 or -ENOMEM. Inline: result lines and requests are built from
+ * many small pieces, most of them literals whose length the compiler knows. */
+static inline int spate_buf_add(struct spate_buf *b, const void *p, size_t n)
+{
+    if (n == 0) return 0;
+    if (b->cap - b->len < n) {
+        int rc = spate_buf_reserve(b, n);
+        if (rc) return rc;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+static inline int spate_buf_adds(struct spate_buf *b, const char *s)
+{
+    return spate_buf_add(b, s, strlen(s));
+}
 /* Appends printf-formatted text. 0 or -ENOMEM. */
 int spate_buf_printf(struct spate_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

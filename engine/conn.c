@@ -320,7 +320,7 @@ void spate_conn_send(struct spate_conn *c, const char *out, size_t len, int head
     c->out_off = 0;
     c->wire_bytes = 0;
     c->leftover = 0;
-    c->last_io = spate_clock_now();
+    c->last_io = c->ctx->loop.now; /* the caller stamped it when the attempt started */
     c->t_first = 0;
     c->state = SPATE_CONN_SENDING;
     read_timer(c);

@@ -19,10 +19,12 @@
 #include <time.h>
 
 #define READ_BUF (64 * 1024)
+#define NAP_MIN_INFLIGHT 8 /* fewer in flight: a nap would mostly add latency, not batch */
 
 struct spate_engine {
     struct spate_ctx ctx;
     struct spate_config cfg;
+    uint64_t nap_ns;
     char *user_agent; /* owned */
     char *cacert;     /* owned */
     struct spate_pool pool;
@@ -101,6 +103,7 @@ int spate_engine_create(struct spate_engine **out, const struct spate_config *cf
     e->user_agent = dup_str(cfg->user_agent);
     e->cacert = dup_str(cfg->cacert);
     e->rng = (uint64_t)spate_clock_now() | 1;
+    e->nap_ns = (uint64_t)cfg->coalesce_us * 1000;
     struct spate_ctx *x = &e->ctx;
     x->loop.bfd = -1; /* nothing to close if we fail before the loop exists */
     x->lim.max_body = cfg->max_body;
@@ -337,7 +340,10 @@ static void complete(struct spate_req *r)
         .tls_resumed = r->tls_resumed,
         .reused = r->reused,
     };
-    resp.time.total = secs(r->t_first, spate_clock_now());
+    /* the loop's time: when the wait that brought the last bytes ended, or later */
+    uint64_t end = e->ctx.loop.now;
+    if (end < r->t_first) end = spate_clock_now();
+    resp.time.total = secs(r->t_first, end);
     e->active--;
     if (r->aprev)
         r->aprev->anext = r->anext;
@@ -499,7 +505,7 @@ static void start_attempt(void *owner, struct spate_req *r)
 {
     struct spate_engine *e = owner;
     struct spate_host *h = r->host;
-    uint64_t now = spate_clock_now();
+    uint64_t now = spate_loop_update_now(&e->ctx.loop);
     r->phase = REQ_RUNNING;
     r->inflight = 1;
     e->lim.inflight++;
@@ -799,6 +805,7 @@ int spate_run(struct spate_engine *e)
             int ms = e->cfg.before_wait(e->cfg.before_wait_arg);
             if (ms >= 0) cap = (uint64_t)ms * SPATE_NS_PER_MS;
         }
+        e->ctx.loop.nap_ns = e->lim.inflight >= NAP_MIN_INFLIGHT ? e->nap_ns : 0;
         int rc = spate_loop_once(&e->ctx.loop, cap);
         if (rc < 0) return rc;
     }

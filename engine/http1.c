@@ -250,10 +250,10 @@ static void track(char *dst, unsigned char *len, size_t cap, const char *at, siz
 {
     /* saturates at cap + 1 ("longer than cap"): a counter that wrapped could make a long
      * name look like "Transfer-Encoding" */
-    for (size_t i = 0; i < n && *len <= cap; i++) {
-        if (*len < cap) dst[*len] = at[i];
-        (*len)++;
-    }
+    if (*len > cap) return;
+    size_t room = cap - *len, k = n < room ? n : room;
+    memcpy(dst + *len, at, k);
+    *len = (unsigned char)(*len + k + (n > room));
 }
 
 static int on_header_field(llhttp_t *p, const char *at, size_t n)

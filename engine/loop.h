@@ -2,6 +2,7 @@
  * I/O handles and timers are owned by their callers; the loop only points at them. */
 #ifndef SPATE_LOOP_H
 #define SPATE_LOOP_H
+#include "clock.h"
 #include "timer.h"
 #include <stdint.h>
 
@@ -31,10 +32,12 @@ struct spate_loop {
     int bfd; /* backend descriptor (epoll or kqueue); pollable by an embedding loop */
     struct spate_timer_heap timers;
     struct spate_reap *reap;
-    uint64_t now;   /* monotonic ns, refreshed after every wait */
+    uint64_t now;   /* monotonic ns, refreshed after every wait and by spate_loop_update_now */
     uint64_t batch; /* counts waits: work done between two waits shares a batch number */
     void *events;   /* backend event array */
     int nevents;
+    uint64_t nap_ns; /* > 0: the owner allows a nap before a wait that would block (loop.c) */
+    uint64_t wake, cycle; /* when the last wait ended, and how long after the one before */
 };
 
 /* Returns 0 or -errno. */
@@ -66,6 +69,13 @@ static inline int spate_loop_timer(struct spate_loop *l, struct spate_timer *t, 
 static inline void spate_loop_untimer(struct spate_loop *l, struct spate_timer *t)
 {
     spate_timer_stop(&l->timers, t);
+}
+
+/* Reads the clock into l->now. Code that stamps several things in one batch reads the clock once
+ * and the rest use l->now (a vDSO clock read is a real share of a keep-alive request's CPU). */
+static inline uint64_t spate_loop_update_now(struct spate_loop *l)
+{
+    return l->now = spate_clock_now();
 }
 
 #endif

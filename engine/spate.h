@@ -53,6 +53,11 @@ struct spate_config {
     size_t max_header_bytes; /* bytes of one response header section [64 KiB] */
     unsigned max_headers;    /* header fields per response [256] */
     const char *user_agent;  /* [spate/VERSION]; "" sends none */
+    /* spate_run only: while at least 8 requests are in flight and events arrive quickly, the
+     * loop may sleep this many microseconds before a wait that would block, so one wake-up
+     * collects several responses (interrupt coalescing). Less CPU per request; a response
+     * may be seen up to this much (plus the kernel's timer slack) later. 0 = off [0] */
+    unsigned coalesce_us;
     /* Called by spate_run each time before it waits for events, e.g. to flush buffered output
      * so results stream out without a write per result. Returns the longest the wait may
      * last in milliseconds (say, until the next flush is due), or -1 for no limit.

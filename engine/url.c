@@ -369,6 +369,27 @@ static char *encode(char *d, const char *s, size_t n)
     return d;
 }
 
+/* Copies n bytes and a NUL; returns the end of the copy (where the NUL is). */
+static char *put(char *d, const char *s, size_t n)
+{
+    memcpy(d, s, n);
+    d[n] = '\0';
+    return d + n;
+}
+
+static char *put_uint(char *d, unsigned v)
+{
+    char tmp[12];
+    int n = 0;
+    do
+        tmp[n++] = (char)('0' + v % 10);
+    while ((v /= 10));
+    while (n)
+        *d++ = tmp[--n];
+    *d = '\0';
+    return d;
+}
+
 /* Lays every string out in one allocation: scheme, host, authority, userinfo, target (last, so
  * resolve can shorten it in place). */
 static int build(struct spate_url *u, const struct parts *p, const char *host, int host_ip,
@@ -390,15 +411,18 @@ static int build(struct spate_url *u, const struct parts *p, const char *host, i
     u->port = port;
 
     u->scheme = d;
-    d += sprintf(d, "%s", p->https ? "https" : "http") + 1;
+    d = put(d, p->https ? "https" : "http", p->https ? 5 : 4) + 1;
     u->host = d;
-    d += sprintf(d, "%s", host) + 1;
+    d = put(d, host, hl) + 1;
     u->authority = d;
-    if (host_ip == 6)
-        d += sprintf(d, "[%s]", host);
-    else
-        d += sprintf(d, "%s", host);
-    if (!dflt) d += sprintf(d, ":%u", (unsigned)port);
+    if (host_ip == 6) *d++ = '[';
+    d = put(d, host, hl);
+    if (host_ip == 6) *d++ = ']';
+    if (!dflt) {
+        *d++ = ':';
+        d = put_uint(d, port);
+    }
+    *d = '\0';
     d++;
     if (ul) {
         u->userinfo = d;

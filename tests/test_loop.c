@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 struct watch {
@@ -350,14 +351,103 @@ static void test_stale(void)
     close(b[1]);
 }
 
+/* ---------- naps (interrupt coalescing) ---------- */
+
+static struct watch nw[3];
+
+/* A child writes one byte to each of the three pairs, gap_ms apart, after first_ms. */
+static pid_t writer(int fds[3], int first_ms, int gap_ms)
+{
+    pid_t pid = fork();
+    if (pid != 0) return pid;
+    usleep((useconds_t)first_ms * 1000);
+    for (int i = 0; i < 3; i++) {
+        if (write(fds[i], "x", 1) != 1) _exit(1);
+        usleep((useconds_t)gap_ms * 1000);
+    }
+    _exit(0);
+}
+
+static void reap_child(pid_t pid)
+{
+    int st;
+    if (pid > 0) waitpid(pid, &st, 0);
+}
+
+/* One loop_once after a quick wake-up (so the loop counts as busy) while three events arrive
+ * 20 ms apart; returns how many the first wait delivered. */
+static int first_batch(uint64_t nap_ns, int slow_before)
+{
+    struct spate_loop l;
+    int sv[3][2], wr[3];
+    if (spate_loop_init(&l)) return -1;
+    for (int i = 0; i < 3; i++) {
+        if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv[i])) return -1;
+        nw[i] = (struct watch){.io = {.fd = -1, .cb = on_io}};
+        spate_loop_add(&l, &nw[i].io, sv[i][0], SPATE_EV_READ);
+        wr[i] = sv[i][1];
+    }
+    l.nap_ns = nap_ns;
+    put(wr[0], "w"); /* a first event that is ready at once: a short wake cycle */
+    if (slow_before) usleep(800 * 1000); /* ...or a long one (over NAP_RATE naps) */
+    spate_loop_once(&l, 0);
+    drain(sv[0][0]);
+    for (int i = 0; i < 3; i++)
+        nw[i].calls = 0;
+    pid_t pid = writer(wr, 2, 20);
+    int n = spate_loop_once(&l, 2 * SPATE_NS_PER_SEC);
+    reap_child(pid);
+    for (int i = 0; i < 3; i++) {
+        close(sv[i][0]);
+        close(sv[i][1]);
+    }
+    spate_loop_fini(&l);
+    return n;
+}
+
+static int nap_timer_fired;
+static void on_nap_timer(struct spate_timer *t)
+{
+    (void)t;
+    nap_timer_fired++;
+}
+
+static void test_nap(void)
+{
+    /* 150 ms naps: the three events (at 2, 22, 42 ms) all land inside the first one */
+    is_int(first_batch(150 * SPATE_NS_PER_MS, 0), 3, "nap: one wake-up collects the 3 events");
+    is_int(first_batch(0, 0), 1, "no nap: the first wait returns with the first event alone");
+    /* the wake before came 800 ms after the one before it: events are slow, so no nap */
+    is_int(first_batch(150 * SPATE_NS_PER_MS, 1), 1, "slow events: no nap");
+
+    /* a timer due sooner than two naps is never delayed by one */
+    struct spate_loop l;
+    if (spate_loop_init(&l)) return;
+    l.nap_ns = 500 * SPATE_NS_PER_MS;
+    l.cycle = 0;
+    struct spate_timer t;
+    spate_timer_init(&t, on_nap_timer);
+    uint64_t t0 = spate_clock_now();
+    spate_loop_timer(&l, &t, t0 + 20 * SPATE_NS_PER_MS);
+    while (!nap_timer_fired && spate_clock_now() - t0 < 5 * SPATE_NS_PER_SEC)
+        spate_loop_once(&l, 2 * SPATE_NS_PER_SEC); /* bounded even if a nap ignored the timer */
+    uint64_t took = spate_clock_now() - t0;
+    is_int(nap_timer_fired, 1, "timer fired");
+    ok(took < 400 * SPATE_NS_PER_MS, "a 20 ms timer is not held by a 500 ms nap (took %llu ms)",
+       (unsigned long long)(took / SPATE_NS_PER_MS));
+    spate_loop_fini(&l);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
+    alarm(60); /* a wait that never ends (a nap past its timer, say) fails the run, not hangs it */
     test_level();
     test_edge();
     test_timers();
     test_submillisecond();
     test_defer();
     test_stale();
+    test_nap();
     return done();
 }
