@@ -244,8 +244,7 @@ int spate_args_bad_option(const char *cmd, int c, char **argv)
 unsigned spate_args_fit_fds(const char *cmd, unsigned want)
 {
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl))
-        return want;
+    if (getrlimit(RLIMIT_NOFILE, &rl)) return want;
     rlim_t spare = FD_SPARE;
     if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < 4 * FD_SPARE)
         spare = rl.rlim_max / 4; /* a tiny limit: keep a quarter for everything else */
@@ -255,8 +254,7 @@ unsigned spate_args_fit_fds(const char *cmd, unsigned want)
         setrlimit(RLIMIT_NOFILE, &rl);
         getrlimit(RLIMIT_NOFILE, &rl);
     }
-    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
-        return want;
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need) return want;
     unsigned fit = rl.rlim_cur > spare + 1 ? (unsigned)(rl.rlim_cur - spare) : 1;
     fprintf(stderr,
             "spate %s: warning: the open-files limit is %llu: using %u connections instead of %u "

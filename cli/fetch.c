@@ -40,12 +40,14 @@ struct fetch {
     size_t next_print;
     double t0, last_progress, last_flush, flush_every;
     int write_failed;
+    struct job *spare_jobs; /* finished jobs, for the next submissions */
 };
 
 struct job {
     struct fetch *f;
     size_t index;
-    int fd; /* -o: the body file, -1 until the first byte (or the end) */
+    int fd;           /* -o: the body file, -1 until the first byte (or the end) */
+    struct job *next; /* on f->spare_jobs */
 };
 
 static double now_s(void)
@@ -647,7 +649,8 @@ static void on_done(void *user, const struct spate_response *r)
         f->failed++;
         f->by_kind[r->error]++;
     }
-    free(j);
+    j->next = f->spare_jobs;
+    f->spare_jobs = j;
     if (f->progress && !f->quiet) progress(f, 0);
     submit_more(f);
 }
@@ -659,7 +662,8 @@ static void submit_more(struct fetch *f)
         size_t i = f->submitted++;
         struct spate_input_item *it = &f->items[i];
         struct spate_header *hv = f->hv; /* sized by check_item for every item */
-        struct job *j = malloc(sizeof(*j));
+        struct job *j = f->spare_jobs ? f->spare_jobs : malloc(sizeof(*j));
+        if (j && j == f->spare_jobs) f->spare_jobs = j->next;
         struct spate_request q;
         char err[300];
         if (!hv || !j) {
@@ -723,6 +727,11 @@ static void cleanup(struct fetch *f)
     spate_buf_fini(&f->out);
     spate_buf_fini(&f->line);
     free(f->hv);
+    while (f->spare_jobs) {
+        struct job *j = f->spare_jobs;
+        f->spare_jobs = j->next;
+        free(j);
+    }
 }
 
 int spate_fetch_main(int argc, char **argv)

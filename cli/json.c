@@ -467,41 +467,35 @@ const char *spate_json_key(const struct spate_json *obj, size_t i, size_t *len)
     return obj->m[i].key;
 }
 
+/* 0: copied as is; else the character after the backslash ('u' = \u00XX). */
+static const char json_esc[256] = {
+    ['"'] = '"',  ['\\'] = '\\', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't', ['\b'] = 'b',
+    ['\f'] = 'f', [0] = 'u',     [1] = 'u',    [2] = 'u',    [3] = 'u',    [4] = 'u',
+    [5] = 'u',    [6] = 'u',     [7] = 'u',    [11] = 'u',   [14] = 'u',   [15] = 'u',
+    [16] = 'u',   [17] = 'u',    [18] = 'u',   [19] = 'u',   [20] = 'u',   [21] = 'u',
+    [22] = 'u',   [23] = 'u',    [24] = 'u',   [25] = 'u',   [26] = 'u',   [27] = 'u',
+    [28] = 'u',   [29] = 'u',    [30] = 'u',   [31] = 'u',   [0x7f] = 'u',
+};
+
 int spate_json_add_string(struct spate_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     /* Most strings need no escapes: reserve once, then copy unescaped runs in bulk. */
     int rc = spate_buf_reserve(b, n + 2);
-    size_t run = 0;
     if (rc) return rc;
-    rc = spate_buf_add(b, "\"", 1);
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        unsigned char c = (unsigned char)s[i];
-        char esc[7] = {'\\', 0, 0, 0, 0, 0, 0};
-        size_t k = 2;
-        if (c == '"' || c == '\\')
-            esc[1] = (char)c;
-        else if (c == '\n')
-            esc[1] = 'n';
-        else if (c == '\r')
-            esc[1] = 'r';
-        else if (c == '\t')
-            esc[1] = 't';
-        else if (c == '\b')
-            esc[1] = 'b';
-        else if (c == '\f')
-            esc[1] = 'f';
-        else if (c < 0x20 || c == 0x7f)
-            k = (size_t)snprintf(esc, sizeof esc, "\\u00%c%c", hex[c >> 4], hex[c & 15]);
-        else
-            continue;
+    b->data[b->len++] = '"';
+    size_t i = 0;
+    while (rc == 0) {
+        size_t run = i;
+        while (i < n && !json_esc[(unsigned char)s[i]])
+            i++;
         rc = spate_buf_add(b, s + run, i - run);
-        if (rc == 0) rc = spate_buf_add(b, esc, k);
-        run = i + 1;
+        if (rc || i == n) break;
+        unsigned char c = (unsigned char)s[i++];
+        char esc[6] = {'\\', json_esc[c], '0', '0', hex[c >> 4], hex[c & 15]};
+        rc = spate_buf_add(b, esc, esc[1] == 'u' ? 6 : 2);
     }
-    if (rc == 0) rc = spate_buf_add(b, s + run, n - run);
-    if (rc == 0) rc = spate_buf_add(b, "\"", 1);
-    return rc;
+    return rc ? rc : spate_buf_add(b, "\"", 1);
 }
 
 int spate_json_write(struct spate_buf *b, const struct spate_json *v)

@@ -34,6 +34,8 @@ struct spate_engine {
     struct spate_req *all;        /* every active request (for cancel on destroy) */
     int probing, probe_answered;  /* see addr_still_current() */
     struct spate_host *last_host; /* the host of the last submit (hosts live as long as e) */
+    struct spate_req *spare;      /* finished request objects kept for reuse (linked by next) */
+    size_t nspare;
 };
 
 static struct spate_engine *engine_of(struct spate_ctx *x)
@@ -143,9 +145,33 @@ fail:
 
 /* ---------- request objects ---------- */
 
-static void free_req(struct spate_req *r)
+/* A finished request object goes back to a short list with its small buffers, so a batch of a
+ * million requests does not pay for a calloc and three buffer allocations each. */
+#define SPARE_MAX 1024
+#define SPARE_BUF_MAX 4096 /* a buffer that grew beyond this is freed, not kept */
+
+static void set_method(struct spate_req *r, const char *m)
 {
-    free(r->method);
+    if (r->method != r->method_buf) free(r->method);
+    size_t n = strlen(m);
+    if (n < sizeof(r->method_buf)) {
+        memcpy(r->method_buf, m, n + 1);
+        r->method = r->method_buf;
+    } else {
+        r->method = strdup(m);
+    }
+}
+
+static void keep_small(struct spate_buf *b)
+{
+    if (b->cap > SPARE_BUF_MAX) spate_buf_fini(b);
+    spate_buf_reset(b);
+}
+
+/* Frees what the request owns; its buffers are emptied but kept. */
+static void clear_req(struct spate_req *r)
+{
+    if (r->method != r->method_buf) free(r->method);
     spate_url_fini(&r->url);
     for (size_t i = 0; i < r->nheaders; i++) {
         free((char *)r->headers[i].name);
@@ -153,13 +179,61 @@ static void free_req(struct spate_req *r)
     }
     free(r->headers);
     free(r->body);
+    free(r->message);
+    free(r->location);
+    keep_small(&r->wire);
+    keep_small(&r->acc);
+    keep_small(&r->hstore);
+    keep_small(&r->bodybuf);
+}
+
+static void free_bufs(struct spate_req *r)
+{
     spate_buf_fini(&r->wire);
     spate_buf_fini(&r->acc);
     spate_buf_fini(&r->hstore);
     spate_buf_fini(&r->bodybuf);
-    free(r->message);
-    free(r->location);
-    free(r);
+}
+
+static void free_req(struct spate_req *r)
+{
+    struct spate_engine *e = r->e;
+    clear_req(r);
+    if (e->nspare >= SPARE_MAX) {
+        free_bufs(r);
+        free(r);
+        return;
+    }
+    r->next = e->spare;
+    e->spare = r;
+    e->nspare++;
+}
+
+/* A zeroed request object (the spare ones keep their buffers' memory). */
+static struct spate_req *new_req(struct spate_engine *e)
+{
+    struct spate_req *r = e->spare;
+    if (!r) return calloc(1, sizeof(*r));
+    e->spare = r->next;
+    e->nspare--;
+    struct spate_buf keep[4] = {r->wire, r->acc, r->hstore, r->bodybuf};
+    memset(r, 0, sizeof(*r));
+    r->wire = keep[0];
+    r->acc = keep[1];
+    r->hstore = keep[2];
+    r->bodybuf = keep[3];
+    return r;
+}
+
+static void free_spares(struct spate_engine *e)
+{
+    while (e->spare) {
+        struct spate_req *r = e->spare;
+        e->spare = r->next;
+        free_bufs(r);
+        free(r);
+    }
+    e->nspare = 0;
 }
 
 static const char *default_method(const struct spate_request *q)
@@ -196,11 +270,7 @@ int spate_request_check(const struct spate_request *q, char *err, size_t errlen)
     }
     int rc = check_parts(q, err, errlen);
     if (rc) return rc;
-    struct spate_url u;
-    rc = spate_url_parse(&u, q->url, err, errlen);
-    if (rc) return rc;
-    spate_url_fini(&u);
-    return 0;
+    return spate_url_check(q->url, err, errlen);
 }
 
 /* Consecutive requests mostly go to the same host: skip the hash lookup then. */
@@ -235,7 +305,7 @@ static int render(struct spate_engine *e, struct spate_req *r, char *err, size_t
 
 static int copy_request(struct spate_req *r, const struct spate_request *q)
 {
-    r->method = strdup(default_method(q));
+    set_method(r, default_method(q));
     if (!r->method) return -ENOMEM;
     if (q->nheaders) {
         r->headers = calloc(q->nheaders, sizeof(*r->headers));
@@ -269,7 +339,7 @@ int spate_submit(struct spate_engine *e, const struct spate_request *q, char *er
     }
     int rc = check_parts(q, err, errlen);
     if (rc) return rc;
-    struct spate_req *r = calloc(1, sizeof(*r));
+    struct spate_req *r = new_req(e);
     if (!r) return -ENOMEM;
     r->e = e;
     r->keep_body = q->keep_body;
@@ -281,7 +351,7 @@ int spate_submit(struct spate_engine *e, const struct spate_request *q, char *er
     spate_timer_init(&r->timer, NULL);
     rc = spate_url_parse(&r->url, q->url, err, errlen);
     if (rc) {
-        free(r);
+        free_req(r);
         return rc;
     }
     if (!rc) rc = copy_request(r, q);
@@ -633,8 +703,7 @@ static int follow(struct spate_req *r, char *msg, size_t len)
     if (!spate_url_same_origin(&next, &r->url)) drop_credentials(r);
     if ((r->status == 303 && strcmp(r->method, "HEAD")) ||
         ((r->status == 301 || r->status == 302) && !strcmp(r->method, "POST"))) {
-        free(r->method);
-        r->method = strdup("GET");
+        set_method(r, "GET");
         free(r->body);
         r->body = NULL;
         r->body_len = 0;
@@ -875,6 +944,7 @@ void spate_engine_destroy(struct spate_engine *e)
         spate_loop_fini(&e->ctx.loop);
         spate_tls_destroy(e->ctx.tls);
     }
+    free_spares(e);
     free(e->ctx.rbuf);
     free(e->user_agent);
     free(e->cacert);

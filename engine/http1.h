@@ -57,7 +57,8 @@ struct spate_http1_sink {
     int (*unwanted_body)(void *owner, int status);
 };
 
-#define SPATE_HTTP1_DRAIN_MAX 65536 /* an unwanted body up to this is read to keep the connection */
+/* an unwanted body up to this is read to keep the connection */
+#define SPATE_HTTP1_DRAIN_MAX 65536
 
 enum spate_http1_status { SPATE_H1_MORE, SPATE_H1_DONE, SPATE_H1_ERROR };
 

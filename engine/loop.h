@@ -36,7 +36,7 @@ struct spate_loop {
     uint64_t batch; /* counts waits: work done between two waits shares a batch number */
     void *events;   /* backend event array */
     int nevents;
-    uint64_t nap_ns; /* > 0: the owner allows a nap before a wait that would block (loop.c) */
+    uint64_t nap_ns;      /* > 0: the owner allows a nap before a wait that would block (loop.c) */
     uint64_t wake, cycle; /* when the last wait ended, and how long after the one before */
 };
 

@@ -20,7 +20,8 @@ struct spate_req {
     struct spate_host *host;
     struct spate_conn *conn; /* while an attempt runs on a connection */
     enum spate_req_phase phase;
-    char *method;                 /* owned */
+    char *method; /* method_buf, or owned when longer */
+    char method_buf[16];
     struct spate_url url;         /* owned */
     struct spate_header *headers; /* owned copies */
     size_t nheaders;

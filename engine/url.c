@@ -27,6 +27,24 @@ struct parts {
     size_t path_len;
 };
 
+/* Character classes for the scanning loops (a table lookup per byte instead of a chain of
+ * compares: every URL is parsed twice, once when checked and once when submitted). */
+enum { C_CTL = 1, C_AUTH_END = 2, C_NAME = 4, C_HIGH = 8 };
+static const unsigned char cclass[256] = {
+    [0 ... 0x20] = C_CTL,   [0x7f] = C_CTL,         [0x80 ... 0xff] = C_HIGH,
+    ['0' ... '9'] = C_NAME, ['A' ... 'Z'] = C_NAME, ['a' ... 'z'] = C_NAME,
+    ['-'] = C_NAME,         ['_'] = C_NAME,         ['.'] = C_NAME,
+    ['/'] = C_AUTH_END,     ['?'] = C_AUTH_END,     ['#'] = C_AUTH_END,
+};
+
+/* Index of the first byte of s[from..n) in class cls, or n. */
+static size_t find_class(const char *s, size_t from, size_t n, unsigned cls)
+{
+    while (from < n && !(cclass[(unsigned char)s[from]] & cls))
+        from++;
+    return from;
+}
+
 static int is_alpha(int c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
@@ -191,9 +209,7 @@ static int split(struct parts *p, const char *s, size_t n, char *err, size_t err
         return spate_errf(err, errlen, "missing host (expected \"//\" after \"%.*s:\")", (int)sl,
                           s);
 
-    size_t a = sl + 3, e = a;
-    while (e < n && !ends_authority(s[e]))
-        e++;
+    size_t a = sl + 3, e = find_class(s, a, n, C_AUTH_END);
     const char *frag = memchr(s + e, '#', n - e);
     p->path = s + e;
     p->path_len = frag ? (size_t)(frag - p->path) : n - e;
@@ -274,11 +290,9 @@ static int dotted_quad(const char *h, size_t n)
 static int check_name(const char *h, size_t n, char *err, size_t errlen)
 {
     char q[QUOTE_MAX * 4 + 4];
-    for (size_t i = 0; i < n; i++) {
-        int c = (unsigned char)h[i];
-        if (!is_alpha(c) && !is_digit(c) && c != '-' && c != '_' && c != '.')
+    for (size_t i = 0; i < n; i++)
+        if (!(cclass[(unsigned char)h[i]] & C_NAME))
             return spate_errf(err, errlen, "invalid host \"%s\"", quote(q, h, n));
-    }
     if (n > 253)
         return spate_errf(err, errlen, "invalid host \"%s\" (name longer than 253 bytes)",
                           quote(q, h, n));
@@ -324,12 +338,11 @@ static int check_host(const struct parts *p, char *out, int *host_ip, char *err,
         return 0;
     }
     if (n == 0) return spate_errf(err, errlen, "missing host");
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)h[i] >= 0x80)
-            return spate_errf(err, errlen,
-                              "invalid host \"%s\": internationalized domain names are not "
-                              "supported (use the xn-- form)",
-                              quote(q, h, n));
+    if (find_class(h, 0, n, C_HIGH) < n)
+        return spate_errf(err, errlen,
+                          "invalid host \"%s\": internationalized domain names are not "
+                          "supported (use the xn-- form)",
+                          quote(q, h, n));
     /* "localhost." and "localhost" are one host: one pool key, one certificate name. */
     if (h[n - 1] == '.') n--;
     if (n == 0)
@@ -391,7 +404,7 @@ static char *put_uint(char *d, unsigned v)
 }
 
 /* Lays every string out in one allocation: scheme, host, authority, userinfo, target (last, so
- * resolve can shorten it in place). */
+ * resolve can shorten it in place). With u NULL, only checks what the layout would check. */
 static int build(struct spate_url *u, const struct parts *p, const char *host, int host_ip,
                  uint16_t port, char *err, size_t errlen)
 {
@@ -402,6 +415,7 @@ static int build(struct spate_url *u, const struct parts *p, const char *host, i
     int slash = p->path_len == 0 || p->path[0] != '/';
     if (tl + (size_t)slash > SPATE_URL_MAX)
         return spate_errf(err, errlen, "URL too long (limit %d bytes)", SPATE_URL_MAX);
+    if (!u) return 0;
     size_t size = 6 + (hl + 1) + (hl + 2 + 6 + 1) + (ul + 1) + (tl + 2);
     char *b = malloc(size), *d = b;
     if (!b) return -ENOMEM;
@@ -436,14 +450,15 @@ static int build(struct spate_url *u, const struct parts *p, const char *host, i
     return 0;
 }
 
-int spate_url_parse(struct spate_url *u, const char *s, char *err, size_t errlen)
+/* Parses into u, or with u NULL only checks. */
+static int parse(struct spate_url *u, const char *s, char *err, size_t errlen)
 {
     struct parts p;
     char host[256];
     int host_ip = 0, rc;
     uint16_t port;
 
-    memset(u, 0, sizeof *u);
+    if (u) memset(u, 0, sizeof *u);
     memset(&p, 0, sizeof p);
     if (err && errlen) err[0] = '\0';
     if (!s) return spate_errf(err, errlen, "empty URL");
@@ -451,14 +466,22 @@ int spate_url_parse(struct spate_url *u, const char *s, char *err, size_t errlen
     if (n > SPATE_URL_MAX)
         return spate_errf(err, errlen, "URL too long (limit %d bytes)", SPATE_URL_MAX);
     if (is_blank(s, n)) return spate_errf(err, errlen, "empty URL");
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c <= 0x20 || c == 0x7f) return bad_char(s, n, i, err, errlen);
-    }
+    size_t bad = find_class(s, 0, n, C_CTL);
+    if (bad < n) return bad_char(s, n, bad, err, errlen);
     if ((rc = split(&p, s, n, err, errlen)) < 0) return rc;
     if ((rc = check_host(&p, host, &host_ip, err, errlen)) < 0) return rc;
     if ((rc = parse_port(&p, &port, err, errlen)) < 0) return rc;
     return build(u, &p, host, host_ip, port, err, errlen);
+}
+
+int spate_url_parse(struct spate_url *u, const char *s, char *err, size_t errlen)
+{
+    return parse(u, s, err, errlen);
+}
+
+int spate_url_check(const char *s, char *err, size_t errlen)
+{
+    return parse(NULL, s, err, errlen);
 }
 
 void spate_url_fini(struct spate_url *u)

@@ -27,6 +27,8 @@ struct spate_url {
 /* Parses s (NUL-terminated) into u. Returns 0, -EINVAL with err naming the problem, or -ENOMEM.
  * err may be NULL or errlen 0. On error u is zeroed: nothing to free. No dot-segment removal. */
 int spate_url_parse(struct spate_url *u, const char *s, char *err, size_t errlen);
+/* The same checks and messages as spate_url_parse, without building anything. */
+int spate_url_check(const char *s, char *err, size_t errlen);
 /* Frees what u owns and zeroes it. NULL-safe, idempotent. */
 void spate_url_fini(struct spate_url *u);
 /* Resolves ref (absolute, //host/path, /path, relative path, ?query, #frag) against base per

@@ -4,7 +4,7 @@
 # given in every case, before the bad part where order matters; the server must log nothing).
 . "$(dirname "$0")/lib/tap.sh"
 require_spate
-plan 75
+plan 79
 
 tmpdir T
 srv_start "$T" || { echo "Bail out! http_server.py did not start"; exit 1; }
@@ -33,6 +33,8 @@ bad timeout-nan 'timeout' --timeout nan "$G/timeout-nan"
 bad timeout-junk 'timeout' --timeout 1s "$G/timeout-junk"
 bad retries-negative 'retries' --retries -1 "$G/retries-negative"
 bad per-host-abc 'per-host' --per-host abc "$G/per-host-abc"
+bad coalesce-abc 'coalesce-us' --coalesce-us abc "$G/coalesce-abc"
+bad coalesce-huge 'coalesce-us' --coalesce-us 100001 "$G/coalesce-huge"
 bad scheme-ftp 'ftp' "$G/scheme-ftp" 'ftp://x/'
 bad ipv6-open '(\[::1|ipv6)' "$G/ipv6-open" 'http://[::1/'
 bad no-scheme '(example\.com/x|scheme)' "$G/no-scheme" 'example.com/x'

@@ -254,6 +254,54 @@ static void test_refused_and_timeout(void)
     spate_engine_destroy(e);
 }
 
+/* Finished request objects are reused: nothing of an earlier request (a long method, a body,
+ * headers) may leak into a later one that reuses its memory. */
+static void test_recycled(void)
+{
+    struct spate_engine *e = engine();
+    struct result a[10] = {{0}}, b[10] = {{0}};
+    char u[128], bodies[10][16], vals[10][8];
+    url(u, sizeof(u), "/case/echo");
+    for (int i = 0; i < 10; i++) {
+        snprintf(bodies[i], sizeof(bodies[i]), "body-%d", i);
+        snprintf(vals[i], sizeof(vals[i]), "%d", i);
+        struct spate_header h = {"X-N", vals[i]};
+        struct spate_request q = {.url = u,
+                                  .method = i % 2 ? "VERYLONGMETHODNAME20" : "POST",
+                                  .headers = &h,
+                                  .nheaders = 1,
+                                  .body = bodies[i],
+                                  .body_len = strlen(bodies[i]),
+                                  .done = on_done,
+                                  .user = &a[i],
+                                  .keep_body = 1};
+        spate_submit(e, &q, NULL, 0);
+    }
+    spate_run(e);
+    int good = 0;
+    for (int i = 0; i < 10; i++) {
+        char line[64], x[32];
+        snprintf(line, sizeof(line), "%s /case/echo HTTP/1.1\r\n",
+                 i % 2 ? "VERYLONGMETHODNAME20" : "POST");
+        snprintf(x, sizeof(x), "\r\nX-N: %d\r\n", i);
+        size_t bl = strlen(bodies[i]);
+        good += a[i].calls == 1 && !strncmp(a[i].body, line, strlen(line)) &&
+                strstr(a[i].body, x) && a[i].body_len >= bl &&
+                !memcmp(a[i].body + a[i].body_len - bl, bodies[i], bl);
+    }
+    is_int(good, 10, "first wave: method, header and body of each request arrive as given");
+    for (int i = 0; i < 10; i++)
+        submit(e, "/case/echo", &b[i], 1);
+    spate_run(e);
+    good = 0;
+    for (int i = 0; i < 10; i++)
+        good += b[i].calls == 1 && !strncmp(b[i].body, "GET /case/echo HTTP/1.1\r\n", 25) &&
+                !strstr(b[i].body, "X-N") && !strstr(b[i].body, "Content-Length") &&
+                !strstr(b[i].body, "body-");
+    is_int(good, 10, "second wave on reused objects: plain GETs with nothing left over");
+    spate_engine_destroy(e);
+}
+
 int main(void)
 {
     if (start_server()) {
@@ -266,6 +314,7 @@ int main(void)
     test_stream_and_invalid();
     test_destroy_in_flight();
     test_refused_and_timeout();
+    test_recycled();
     stop_server();
     return done();
 }

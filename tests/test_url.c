@@ -21,6 +21,7 @@ static void accept(const char *in, const char *host, int port, const char *autho
     if (strcmp(authority, "-")) is_str(u.authority, authority, "  authority of %s", in);
     if (strcmp(target, "-")) is_str(u.target, target, "  target of %s", in);
     spate_url_fini(&u);
+    is_int(spate_url_check(in, err, sizeof err), 0, "  spate_url_check accepts %s", in);
 }
 
 /* Parses in, expects -EINVAL, a message containing want, and nothing left to free. */
@@ -35,6 +36,10 @@ static void refuse(const char *in, const char *want)
         diag("rc %d, error: %s", rc, rc ? err : "(none)");
         if (rc == 0) spate_url_fini(&u);
     }
+    /* the check-only path (input validation) must refuse alike, with the same words */
+    char err2[512];
+    int rc2 = spate_url_check(in, err2, sizeof err2);
+    ok(rc2 == rc && (!rc || !strcmp(err2, err)), "  spate_url_check refuses %.60s alike", in);
 }
 
 static void resolve(const char *base, const char *ref, const char *want_host, int want_port,
