@@ -35,6 +35,8 @@ struct spate_engine {
     int probing, probe_answered;  /* see addr_still_current() */
     struct spate_host *last_host; /* the host of the last submit (hosts live as long as e) */
     struct spate_req *spare;      /* finished request objects kept for reuse (linked by next) */
+    struct spate_req *dl_head, *dl_tail; /* running attempts in deadline order (see below) */
+    struct spate_timer dl_timer;
     size_t nspare;
 };
 
@@ -55,6 +57,8 @@ const char *spate_error_kind_name(enum spate_error_kind k)
                                         "too_large", "input", "canceled"};
     return (unsigned)k < sizeof(names) / sizeof(names[0]) ? names[k] : "unknown";
 }
+
+static void on_deadline(struct spate_timer *t);
 
 void spate_config_init(struct spate_config *c)
 {
@@ -106,6 +110,7 @@ int spate_engine_create(struct spate_engine **out, const struct spate_config *cf
     e->cacert = dup_str(cfg->cacert);
     e->rng = (uint64_t)spate_clock_now() | 1;
     e->nap_ns = (uint64_t)cfg->coalesce_us * 1000;
+    spate_timer_init(&e->dl_timer, on_deadline);
     struct spate_ctx *x = &e->ctx;
     x->loop.bfd = -1; /* nothing to close if we fail before the loop exists */
     x->lim.max_body = cfg->max_body;
@@ -374,6 +379,66 @@ int spate_submit(struct spate_engine *e, const struct spate_request *q, char *er
     return 0;
 }
 
+static void attempt_timed_out(struct spate_req *r);
+
+/* ---------- attempt deadlines ----------
+ * Every attempt gets the same --timeout, so deadlines come in the order attempts start: a FIFO
+ * list does what a heap would, in O(1) and without touching other requests. One loop timer
+ * stands for the list; removing the head does not re-arm it (most attempts end long before
+ * their deadline): when it fires early it is simply set again for the current head. */
+
+static void deadline_del(struct spate_engine *e, struct spate_req *r)
+{
+    if (!r->dl_on) return;
+    r->dl_on = 0;
+    if (r->dl_prev)
+        r->dl_prev->dl_next = r->dl_next;
+    else
+        e->dl_head = r->dl_next;
+    if (r->dl_next)
+        r->dl_next->dl_prev = r->dl_prev;
+    else
+        e->dl_tail = r->dl_prev;
+    r->dl_prev = r->dl_next = NULL;
+    if (!e->dl_head) spate_loop_untimer(&e->ctx.loop, &e->dl_timer); /* nothing left to time */
+}
+
+static void deadline_add(struct spate_engine *e, struct spate_req *r, uint64_t deadline)
+{
+    deadline_del(e, r);
+    r->deadline = deadline;
+    r->dl_on = 1;
+    r->dl_next = NULL;
+    r->dl_prev = e->dl_tail;
+    if (e->dl_tail)
+        e->dl_tail->dl_next = r;
+    else
+        e->dl_head = r;
+    e->dl_tail = r;
+    if (!spate_timer_armed(&e->dl_timer))
+        spate_loop_timer(&e->ctx.loop, &e->dl_timer, e->dl_head->deadline);
+}
+
+static void on_deadline(struct spate_timer *t)
+{
+    struct spate_engine *e =
+        (struct spate_engine *)((char *)t - offsetof(struct spate_engine, dl_timer));
+    uint64_t now = e->ctx.loop.now;
+    struct spate_req *r;
+    while ((r = e->dl_head) && r->deadline <= now) {
+        deadline_del(e, r);
+        attempt_timed_out(r);
+    }
+    if (e->dl_head) spate_loop_timer(&e->ctx.loop, &e->dl_timer, e->dl_head->deadline);
+}
+
+/* Stops the attempt's deadline and any backoff wait. */
+static void stop_timers(struct spate_engine *e, struct spate_req *r)
+{
+    spate_loop_untimer(&e->ctx.loop, &r->timer);
+    deadline_del(e, r);
+}
+
 /* ---------- completion ---------- */
 
 static void build_headers(struct spate_req *r, struct spate_header *v)
@@ -391,7 +456,7 @@ static void complete(struct spate_req *r)
 {
     struct spate_engine *e = r->e;
     r->phase = REQ_DONE;
-    spate_loop_untimer(&e->ctx.loop, &r->timer);
+    stop_timers(e, r);
     struct spate_header *hv = NULL;
     if (r->nresp_headers) hv = calloc(r->nresp_headers, sizeof(*hv));
     if (hv) build_headers(r, hv);
@@ -584,9 +649,7 @@ static void start_attempt(void *owner, struct spate_req *r)
     memset(&r->time, 0, sizeof(r->time));
     r->resp_started = 0;
     body_reset(r);
-    r->timer.cb = on_req_timer;
-    if (e->cfg.timeout > 0)
-        spate_loop_timer(&e->ctx.loop, &r->timer, now + spate_clock_from_sec(e->cfg.timeout));
+    if (e->cfg.timeout > 0) deadline_add(e, r, now + spate_clock_from_sec(e->cfg.timeout));
     struct spate_conn *c = r->force_new ? NULL : take_idle(e, h);
     if (c) {
         r->reused = 1;
@@ -650,7 +713,7 @@ static void attempt_ended(struct spate_req *r, enum spate_error_kind k, const ch
     struct spate_engine *e = r->e;
     r->conn = NULL;
     r->attempts++;
-    spate_loop_untimer(&e->ctx.loop, &r->timer);
+    stop_timers(e, r);
     release_slot(r);
     set_error(r, k, msg);
     int got = r->status != 0 || r->resp_started;
@@ -734,7 +797,7 @@ static void response_done(struct spate_req *r)
         char m[400];
         struct spate_engine *e = r->e;
         r->conn = NULL;
-        spate_loop_untimer(&e->ctx.loop, &r->timer);
+        stop_timers(e, r);
         release_slot(r);
         /* a hop is not an attempt: attempts count tries of the final URL */
         if (follow(r, m, sizeof(m)) == 0) {
@@ -804,7 +867,7 @@ static void on_fail(struct spate_conn *c, enum spate_error_kind k)
         r->force_new = 1;
         e->ctx.stats.stale_resends++;
         r->conn = NULL;
-        spate_loop_untimer(&e->ctx.loop, &r->timer);
+        stop_timers(e, r);
         release_slot(r);
         spate_limit_push_front(&e->lim, r); /* it keeps its place at the front */
         spate_limit_pump(&e->lim);
@@ -831,16 +894,20 @@ static const struct spate_conn_ops conn_ops = {
     .idle_dead = on_idle_dead,
 };
 
+/* The end of a backoff wait. */
 static void on_req_timer(struct spate_timer *t)
 {
     struct spate_req *r = (struct spate_req *)((char *)t - offsetof(struct spate_req, timer));
     struct spate_engine *e = r->e;
-    if (r->phase == REQ_BACKOFF) {
-        r->force_new = 0;
-        spate_limit_push_front(&e->lim, r); /* before requests that have not started yet */
-        spate_limit_pump(&e->lim);
-        return;
-    }
+    if (r->phase != REQ_BACKOFF) return;
+    r->force_new = 0;
+    spate_limit_push_front(&e->lim, r); /* before requests that have not started yet */
+    spate_limit_pump(&e->lim);
+}
+
+static void attempt_timed_out(struct spate_req *r)
+{
+    struct spate_engine *e = r->e;
     if (r->phase != REQ_RUNNING) return;
     char m[160];
     snprintf(m, sizeof(m), "timeout: no complete response from %s within %g s", r->url.host,
@@ -938,6 +1005,7 @@ void spate_engine_destroy(struct spate_engine *e)
     if (!e) return;
     if (e->ctx.rbuf) {
         cancel_all(e);
+        spate_loop_untimer(&e->ctx.loop, &e->dl_timer);
         spate_limit_fini(&e->lim);
         spate_pool_fini(&e->pool);
         spate_dns_destroy(e->ctx.dns);

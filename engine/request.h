@@ -38,7 +38,10 @@ struct spate_req {
     spate_body_cb on_body;
     spate_done_cb done;
     void *user;
-    struct spate_timer timer; /* attempt deadline, then the backoff wait */
+    struct spate_timer timer;            /* a backoff wait */
+    struct spate_req *dl_prev, *dl_next; /* the engine's deadline list, while an attempt runs */
+    uint64_t deadline;
+    unsigned char dl_on;
     unsigned attempts;
     unsigned hop_attempts; /* attempts made before the last redirect */
     unsigned redirects;

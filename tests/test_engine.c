@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -302,6 +303,67 @@ static void test_recycled(void)
     spate_engine_destroy(e);
 }
 
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+struct timed {
+    struct result res;
+    double submitted, done;
+};
+
+static void on_timed(void *user, const struct spate_response *r)
+{
+    struct timed *t = user;
+    t->done = mono();
+    on_done(&t->res, r);
+}
+
+static void submit_timed(struct spate_engine *e, const char *path, struct timed *t)
+{
+    char u[128];
+    url(u, sizeof(u), path);
+    t->submitted = mono();
+    struct spate_request q = {.url = u, .done = on_timed, .user = t};
+    spate_submit(e, &q, NULL, 0);
+}
+
+/* Attempt deadlines live in a start-ordered list behind one lazily re-armed timer: a request
+ * that ends early must not make a later one time out early, and each silent request must time
+ * out after its own --timeout, counted from its own start. */
+static void test_deadlines(void)
+{
+    struct spate_config c;
+    spate_config_init(&c);
+    c.timeout = 0.6;
+    struct spate_engine *e = NULL;
+    spate_engine_create(&e, &c, NULL, 0);
+    struct timed quick = {0}, b = {0}, late = {0};
+    submit_timed(e, "/case/ok", &quick); /* the head of the list, gone at once */
+    submit_timed(e, "/case/hang", &b);
+    int fd = spate_engine_fd(e), left = 1, rounds = 0;
+    double t0 = mono();
+    while (left > 0 && rounds < 100000 && mono() - t0 < 10) {
+        if (!late.submitted && mono() - t0 >= 0.3) submit_timed(e, "/case/hang", &late);
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int t = spate_engine_timeout_ms(e);
+        poll(&p, 1, t < 0 || t > 20 ? 20 : t);
+        left = spate_engine_step(e) + !late.submitted;
+        rounds++;
+    }
+    is_int(quick.res.status, 200, "the quick request is ok");
+    is_int(b.res.error, SPATE_E_TIMEOUT, "the first silent request times out");
+    is_int(late.res.error, SPATE_E_TIMEOUT, "the later silent request times out");
+    double tb = b.done - b.submitted, tl = late.done - late.submitted;
+    ok(tb >= 0.59 && tb < 3, "first one after its own timeout (%.3f s)", tb);
+    ok(tl >= 0.59 && tl < 3, "later one after its own timeout, not the first's (%.3f s)", tl);
+    ok(late.done > b.done, "they time out in the order they started");
+    spate_engine_destroy(e);
+}
+
 int main(void)
 {
     if (start_server()) {
@@ -315,6 +377,7 @@ int main(void)
     test_destroy_in_flight();
     test_refused_and_timeout();
     test_recycled();
+    test_deadlines();
     stop_server();
     return done();
 }
