@@ -87,8 +87,8 @@ printf '%-8s %8s %8s %12s %16s %17s\n' tool "wall s" "CPU s" "CPU µs/URL " "spa
 for t in $TOOLS; do
     w=$(med "$t" 2) c=$(med "$t" 3)
     per=$(awk "BEGIN { printf \"%.1f\", $c * 1e6 / $FILES }")
-    printf '%-8s %8.3f %8.3f %11s %16s %17s\n' "$t" "$w" "$c" "$per" "$(ratio "$s_cpu" "$c")" \
-        "$(ratio "$s_wall" "$w")"
+    printf '%-8s %8.3f %8.3f %11s %16s %17s\n' "$t" "$w" "$c" "$per" "$(ratio "$s_cpu" "$c" 3)" \
+        "$(ratio "$s_wall" "$w" 3)"
 done
 echo "(wall and CPU from getrusage (bench/rusage.py); CPU = user + sys of the client process tree; < 1 favours spate)"
 echo "(floor: bench/floor.c, a bare epoll loop that repeats one request and reads a known length"

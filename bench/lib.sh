@@ -199,12 +199,12 @@ median() {
         else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-# ratio A B: A / B to two decimals, "-" when either is missing or B is 0.
+# ratio A B [DIGITS]: A / B to DIGITS decimals [2], "-" when either is missing or B is 0.
 ratio() {
     if [ "$2" = "-" ] || [ "$1" = "-" ] || awk "BEGIN { exit !($2 == 0) }"; then
         echo "-"
     else
-        awk "BEGIN { printf \"%.2f\", $1 / $2 }"
+        awk "BEGIN { printf \"%.${3:-2}f\", $1 / $2 }"
     fi
 }
 

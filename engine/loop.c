@@ -22,6 +22,7 @@ int spate_loop_init(struct spate_loop *l)
     l->reap = NULL;
     l->now = l->wake = spate_clock_now();
     l->cycle = UINT64_MAX; /* no wake-up seen yet: no reason to nap */
+    l->last_events = 0;
     l->nap_ns = 0;
     l->nevents = SPATE_LOOP_BATCH;
     return backend_init(l);
@@ -86,16 +87,18 @@ uint64_t spate_loop_next_timeout(struct spate_loop *l)
 }
 
 /* Interrupt coalescing for a busy loop: when nothing is ready yet but events have been arriving
- * quickly (the last wake-up came less than NAP_RATE naps ago), sleep one nap and then collect
- * everything that arrived meanwhile in one wake-up, instead of being woken once per response.
- * Each wake-up costs a context switch and the waker an IPI; on a loaded loop this saves more CPU
- * than the nap adds latency (at most nap_ns, only when the owner asked for it). */
-#define NAP_RATE 4
+ * fast enough that a nap should gather at least NAP_GAIN of them (judged by the last wait: its
+ * events over the time since the wait before), sleep one nap and then collect everything that
+ * arrived meanwhile in one wake-up, instead of being woken once per response. Each wake-up costs
+ * a context switch and the waker an IPI; on a loaded loop this saves more CPU than the nap adds
+ * latency (at most nap_ns, only when the owner asked for it). A timer due within two naps is
+ * never napped past. */
+#define NAP_GAIN 2
 
 static int wait_napping(struct spate_loop *l, uint64_t timeout_ns)
 {
     uint64_t nap = l->nap_ns;
-    if (!nap || timeout_ns < 2 * nap || l->cycle > NAP_RATE * nap)
+    if (!nap || timeout_ns < 2 * nap || l->cycle > (uint64_t)l->last_events * nap / NAP_GAIN)
         return backend_wait(l, timeout_ns);
     int n = backend_wait(l, 0);
     if (n != 0) return n;
@@ -114,6 +117,7 @@ int spate_loop_once(struct spate_loop *l, uint64_t timeout_ns)
     l->now = spate_clock_now();
     l->cycle = l->now - l->wake;
     l->wake = l->now;
+    l->last_events = n > 0 ? (unsigned)n : 0;
     if (n < 0) return n;
     run_reap(l);
     n += (int)spate_timer_run(&l->timers, l->now);

@@ -38,6 +38,7 @@ struct spate_loop {
     int nevents;
     uint64_t nap_ns;      /* > 0: the owner allows a nap before a wait that would block (loop.c) */
     uint64_t wake, cycle; /* when the last wait ended, and how long after the one before */
+    unsigned last_events; /* I/O events the last wait returned */
 };
 
 /* Returns 0 or -errno. */
