@@ -50,7 +50,7 @@ parse() {
 
 # run TOOL URL CONNS SECONDS TAG: one timed run; prints "requests rps cpu_s maxrss_kb".
 run() {
-    out="$WORK/$5.$1.out" tf="$WORK/$5.$1.time"
+    out="$WORK/$5.$1.out" tf="$WORK/$5.$1.time" tag="$5 $1"
     k=""
     case $2 in https:*) k=-k ;; esac
     rc=0
@@ -69,7 +69,13 @@ run() {
     grep -E 'Socket errors|Non-2xx|[1-9][0-9]* failed|[1-9][0-9]* errored' "$out" >&2 || true
     res=$(parse "$1" "$out")
     set -- $res
-    [ "$1" -gt 0 ] || die "no requests parsed from $out"
+    if [ "$1" -le 0 ]; then
+        # at 10,000 TLS connections a peer may finish no handshake within the run: its memory
+        # is still the figure wanted, so say so instead of stopping
+        [ "${ALLOW_NONE:-0}" = 1 ] || die "no requests parsed from $out"
+        echo "$tag: no request completed; the tool said:" >&2
+        tail -n 4 "$out" >&2
+    fi
     echo "$1 $2 $(tfield "$tf" cpu) $(tfield "$tf" 4)"
 }
 
@@ -138,7 +144,7 @@ for mode in $MODES; do
         res=$(run "$t" "$url" 1 2 "c1$mode")
         set -- $res
         base=$4
-        res=$(run "$t" "$url" "$CONNS10K" "$DURATION" "c$CONNS10K$mode")
+        res=$(ALLOW_NONE=1 run "$t" "$url" "$CONNS10K" "$DURATION" "c$CONNS10K$mode")
         set -- $res
         per=$(awk "BEGIN { printf \"%.2f\", ($4 - $base) / $CONNS10K }")
         printf '%-7s %10.0f %14.1f %14.1f %16s\n' "$t" "$2" "$(awk "BEGIN { print $base / 1024 }")" \
