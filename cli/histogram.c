@@ -33,6 +33,11 @@ static inline unsigned index_of(uint64_t v)
     return (b << HALF_BITS) + (unsigned)(v >> b);
 }
 
+unsigned spate_hist_index(uint64_t v)
+{
+    return index_of(v);
+}
+
 static uint64_t lowest_of(unsigned i)
 {
     if (i < SPATE_HIST_SUB_COUNT) return i;
@@ -43,6 +48,16 @@ static uint64_t lowest_of(unsigned i)
 static uint64_t width_of(unsigned i)
 {
     return i < SPATE_HIST_SUB_COUNT ? 1 : UINT64_C(1) << ((i >> HALF_BITS) - 1);
+}
+
+uint64_t spate_hist_bucket_lowest(unsigned i)
+{
+    return lowest_of(i);
+}
+
+uint64_t spate_hist_bucket_highest(unsigned i)
+{
+    return lowest_of(i) + width_of(i) - 1;
 }
 
 /* The midpoint minimises the worst-case error; clamping to [min, max] only moves it toward the

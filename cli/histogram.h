@@ -2,8 +2,12 @@
  * sub-buckets), fixed size, O(1) recording with integer ops only, at most 0.4% relative error. */
 #ifndef SPATE_HISTOGRAM_H
 #define SPATE_HISTOGRAM_H
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+struct spate_buf;
+struct spate_json;
 
 /* Values 0..255 get one bucket each (exact). Above, each power-of-two range [2^k, 2^(k+1)) is cut
  * into 128 equal buckets of width 2^(k-7), so a bucket is at most 1/128 of its lowest value wide
@@ -58,5 +62,31 @@ uint64_t spate_hist_max(const struct spate_hist *h);
  * what spate_hist_percentile reports at its percentile (min at 0, max at 1.0; elsewhere the
  * bucket's midpoint where HdrHistogram prints the bucket's highest value). Returns 0 or -errno. */
 int spate_hist_write_hdr(const struct spate_hist *h, FILE *f, double unit_ns);
+
+/* Bucket geometry. Index i = b * 128 + (v >> b) with b = max(0, floor(log2 v) - 7): exactly the
+ * counts-array index of an HdrHistogram with lowestDiscernibleValue 1 and 2 significant digits
+ * (subBucketCount 256), so spate's counts map 1:1 onto HdrHistogram's. */
+unsigned spate_hist_index(uint64_t v);          /* v <= SPATE_HIST_TOP */
+uint64_t spate_hist_bucket_lowest(unsigned i);  /* smallest value counted at i < SPATE_HIST_LEN */
+uint64_t spate_hist_bucket_highest(unsigned i); /* largest value counted at i < SPATE_HIST_LEN */
+
+/* The histogram as one compact JSON object, for --json reports that `spate merge` adds up:
+ *   {"unit":"ns","sub_bucket_bits":8,"bucket_count":35,
+ *    "count":5,"min":1200,"max":98000,"sum":250400,"clamped":0,
+ *    "counts":[[i,c],...]}
+ * unit, sub_bucket_bits and bucket_count name the layout (SPATE_HIST_SUB_BITS, SPATE_HIST_BUCKETS):
+ * reports of another layout are refused, never rescaled. count, min, max, sum and clamped are the
+ * struct's fields (min and max 0 when empty). counts holds only the non-zero buckets, as
+ * [index, count] pairs in increasing index order (index as in spate_hist_index). Every number is
+ * a whole decimal. Appends to b; 0 or -ENOMEM. */
+int spate_hist_write_json(struct spate_buf *b, const struct spate_hist *h);
+
+/* Reads that object back into h (overwritten) after checking it: the layout, every field present
+ * and a whole number, indexes in range and increasing, counts positive and adding up to count,
+ * min and max in the first and last bucket, clamped consistent with max, sum within what the
+ * buckets allow. Unknown members are ignored. 0, or -EINVAL with err naming the field and the
+ * problem ("histogram: counts[3]: index 4700 is beyond the layout's 4608 buckets"). */
+int spate_hist_read_json(struct spate_hist *h, const struct spate_json *v, char *err,
+                         size_t errlen);
 
 #endif

@@ -446,6 +446,20 @@ const char *spate_json_str(const struct spate_json *v, size_t *len)
     return v->str;
 }
 
+int spate_json_u64(const struct spate_json *v, uint64_t *out)
+{
+    if (!v || v->type != SPATE_JSON_NUMBER) return -EINVAL;
+    uint64_t x = 0;
+    for (size_t i = 0; i < v->len; i++) {
+        unsigned d = (unsigned)(v->str[i] - '0');
+        if (d > 9) return -EINVAL; /* '-', '.', 'e' */
+        if (x > (UINT64_MAX - d) / 10) return -ERANGE;
+        x = x * 10 + d;
+    }
+    *out = x;
+    return 0;
+}
+
 size_t spate_json_count(const struct spate_json *v)
 {
     if (!v || (v->type != SPATE_JSON_ARRAY && v->type != SPATE_JSON_OBJECT)) return 0;

@@ -4,6 +4,7 @@
 #define SPATE_JSON_H
 #include "buf.h"
 #include <stddef.h>
+#include <stdint.h>
 
 #define SPATE_JSON_MAX_DEPTH 64 /* nested arrays/objects accepted */
 
@@ -34,6 +35,9 @@ const struct spate_json *spate_json_get(const struct spate_json *obj, const char
 /* The decoded bytes of a string, NUL-terminated, length in *len (may be NULL); NULL if v is not a
  * string. The bytes may contain NULs: use *len. Owned by the tree. */
 const char *spate_json_str(const struct spate_json *v, size_t *len);
+/* A number that is a whole decimal without sign, fraction or exponent ("0", "123") into *out.
+ * 0; -EINVAL when v is not a number or not of that form (-1, 1.5, 1e3); -ERANGE above 2^64-1. */
+int spate_json_u64(const struct spate_json *v, uint64_t *out);
 /* Members of an object or array; 0 for anything else. */
 size_t spate_json_count(const struct spate_json *v);
 /* The i-th member (in source order), NULL when out of range or v is not a container; *key (if key

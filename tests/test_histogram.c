@@ -1,6 +1,10 @@
 /* Unit tests for cli/histogram: percentiles against exact sorted arrays on seeded random data,
- * the error bound across the whole range, merge, clamping, and the HdrHistogram text output. */
+ * the error bound across the whole range, merge, clamping, the HdrHistogram text output, and the
+ * JSON form of reports: serialized, parsed and merged histograms equal one histogram of all the
+ * values; corrupt or other-layout JSON is refused with a message naming the problem. */
+#include "buf.h"
 #include "histogram.h"
+#include "json.h"
 #include "tap.h"
 
 #include <errno.h>
@@ -325,11 +329,225 @@ static void test_hgrm(uint64_t *v)
     }
 }
 
+/* ---- the JSON form ----------------------------------------------------------------------------
+ */
+
+/* Serializes h; the caller frees b. */
+static int to_json(const struct spate_hist *h, struct spate_buf *b)
+{
+    spate_buf_init(b);
+    return spate_hist_write_json(b, h);
+}
+
+/* Parses text into h; 0 or the error, message in err. */
+static int from_json(const char *text, size_t n, struct spate_hist *h, char *err, size_t errlen)
+{
+    struct spate_json *v;
+    int rc = spate_json_parse(text, n, &v, err, errlen);
+    if (rc) return rc;
+    rc = spate_hist_read_json(h, v, err, errlen);
+    spate_json_free(v);
+    return rc;
+}
+
+static void test_json_shape(void)
+{
+    static struct spate_hist h, back;
+    struct spate_buf b;
+    char err[256];
+    spate_hist_init(&h);
+    spate_hist_record(&h, 1200);
+    spate_hist_record(&h, 1200);
+    spate_hist_record(&h, 98000);
+    to_json(&h, &b);
+    /* 1200 ns: b = 10 - 7 = 3, index 3*128 + (1200 >> 3) = 534; 98000 ns: b = 9, 9*128 + 191 */
+    static const char want[] =
+        "{\"unit\":\"ns\",\"sub_bucket_bits\":8,\"bucket_count\":35,\"count\":3,\"min\":1200,"
+        "\"max\":98000,\"sum\":100400,\"clamped\":0,\"counts\":[[534,2],[1343,1]]}";
+    is_mem(b.data, b.len, want, sizeof(want) - 1, "JSON form of {1200, 1200, 98000} ns: %.*s",
+           (int)b.len, b.data);
+    ok(spate_hist_index(1200) == 534 && spate_hist_bucket_lowest(534) == 1200 &&
+           spate_hist_bucket_highest(534) == 1207 && spate_hist_index(98000) == 1343 &&
+           spate_hist_bucket_lowest(1343) == 97792 && spate_hist_bucket_highest(1343) == 98303 &&
+           spate_hist_index(255) == 255 && spate_hist_bucket_highest(255) == 255 &&
+           spate_hist_bucket_highest(SPATE_HIST_LEN - 1) == SPATE_HIST_TOP,
+       "bucket index, lowest and highest values (534: 1200..1207, 1343: 97792..98303)");
+    int rc = from_json(b.data, b.len, &back, err, sizeof(err));
+    ok(rc == 0 && memcmp(&back, &h, sizeof(h)) == 0, "it reads back to the same histogram (%s)",
+       rc ? err : "ok");
+    spate_buf_fini(&b);
+
+    spate_hist_init(&h);
+    to_json(&h, &b);
+    rc = from_json(b.data, b.len, &back, err, sizeof(err));
+    ok(rc == 0 && memcmp(&back, &h, sizeof(h)) == 0 && strstr(b.data, "\"min\":0,\"max\":0") &&
+           strstr(b.data, "\"counts\":[]}"),
+       "an empty histogram: min and max 0, no counts; reads back to the empty state (%s)",
+       rc ? err : "ok");
+    spate_buf_fini(&b);
+
+    spate_hist_init(&h);
+    spate_hist_record(&h, 77);
+    spate_hist_record(&h, SPATE_HIST_TOP + 5);
+    spate_hist_record(&h, UINT64_MAX);
+    to_json(&h, &b);
+    rc = from_json(b.data, b.len, &back, err, sizeof(err));
+    ok(rc == 0 && memcmp(&back, &h, sizeof(h)) == 0 && back.clamped == 2 && back.max == UINT64_MAX,
+       "clamped values and a max of 2^64-1 read back exactly (%s)", rc ? err : "ok");
+    spate_buf_fini(&b);
+}
+
+static int same_figures(const struct spate_hist *a, const struct spate_hist *b)
+{
+    static const double ps[] = {0, 50, 90, 99, 99.9, 99.99, 100};
+    for (size_t i = 0; i < sizeof(ps) / sizeof(ps[0]); i++)
+        if (spate_hist_percentile(a, ps[i]) != spate_hist_percentile(b, ps[i])) return 0;
+    return a->count == b->count && a->sum == b->sum && a->clamped == b->clamped &&
+           spate_hist_min(a) == spate_hist_min(b) && spate_hist_max(a) == spate_hist_max(b) &&
+           spate_hist_mean(a) == spate_hist_mean(b) && spate_hist_stdev(a) == spate_hist_stdev(b);
+}
+
+/* Two workers' latency sets, each serialized as a report would carry it, parsed and merged: the
+ * same figures as one histogram of all values, and within 1% of the exact sorted union. */
+static void test_json_merge(uint64_t *v)
+{
+    static struct spate_hist a, b, all, ra, rb;
+    spate_hist_init(&a);
+    spate_hist_init(&b);
+    spate_hist_init(&all);
+    rng_state = 7;
+    for (size_t i = 0; i < N; i++) {
+        double bell = (unit_rand() + unit_rand() + unit_rand()) / 3.0 - 0.5;
+        /* worker a: a fast server around 300 us; worker b: log-uniform 1 ms .. 2 s */
+        v[i] = i % 2 ? (uint64_t)(300000 * (1 + bell))
+                     : (uint64_t)(1e6 * exp(unit_rand() * log(2000.0)));
+        spate_hist_record(i % 2 ? &a : &b, v[i]);
+        spate_hist_record(&all, v[i]);
+    }
+    struct spate_buf ja, jb, jm, jall;
+    char err[256];
+    to_json(&a, &ja);
+    to_json(&b, &jb);
+    int rc = from_json(ja.data, ja.len, &ra, err, sizeof(err));
+    if (!rc) rc = from_json(jb.data, jb.len, &rb, err, sizeof(err));
+    ok(rc == 0, "both reports' histograms parse (%s; %zu and %zu bytes for %d values each)",
+       rc ? err : "ok", ja.len, jb.len, N / 2);
+    spate_hist_merge(&ra, &rb);
+    ok(memcmp(&ra, &all, sizeof(all)) == 0, "parsed and merged: bucket for bucket the histogram of "
+                                            "all values");
+    ok(same_figures(&ra, &all), "parsed and merged: the same min, p50, p90, p99, p99.9, p99.99, "
+                                "max, mean, stdev, count and sum as one histogram of all values");
+    to_json(&ra, &jm);
+    to_json(&all, &jall);
+    is_mem(jm.data, jm.len, jall.data, jall.len,
+           "the merged JSON is byte for byte that of all values");
+    qsort(v, N, sizeof(*v), cmp_u64);
+    int within = 1;
+    for (size_t k = 0; k < sizeof(pct_bp) / sizeof(pct_bp[0]); k++) {
+        size_t rank = (size_t)(((uint64_t)pct_bp[k] * N + 9999) / 10000);
+        if (rel_err(spate_hist_percentile(&ra, pct_bp[k] / 100.0), v[rank - 1]) > 0.01) within = 0;
+    }
+    ok(within, "the merged percentiles are within 1%% of the exact sorted union's");
+    spate_buf_fini(&ja);
+    spate_buf_fini(&jb);
+    spate_buf_fini(&jm);
+    spate_buf_fini(&jall);
+}
+
+#define LAYOUT "\"unit\":\"ns\",\"sub_bucket_bits\":8,\"bucket_count\":35,"
+#define FIGS "\"count\":3,\"min\":1200,\"max\":98000,\"sum\":100400,\"clamped\":0,"
+#define COUNTS "\"counts\":[[534,2],[1343,1]]"
+
+static const struct {
+    const char *json, *why;
+} corrupt[] = {
+    {"[1,2]", "histogram: not a JSON object"},
+    {"{" FIGS COUNTS "}", "histogram: \"unit\" is missing or not a string"},
+    {"{\"unit\":\"us\",\"sub_bucket_bits\":8,\"bucket_count\":35," FIGS COUNTS "}",
+     "unit \"us\" is not \"ns\" (a report of another layout)"},
+    {"{\"unit\":\"ns\",\"sub_bucket_bits\":7,\"bucket_count\":35," FIGS COUNTS "}",
+     "layout sub_bucket_bits 7, bucket_count 35 is not this spate's (8, 35): a report of another "
+     "histogram layout cannot be merged"},
+    {"{\"unit\":\"ns\",\"sub_bucket_bits\":8,\"bucket_count\":36," FIGS COUNTS "}",
+     "bucket_count 36 is not this spate's"},
+    {"{\"unit\":\"ns\",\"bucket_count\":35," FIGS COUNTS "}", "\"sub_bucket_bits\" is missing"},
+    {"{" LAYOUT "\"min\":1200,\"max\":98000,\"sum\":100400,\"clamped\":0," COUNTS "}",
+     "\"count\" is missing"},
+    {"{" LAYOUT "\"count\":-3,\"min\":1200,\"max\":98000,\"sum\":100400,\"clamped\":0," COUNTS "}",
+     "\"count\" is not a whole number >= 0"},
+    {"{" LAYOUT "\"count\":3.0,\"min\":1200,\"max\":98000,\"sum\":100400,\"clamped\":0," COUNTS "}",
+     "\"count\" is not a whole number"},
+    {"{" LAYOUT "\"count\":3,\"min\":1200,\"max\":98000,\"sum\":1.004e5,\"clamped\":0," COUNTS "}",
+     "\"sum\" is not a whole number"},
+    {"{" LAYOUT "\"count\":\"3\",\"min\":1200,\"max\":98000,\"sum\":100400,\"clamped\":0," COUNTS
+     "}",
+     "\"count\" is not a whole number"},
+    {"{" LAYOUT "\"count\":18446744073709551616,\"min\":1200,\"max\":98000,\"sum\":100400,"
+     "\"clamped\":0," COUNTS "}",
+     "\"count\" is above 2^64-1"},
+    {"{" LAYOUT FIGS "\"counts\":{}}", "\"counts\" is missing or not an array"},
+    {"{" LAYOUT FIGS "\"counts\":[[534,2],[1343]]}", "counts[1] is not an [index, count] pair"},
+    {"{" LAYOUT FIGS "\"counts\":[[534,2],[1343,1,0]]}", "counts[1] is not an [index, count] pair"},
+    {"{" LAYOUT FIGS "\"counts\":[[534,2],[-1343,1]]}",
+     "counts[1]: index and count must be whole numbers >= 0"},
+    {"{" LAYOUT FIGS "\"counts\":[[534,2],[4608,1]]}",
+     "counts[1]: index 4608 is beyond the layout's 4608 buckets"},
+    {"{" LAYOUT FIGS "\"counts\":[[1343,1],[534,2]]}",
+     "counts[1]: index 534 does not follow index 1343 (must increase)"},
+    {"{" LAYOUT FIGS "\"counts\":[[534,1],[534,1],[1343,1]]}",
+     "counts[1]: index 534 does not follow index 534"},
+    {"{" LAYOUT FIGS "\"counts\":[[534,3],[1000,0],[1343,1]]}", "counts[1]: count 0"},
+    {"{" LAYOUT FIGS "\"counts\":[[534,2],[1343,2]]}",
+     "the bucket counts add up to 4, not count 3"},
+    {"{" LAYOUT FIGS "\"counts\":[[534,18446744073709551615],[1343,1]]}",
+     "the bucket counts add up beyond 2^64-1"},
+    {"{" LAYOUT "\"count\":3,\"min\":1300,\"max\":98000,\"sum\":100400,\"clamped\":0," COUNTS "}",
+     "min 1300 is not in the first bucket (index 534)"},
+    {"{" LAYOUT "\"count\":3,\"min\":1200,\"max\":99000,\"sum\":100400,\"clamped\":0," COUNTS "}",
+     "max 99000 is not in the last bucket (index 1343)"},
+    {"{" LAYOUT "\"count\":3,\"min\":1200,\"max\":1100,\"sum\":100400,\"clamped\":0," COUNTS "}",
+     "min 1200 is above max 1100"},
+    {"{" LAYOUT "\"count\":3,\"min\":1200,\"max\":98000,\"sum\":999999,\"clamped\":0," COUNTS "}",
+     "sum 999999 is outside what the buckets allow"},
+    {"{" LAYOUT "\"count\":3,\"min\":1200,\"max\":98000,\"sum\":99000,\"clamped\":0," COUNTS "}",
+     "sum 99000 is outside what the buckets allow"},
+    {"{" LAYOUT "\"count\":3,\"min\":1200,\"max\":98000,\"sum\":100400,\"clamped\":1," COUNTS "}",
+     "clamped 1 does not fit max 98000 and the top bucket's 0"},
+    {"{" LAYOUT "\"count\":0,\"min\":5,\"max\":0,\"sum\":0,\"clamped\":0,\"counts\":[]}",
+     "an empty histogram must have min, max, sum and clamped 0"},
+};
+
+static void test_json_corrupt(void)
+{
+    int pass = 1;
+    for (size_t i = 0; i < sizeof(corrupt) / sizeof(corrupt[0]); i++) {
+        static struct spate_hist h;
+        char err[256];
+        int rc = from_json(corrupt[i].json, strlen(corrupt[i].json), &h, err, sizeof(err));
+        if (rc != -EINVAL || !strstr(err, corrupt[i].why) || h.count || h.counts[534]) {
+            pass = 0;
+            diag("case %zu: rc %d, message '%s', want '%s'", i, rc, err, corrupt[i].why);
+        }
+    }
+    ok(pass,
+       "%zu corrupt or other-layout histograms refused, each with a message naming the field "
+       "and leaving the histogram empty",
+       sizeof(corrupt) / sizeof(corrupt[0]));
+    static struct spate_hist h;
+    char err[256];
+    static const char good[] = "{" LAYOUT FIGS COUNTS ",\"later\":[1]}";
+    int rc = from_json(good, sizeof(good) - 1, &h, err, sizeof(err));
+    ok(rc == 0 && h.count == 3 && h.counts[534] == 2,
+       "the valid base of those cases reads (an unknown member is ignored) (%s)", rc ? err : "ok");
+    rc = from_json(good, sizeof(good) - 30, &h, err, sizeof(err));
+    ok(rc == -EINVAL && strstr(err, "at byte"), "a truncated report is a JSON error (%s)", err);
+}
+
 int main(void)
 {
     uint64_t *v = malloc(N * sizeof(*v));
     if (!v) return 1;
-    plan(31);
+    plan(31 + 13);
     diag("sizeof(struct spate_hist) = %zu bytes, %u counters, top %llu ns",
          sizeof(struct spate_hist), (unsigned)SPATE_HIST_LEN, (unsigned long long)SPATE_HIST_TOP);
     test_empty();
@@ -339,6 +557,9 @@ int main(void)
     test_merge();
     test_clamp();
     test_hgrm(v);
+    test_json_shape();
+    test_json_merge(v);
+    test_json_corrupt();
     free(v);
     return done();
 }

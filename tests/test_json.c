@@ -2,6 +2,7 @@
 #include "tap.h"
 #include "json.h"
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -285,6 +286,47 @@ static void test_utf8(void)
                cases[i].valid ? "valid" : "invalid", cases[i].what);
 }
 
+/* spate_json_u64: whole decimals only, exact up to 2^64-1. */
+static void test_u64(void)
+{
+    static const struct {
+        const char *in;
+        int rc;
+        uint64_t want;
+    } c[] = {
+        {"0", 0, 0},
+        {"4398046511103", 0, UINT64_C(4398046511103)},
+        {"18446744073709551615", 0, UINT64_MAX},
+        {"18446744073709551616", -ERANGE, 0},
+        {"99999999999999999999", -ERANGE, 0},
+        {"-1", -EINVAL, 0},
+        {"-0", -EINVAL, 0},
+        {"1.0", -EINVAL, 0},
+        {"1e3", -EINVAL, 0},
+        {"\"7\"", -EINVAL, 0},
+        {"null", -EINVAL, 0},
+        {"[7]", -EINVAL, 0},
+    };
+    int pass = 1;
+    for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+        struct spate_json *v;
+        char err[128];
+        uint64_t got = 12345;
+        if (spate_json_parse(c[i].in, strlen(c[i].in), &v, err, sizeof err)) {
+            pass = 0;
+            continue;
+        }
+        int rc = spate_json_u64(v, &got);
+        if (rc != c[i].rc || (rc == 0 && got != c[i].want) || (rc && got != 12345)) {
+            pass = 0;
+            diag("%s: rc %d, %llu", c[i].in, rc, (unsigned long long)got);
+        }
+        spate_json_free(v);
+    }
+    ok(pass && spate_json_u64(NULL, NULL) == -EINVAL,
+       "u64: 0 .. 2^64-1 exact; above -ERANGE; sign, fraction, exponent, strings -EINVAL");
+}
+
 int main(void)
 {
     test_round_trips();
@@ -292,5 +334,6 @@ int main(void)
     test_refused();
     test_add_string();
     test_utf8();
+    test_u64();
     return done();
 }
