@@ -23,7 +23,9 @@ endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 INCS       := -Iengine -Itls -Idns -Icli
-LIBS        = $(PKG_LIBS) $(LLHTTP_LIBS) -lm
+# zlib: the CLI's HdrHistogram logs (cli/hdrlog.c) only; the engine does not use it.
+ZLIB_LIBS   = $(shell pkg-config --libs zlib 2>/dev/null || echo -lz)
+LIBS        = $(PKG_LIBS) $(LLHTTP_LIBS) $(ZLIB_LIBS) -lm
 
 LIB_SRC := $(wildcard engine/*.c tls/*.c dns/*.c)
 CLI_SRC := $(filter-out cli/main.c,$(wildcard cli/*.c))
@@ -70,7 +72,8 @@ UNIT_BIN := $(UNIT_SRC:tests/%.c=$(ASAN)/tests/%)
 
 # Debian packages the build and the tests need; apt-get only runs when one is missing.
 DEPS_PKGS := gcc make pkg-config libssl-dev libc-ares-dev node-llhttp nginx python3 perl \
-             openssl curl valgrind dnsmasq-base clang libclang-rt-14-dev procps iproute2
+             openssl curl valgrind dnsmasq-base clang libclang-rt-14-dev procps iproute2 \
+             zlib1g-dev slurmctld slurmd slurm-client munge libhdrhistogram-java
 BENCH_PKGS := wrk nghttp2-client python3-aiohttp curl util-linux
 deps:
 	@sh tests/lib/apt-ensure.sh $(DEPS_PKGS)
