@@ -117,8 +117,8 @@ static int buckets(struct rd *r, const struct spate_json *v, struct spate_hist *
     long prev = -1;
     uint64_t total = 0;
     for (size_t k = 0; k < spate_json_count(a); k++) {
-        unsigned i;
-        uint64_t c;
+        unsigned i = 0;
+        uint64_t c = 0;
         if (pair(r, spate_json_at(a, k, NULL), k, prev, &i, &c)) return -EINVAL;
         if (c > UINT64_MAX - total) return bad(r, "the bucket counts add up beyond 2^64-1");
         total += c;
