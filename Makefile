@@ -99,8 +99,9 @@ $1/spate: $1/cli/main.o $1/libcli.a $1/libspate-internal.a
 $1/tests/test_%: $1/tests/test_%.o $1/libcli.a $1/libspate-internal.a
 	$$(CC) $2 $$(LDFLAGS) -o $$@ $$^ $$(LIBS) $$(LDLIBS)
 endef
-# gcc -r on LTO objects: optimise the library as a whole and emit plain code any linker takes.
-$(eval $(call variant,$(REL),$(RELOPT),-flinker-output=nolto-rel))
+# gcc -r on LTO objects: optimise the library as a whole and emit plain code any linker takes,
+# one section per function so that a program linked with --gc-sections keeps only what it uses.
+$(eval $(call variant,$(REL),$(RELOPT),-flinker-output=nolto-rel -ffunction-sections -fdata-sections))
 $(eval $(call variant,$(ASAN),$(SAN),))
 
 # copy-and-rename: a running ./spate (a benchmark) must not make the build fail
@@ -153,7 +154,7 @@ MANDIR       ?= $(PREFIX)/share/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 INSTALL      ?= install
 # spate.pc: what a program linking libspate needs besides it (statically: all of it).
-PC_REQUIRES  := $(PKGS) $(if $(LLHTTP_LIBS),libllhttp)
+PC_REQUIRES  := $(strip $(PKGS) $(if $(LLHTTP_LIBS),libllhttp))
 
 install: all
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
