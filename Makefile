@@ -78,11 +78,13 @@ $1/llhttp/%.o: $(LLHTTP_DIR)/%.c
 $1/libspate-internal.a: $(call LIB_OBJ,$1)
 	rm -f $$@ && ar rcs $$@ $$^
 # The public static library: one relocatable object in which only spate.h's functions stay
-# global, so a program's own llhttp_init (or spate_buf_*) can neither replace nor clash with ours.
+# global, so a program's own llhttp_init (or spate_buf_*) can neither replace nor clash with ours;
+# then the code no public function can reach (parts of llhttp, the command's helpers) is dropped.
 $1/libspate.o: $(call LIB_OBJ,$1) build/spate.syms
-	$$(CC) -r -nostdlib $2 $3 -o $$@.tmp $(call LIB_OBJ,$1)
-	objcopy --localize-hidden --keep-global-symbols=build/spate.syms $$@.tmp $$@
-	rm -f $$@.tmp
+	$$(CC) -r -nostdlib $2 $3 -o $$@.all $(call LIB_OBJ,$1)
+	objcopy --localize-hidden --keep-global-symbols=build/spate.syms $$@.all $$@.local
+	$$(CC) -r -nostdlib -Wl,--gc-sections $$$$(sed 's/^/-Wl,-u,/' build/spate.syms) -o $$@ $$@.local
+	rm -f $$@.all $$@.local
 $1/libspate.a: $1/libspate.o
 	rm -f $$@ && ar rcs $$@ $$<
 $1/$(SOFILE): $(call LIB_OBJ,$1) build/spate.map

@@ -174,8 +174,8 @@ nm -g --defined-only "$S/usr/lib/libspate.a" 2>/dev/null | awk 'NF == 3 { print 
 is "$(defined_diff "$T/a.syms")" "" "nm -g libspate.a: exactly the functions spate.h declares"
 is "$(grep -cE '^(llhttp_|spate_buf|spate_errf|spate_url)' "$T/so.syms" "$T/a.syms" | awk -F: '{s += $2} END {print s}')" 0 \
     "no llhttp_* and no internal spate_* symbol in either"
-like "$(nm "$S/usr/lib/libspate.a" 2>/dev/null | grep -E ' llhttp_execute$')" '^[0-9a-f]+ t llhttp_execute$' \
-    "libspate.a still holds llhttp, as local symbols"
+cmp_num "$(nm "$S/usr/lib/libspate.a" 2>/dev/null | grep -c ' t llhttp_')" -ge 5 \
+    "libspate.a still holds llhttp's parser, as local symbols"
 
 # --- a program with its own llhttp ---------------------------------------------------------------
 # Its llhttp is built lenient (no strict mode) with llhttp_init renamed, so the program's own
