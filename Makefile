@@ -1,8 +1,12 @@
-# spate: one GNU Makefile, no configure step. `make` builds spate and libspate.a;
-# `make test` builds the ASan+UBSan variant and runs every test under prove.
+# spate: one GNU Makefile, no configure step. `make` builds spate, libspate.a and libspate.so;
+# `make test` builds the ASan+UBSan variant and runs every test under prove; `make install`
+# (PREFIX, DESTDIR, LIBDIR, ...) installs them. The user's CPPFLAGS, CFLAGS, LDFLAGS and LDLIBS
+# come after the project's own flags, so they win.
 CC      ?= cc
 PKGS    := openssl libcares
-WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
+# -Werror is for the project's own builds and CI; a packager builds with `make WERROR=`.
+WERROR  ?= -Werror
+WARN     = -Wall -Wextra $(WERROR) -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 OPT     ?= -O2 -g
 STD     := -std=c11 -D_GNU_SOURCE
 
@@ -28,6 +32,17 @@ ZLIB_LIBS   = $(shell pkg-config --libs zlib 2>/dev/null || echo -lz)
 LIBS        = $(PKG_LIBS) $(LLHTTP_LIBS) $(ZLIB_LIBS) -lm
 
 LIB_SRC := $(wildcard engine/*.c tls/*.c dns/*.c)
+LLHTTP_OBJ = $(patsubst $(LLHTTP_DIR)/%.c,$1/llhttp/%.o,$(LLHTTP_SRC))
+LIB_OBJ    = $(LIB_SRC:%.c=$1/%.o) $(call LLHTTP_OBJ,$1)
+# Library objects are position-independent (libspate.so is made of them) and hidden unless
+# spate.h declares them with SPATE_API.
+LIB_CF  := -fPIC -fvisibility=hidden
+
+# The version comes from spate.h; the soname carries its major number.
+VERSION := $(shell sed -n 's/^\#define SPATE_VERSION "\(.*\)"/\1/p' engine/spate.h)
+SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
+SONAME  := libspate.so.$(SOMAJOR)
+SOFILE  := libspate.so.$(VERSION)
 CLI_SRC := $(filter-out cli/main.c,$(wildcard cli/*.c))
 UNIT_SRC := $(wildcard tests/test_*.c)
 
@@ -39,28 +54,59 @@ SAN  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recov
 # fetched URL, measured with callgrind); fat LTO objects keep libspate.a usable by any linker.
 RELOPT ?= -O3 -flto=auto -ffat-lto-objects
 
-.PHONY: all deps bench-deps test unit run bench fuzz clean format
-all: spate libspate.a
+.PHONY: all deps bench-deps test unit run bench fuzz clean format install uninstall
+all: spate libspate.a $(REL)/$(SOFILE) $(REL)/$(SONAME) $(REL)/libspate.so
 
-define variant # $1 = dir, $2 = extra flags
+# The public functions, one per line: every SPATE_API prototype in spate.h. They and nothing
+# else are exported from libspate.so (version script) and global in libspate.a.
+build/spate.syms: engine/spate.h
+	@mkdir -p $(dir $@)
+	sed -n 's/^SPATE_API[^(]*[^A-Za-z0-9_(]\([A-Za-z_][A-Za-z0-9_]*\)(.*/\1/p' $< >$@.tmp
+	@test -s $@.tmp || { echo "no SPATE_API prototype found in $<" >&2; exit 1; }
+	mv -f $@.tmp $@
+build/spate.map: build/spate.syms
+	{ echo '{ global:'; sed 's/.*/    &;/' $<; echo '  local: *;'; echo '};'; } >$@
+
+define variant # $1 = dir, $2 = extra flags, $3 = flags of the relocatable link (libspate.a)
 $1/%.o: %.c
 	@mkdir -p $$(dir $$@)
-	$$(CC) $(STD) $(OPT) $2 $$(WARN) -MMD -MP $$(INCS) $$(PKG_CFLAGS) $$(LLHTTP_CFLAGS) -c $$< -o $$@
+	$$(CC) $(STD) $(OPT) $2 $$(WARN) $$(OBJ_CF) -MMD -MP $$(INCS) $$(PKG_CFLAGS) $$(LLHTTP_CFLAGS) $$(CPPFLAGS) $$(CFLAGS) -c $$< -o $$@
+$1/engine/%.o $1/tls/%.o $1/dns/%.o: OBJ_CF := $(LIB_CF)
 # llhttp is generated code: our warning set is not its contract; strict mode per HOSTILE.md §0.
 $1/llhttp/%.o: $(LLHTTP_DIR)/%.c
 	@mkdir -p $$(dir $$@)
-	$$(CC) $(OPT) $2 -DLLHTTP_STRICT_MODE=1 -w $$(LLHTTP_CFLAGS) -c $$< -o $$@
-$1/libspate.a: $(LIB_SRC:%.c=$1/%.o) $(patsubst $(LLHTTP_DIR)/%.c,$1/llhttp/%.o,$(LLHTTP_SRC))
-	ar rcs $$@ $$^
+	$$(CC) $(OPT) $2 $(LIB_CF) -DLLHTTP_STRICT_MODE=1 -w $$(LLHTTP_CFLAGS) $$(CPPFLAGS) $$(CFLAGS) -c $$< -o $$@
+# Every symbol global, for the command and the unit tests, which use internals (buf.h, http1.h...).
+$1/libspate-internal.a: $(call LIB_OBJ,$1)
+	rm -f $$@ && ar rcs $$@ $$^
+# The public static library: one relocatable object in which only spate.h's functions stay
+# global, so a program's own llhttp_init (or spate_buf_*) can neither replace nor clash with ours;
+# then the code no public function can reach (parts of llhttp, the command's helpers) is dropped.
+$1/libspate.o: $(call LIB_OBJ,$1) build/spate.syms
+	$$(CC) -r -nostdlib $2 $3 -o $$@.all $(call LIB_OBJ,$1)
+	objcopy --localize-hidden --keep-global-symbols=build/spate.syms $$@.all $$@.local
+	$$(CC) -r -nostdlib -Wl,--gc-sections $$$$(sed 's/^/-Wl,-u,/' build/spate.syms) -o $$@ $$@.local
+	rm -f $$@.all $$@.local
+$1/libspate.a: $1/libspate.o
+	rm -f $$@ && ar rcs $$@ $$<
+$1/$(SOFILE): $(call LIB_OBJ,$1) build/spate.map
+	$$(CC) -shared $2 $$(LDFLAGS) -Wl,-soname,$(SONAME) -Wl,--version-script=build/spate.map \
+	    -Wl,--no-undefined -o $$@ $(call LIB_OBJ,$1) $$(LIBS) $$(LDLIBS)
+$1/$(SONAME): $1/$(SOFILE)
+	ln -sf $(SOFILE) $$@
+$1/libspate.so: $1/$(SONAME)
+	ln -sf $(SONAME) $$@
 $1/libcli.a: $(CLI_SRC:%.c=$1/%.o)
 	ar rcs $$@ $$^
-$1/spate: $1/cli/main.o $1/libcli.a $1/libspate.a
-	$$(CC) $2 -o $$@ $$^ $$(LIBS)
-$1/tests/test_%: $1/tests/test_%.o $1/libcli.a $1/libspate.a
-	$$(CC) $2 -o $$@ $$^ $$(LIBS)
+$1/spate: $1/cli/main.o $1/libcli.a $1/libspate-internal.a
+	$$(CC) $2 $$(LDFLAGS) -o $$@ $$^ $$(LIBS) $$(LDLIBS)
+$1/tests/test_%: $1/tests/test_%.o $1/libcli.a $1/libspate-internal.a
+	$$(CC) $2 $$(LDFLAGS) -o $$@ $$^ $$(LIBS) $$(LDLIBS)
 endef
-$(eval $(call variant,$(REL),$(RELOPT)))
-$(eval $(call variant,$(ASAN),$(SAN)))
+# gcc -r on LTO objects: optimise the library as a whole and emit plain code any linker takes,
+# one section per function so that a program linked with --gc-sections keeps only what it uses.
+$(eval $(call variant,$(REL),$(RELOPT),-flinker-output=nolto-rel -ffunction-sections -fdata-sections))
+$(eval $(call variant,$(ASAN),$(SAN),))
 
 # copy-and-rename: a running ./spate (a benchmark) must not make the build fail
 spate: $(REL)/spate
@@ -73,7 +119,8 @@ UNIT_BIN := $(UNIT_SRC:tests/%.c=$(ASAN)/tests/%)
 # Debian packages the build and the tests need; apt-get only runs when one is missing.
 DEPS_PKGS := gcc make pkg-config libssl-dev libc-ares-dev node-llhttp nginx python3 perl \
              openssl curl valgrind dnsmasq-base clang libclang-rt-14-dev procps iproute2 \
-             zlib1g-dev slurmctld slurmd slurm-client munge libhdrhistogram-java
+             zlib1g-dev slurmctld slurmd slurm-client munge libhdrhistogram-java \
+             g++ libuv1-dev libevent-dev man-db groff-base binutils
 BENCH_PKGS := wrk nghttp2-client python3-aiohttp curl util-linux
 deps:
 	@sh tests/lib/apt-ensure.sh $(DEPS_PKGS)
@@ -103,7 +150,40 @@ fuzz: deps
 clean:
 	rm -rf build spate libspate.a
 
+# Installation: the usual variables; DESTDIR stages the whole tree (packaging, tests).
+PREFIX       ?= /usr/local
+BINDIR       ?= $(PREFIX)/bin
+LIBDIR       ?= $(PREFIX)/lib
+INCLUDEDIR   ?= $(PREFIX)/include
+MANDIR       ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+INSTALL      ?= install
+# spate.pc: what a program linking libspate needs besides it (statically: all of it).
+PC_REQUIRES  := $(strip $(PKGS) $(if $(LLHTTP_LIBS),libllhttp))
+
+install: all
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
+	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3
+	$(INSTALL) -m 755 spate $(DESTDIR)$(BINDIR)/spate
+	$(INSTALL) -m 644 libspate.a $(DESTDIR)$(LIBDIR)/libspate.a
+	$(INSTALL) -m 755 $(REL)/$(SOFILE) $(DESTDIR)$(LIBDIR)/$(SOFILE)
+	ln -sf $(SOFILE) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libspate.so
+	$(INSTALL) -m 644 engine/spate.h $(DESTDIR)$(INCLUDEDIR)/spate.h
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
+	    -e 's|@VERSION@|$(VERSION)|g' -e 's|@REQUIRES@|$(PC_REQUIRES)|g' \
+	    engine/spate.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/spate.pc
+	$(INSTALL) -m 644 cli/spate.1 $(DESTDIR)$(MANDIR)/man1/spate.1
+	$(INSTALL) -m 644 engine/libspate.3 $(DESTDIR)$(MANDIR)/man3/libspate.3
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/spate $(DESTDIR)$(LIBDIR)/libspate.a \
+	    $(DESTDIR)$(LIBDIR)/$(SOFILE) $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libspate.so \
+	    $(DESTDIR)$(INCLUDEDIR)/spate.h $(DESTDIR)$(PKGCONFIGDIR)/spate.pc \
+	    $(DESTDIR)$(MANDIR)/man1/spate.1 $(DESTDIR)$(MANDIR)/man3/libspate.3
+
 format:
-	clang-format -i $(wildcard engine/*.[ch] tls/*.[ch] dns/*.[ch] cli/*.[ch] tests/*.c)
+	clang-format -i $(wildcard engine/*.[ch] tls/*.[ch] dns/*.[ch] cli/*.[ch] tests/*.c \
+	    tests/examples/*.c tests/examples/*.cc tests/lib/*.c bench/*.c)
 
 -include $(shell find build -name '*.d' 2>/dev/null)

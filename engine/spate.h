@@ -7,7 +7,36 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Every function declared here carries SPATE_API: those, and nothing else of the library (its
+ * internal spate_* functions and the llhttp parser inside it included), are exported. */
+#ifndef SPATE_API
+#if defined(__GNUC__) || defined(__clang__)
+#define SPATE_API __attribute__((visibility("default")))
+#else
+#define SPATE_API
+#endif
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The version of this header. spate_version() gives the library's, which may be newer. */
+#define SPATE_VERSION_MAJOR 0
+#define SPATE_VERSION_MINOR 1
+#define SPATE_VERSION_PATCH 0
 #define SPATE_VERSION "0.1.0"
+/* 0xMMmmpp, for comparisons: #if SPATE_VERSION_NUM >= 0x000100 */
+#define SPATE_VERSION_NUM                                                                          \
+    ((SPATE_VERSION_MAJOR << 16) | (SPATE_VERSION_MINOR << 8) | SPATE_VERSION_PATCH)
+
+/* "MAJOR.MINOR.PATCH" of the library linked in. Static storage. */
+SPATE_API const char *spate_version(void);
+
+/* Text for a code a spate call returned: 0 is "success", a negative value is -errno (every
+ * negative return of this API is one), a positive one an enum spate_error_kind from a response.
+ * Static storage, English, never NULL; unknown codes give "unknown error". */
+SPATE_API const char *spate_strerror(int err);
 
 enum spate_error_kind {
     SPATE_OK = 0,
@@ -24,7 +53,7 @@ enum spate_error_kind {
 };
 
 /* "dns", "connect", ... as printed in JSON output; "" for SPATE_OK. */
-const char *spate_error_kind_name(enum spate_error_kind k);
+SPATE_API const char *spate_error_kind_name(enum spate_error_kind k);
 
 /* Engine-wide settings. Initialise with spate_config_init() and change what you need. */
 struct spate_config {
@@ -66,7 +95,7 @@ struct spate_config {
     void *before_wait_arg;
 };
 
-void spate_config_init(struct spate_config *c);
+SPATE_API void spate_config_init(struct spate_config *c);
 
 struct spate_header {
     const char *name;
@@ -120,38 +149,39 @@ struct spate_engine;
 /* Checks a request header as spate_submit would: an RFC 9110 token name; a value without CR,
  * LF, NUL or other control characters but HTAB; not a framing header spate sets itself
  * (Content-Length, Transfer-Encoding). 0 or -EINVAL with err naming the problem. */
-int spate_header_check(const char *name, const char *value, char *err, size_t errlen);
+SPATE_API int spate_header_check(const char *name, const char *value, char *err, size_t errlen);
 /* Checks a method token: 0 or -EINVAL with err. */
-int spate_method_check(const char *method, char *err, size_t errlen);
+SPATE_API int spate_method_check(const char *method, char *err, size_t errlen);
 /* Base64 of in[0..n) into out, which must hold 4 * ((n + 2) / 3) + 1 bytes; returns the length
  * written (without the NUL). */
-size_t spate_base64(char *out, const void *in, size_t n);
+SPATE_API size_t spate_base64(char *out, const void *in, size_t n);
 
 /* Creates an engine. Returns 0 or a negative error; on error *out is NULL and err (if given)
  * holds a message. */
-int spate_engine_create(struct spate_engine **out, const struct spate_config *cfg, char *err,
-                        size_t errlen);
+SPATE_API int spate_engine_create(struct spate_engine **out, const struct spate_config *cfg,
+                                  char *err, size_t errlen);
 /* Cancels everything still pending (callbacks fire with SPATE_E_CANCELED) and frees all.
  * NULL-safe. Must not be called from inside a callback. */
-void spate_engine_destroy(struct spate_engine *e);
+SPATE_API void spate_engine_destroy(struct spate_engine *e);
 
 /* Checks a request without submitting it: 0, or -EINVAL with err naming the problem. */
-int spate_request_check(const struct spate_request *req, char *err, size_t errlen);
+SPATE_API int spate_request_check(const struct spate_request *req, char *err, size_t errlen);
 
 /* Queues a request (all of it copied). Returns 0, or a negative error (-EINVAL for an invalid
  * request, err naming it; -ENOMEM), in which case done will never be called. */
-int spate_submit(struct spate_engine *e, const struct spate_request *req, char *err, size_t errlen);
+SPATE_API int spate_submit(struct spate_engine *e, const struct spate_request *req, char *err,
+                           size_t errlen);
 
 /* Runs until every submitted request has completed. Returns 0 or a negative error. */
-int spate_run(struct spate_engine *e);
+SPATE_API int spate_run(struct spate_engine *e);
 
 /* Embedding: watch this fd for readability in your loop ... */
-int spate_engine_fd(const struct spate_engine *e);
+SPATE_API int spate_engine_fd(const struct spate_engine *e);
 /* ... wake at least this many milliseconds from now (-1 = no timer pending) ... */
-int spate_engine_timeout_ms(struct spate_engine *e);
+SPATE_API int spate_engine_timeout_ms(struct spate_engine *e);
 /* ... and call this: it does the ready work without blocking and returns the number of requests
  * not yet completed (0 = idle), or a negative error. */
-int spate_engine_step(struct spate_engine *e);
+SPATE_API int spate_engine_step(struct spate_engine *e);
 
 /* Counters for the whole engine life. */
 struct spate_stats {
@@ -164,7 +194,7 @@ struct spate_stats {
     uint64_t dns_cache_hits;
     uint64_t stale_resends; /* requests re-sent after a pooled connection proved dead */
 };
-void spate_engine_stats(const struct spate_engine *e, struct spate_stats *out);
+SPATE_API void spate_engine_stats(const struct spate_engine *e, struct spate_stats *out);
 
 /* Closed-model and open-model load generation (spate bench): one request, rendered once,
  * sent over `connections` connections again and again. */
@@ -199,7 +229,12 @@ typedef void (*spate_load_cb)(void *user, const struct spate_load_sample *s);
 
 /* Runs the load to completion; cb is called once per finished request. 0 or negative error
  * (err naming it). */
-int spate_load_run(struct spate_engine *e, const struct spate_load_opts *o, spate_load_cb cb,
-                   void *user, struct spate_load_report *rep, char *err, size_t errlen);
+SPATE_API int spate_load_run(struct spate_engine *e, const struct spate_load_opts *o,
+                             spate_load_cb cb, void *user, struct spate_load_report *rep, char *err,
+                             size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

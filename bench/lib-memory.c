@@ -1,0 +1,138 @@
+/* bench/lib-memory.c: heap memory of libspate as an embedder sees it, from glibc's mallinfo2()
+ * (bytes in use: uordblks + hblkhd), so OpenSSL's and c-ares's allocations made on spate's
+ * behalf count too. Kernel socket buffers do not (they are not the process's heap).
+ *
+ *   lib-memory HTTP_PREFIX HTTPS_PREFIX CAFILE [CONNS [QUEUED]]
+ *
+ * HTTP_PREFIX and HTTPS_PREFIX are URL prefixes to which a number is appended (".../f/" serving
+ * f/0 .. f/CONNS-1). Prints "name value unit" lines:
+ *   engine_first       the first engine of the process (includes OpenSSL's and c-ares's
+ *                      process-wide initialisation)
+ *   engine_next        each further engine
+ *   queued_request     per request submitted and not yet started, beyond its URL string
+ *   idle_conn_http     per idle pooled connection, plain
+ *   idle_conn_https    per idle pooled connection, TLS
+ * An idle connection's cost is the difference between two runs of CONNS requests on two fresh
+ * engines, one with CONNS connections and one with a single connection, divided by CONNS - 1:
+ * everything else (request objects kept for reuse, the host entry, a TLS session) is the same
+ * in both. Only spate.h is used. */
+#include <malloc.h>
+#include <spate.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static size_t heap(void)
+{
+    struct mallinfo2 m = mallinfo2();
+    return m.uordblks + m.hblkhd;
+}
+
+static unsigned long failures;
+
+static void on_done(void *user, const struct spate_response *r)
+{
+    (void)user;
+    if (r->error != SPATE_OK && r->error != SPATE_E_CANCELED) {
+        failures++;
+        fprintf(stderr, "lib-memory: %s: %s\n", spate_error_kind_name(r->error), r->message);
+    }
+}
+
+static struct spate_engine *engine(unsigned concurrency, const char *cafile)
+{
+    struct spate_config cfg;
+    spate_config_init(&cfg);
+    cfg.concurrency = concurrency;
+    cfg.cacert = cafile;
+    struct spate_engine *e;
+    char err[256];
+    if (spate_engine_create(&e, &cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "lib-memory: %s\n", err);
+        exit(1);
+    }
+    return e;
+}
+
+/* Submits PREFIX0 .. PREFIX<n-1>; returns the bytes of the URL strings (with their NULs). */
+static size_t submit(struct spate_engine *e, const char *prefix, unsigned n)
+{
+    size_t strings = 0;
+    for (unsigned i = 0; i < n; i++) {
+        char url[1024], err[256];
+        snprintf(url, sizeof url, "%s%u", prefix, i);
+        struct spate_request req = {.url = url, .done = on_done};
+        if (spate_submit(e, &req, err, sizeof err) < 0) {
+            fprintf(stderr, "lib-memory: %s: %s\n", url, err);
+            exit(1);
+        }
+        strings += strlen(url) + 1;
+    }
+    return strings;
+}
+
+/* Heap growth of a fresh engine that ran n requests with `concurrency` connections at most and
+ * keeps them pooled; *conns gets the connections it established. */
+static double ran(const char *prefix, const char *cafile, unsigned concurrency, unsigned n,
+                  unsigned long *conns)
+{
+    size_t before = heap();
+    struct spate_engine *e = engine(concurrency, cafile);
+    submit(e, prefix, n);
+    if (spate_run(e) < 0) exit(1);
+    double grown = (double)heap() - (double)before;
+    struct spate_stats st;
+    spate_engine_stats(e, &st);
+    *conns = (unsigned long)st.established;
+    spate_engine_destroy(e);
+    return grown;
+}
+
+static void idle_conn(const char *name, const char *prefix, const char *cafile, unsigned conns)
+{
+    unsigned long many, one;
+    double a = ran(prefix, cafile, conns, conns, &many);
+    double b = ran(prefix, cafile, 1, conns, &one);
+    if (many <= one) {
+        fprintf(stderr, "lib-memory: %s: %lu connections, not more than %lu\n", name, many, one);
+        exit(1);
+    }
+    printf("%s %.0f bytes (%lu connections vs %lu)\n", name, (a - b) / (double)(many - one), many,
+           one);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 4) {
+        fprintf(stderr, "usage: %s HTTP_PREFIX HTTPS_PREFIX CAFILE [CONNS [QUEUED]]\n", argv[0]);
+        return 2;
+    }
+    unsigned conns = argc > 4 ? (unsigned)atoi(argv[4]) : 500;
+    unsigned queued = argc > 5 ? (unsigned)atoi(argv[5]) : 10000;
+
+    size_t h0 = heap();
+    struct spate_engine *e1 = engine(100, argv[3]);
+    size_t h1 = heap();
+    struct spate_engine *e2 = engine(100, argv[3]);
+    size_t h2 = heap();
+    printf("engine_first %zu bytes\n", h1 - h0);
+    printf("engine_next %zu bytes\n", h2 - h1);
+    spate_engine_destroy(e2);
+
+    /* queued: the first submit creates the host entry, so it is left out of the count */
+    submit(e1, argv[1], 1);
+    size_t q0 = heap();
+    size_t strings = submit(e1, argv[1], queued);
+    size_t q1 = heap();
+    printf("queued_request %.1f bytes (beyond %.1f bytes of URL per request)\n",
+           ((double)(q1 - q0) - (double)strings) / queued, (double)strings / queued);
+    spate_engine_destroy(e1); /* cancels them all */
+
+    /* warm-up: OpenSSL loads its trust store and error strings on first use */
+    unsigned long dummy;
+    ran(argv[2], argv[3], 1, 1, &dummy);
+    idle_conn("idle_conn_http", argv[1], argv[3], conns);
+    idle_conn("idle_conn_https", argv[2], argv[3], conns);
+    if (failures) fprintf(stderr, "lib-memory: %lu requests failed\n", failures);
+    return failures ? 1 : 0;
+}
