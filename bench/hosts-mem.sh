@@ -41,7 +41,8 @@ for c in $CASES; do
     # shellcheck disable=SC2086 # EXTRA is a list of options
     /usr/bin/time -o "$WORK/time" -f '%e %U %S %M' taskset -c "${CLIENT_CPU:-1}" "$SPATE" fetch \
         -q -c "$CONC" --dns-server "127.0.0.1:$DNSP" ${EXTRA:-} -i "$WORK/urls.txt" \
-        >"$WORK/out" 2>"$WORK/out.err" || die "spate failed: $(tail -n 3 "$WORK/out.err")"
+        >"$WORK/out" 2>"$WORK/out.err" ||
+        die "spate failed: $(tail -n 3 "$WORK/out.err") $(grep -m 1 '"ok":false' "$WORK/out")"
     okn=$(grep -c '"ok":true' "$WORK/out" || true)
     [ "$okn" = "$N" ] || die "$okn of $N ok: $(grep -m 1 '"ok":false' "$WORK/out")"
     rss=$(tfield "$WORK/time" 4)

@@ -288,7 +288,7 @@ int spate_request_check(const struct spate_request *q, char *err, size_t errlen)
 /* The request's host entry, with a reference that free_req gives back. */
 static struct spate_host *host_for(struct spate_engine *e, const struct spate_url *u)
 {
-    return spate_pool_host(&e->pool, u->scheme, u->host, u->host_ip, u->port);
+    return spate_pool_host(&e->pool, u->https, u->host, u->host_ip, u->port);
 }
 
 static int render(struct spate_engine *e, struct spate_req *r, char *err, size_t errlen)
@@ -775,7 +775,7 @@ static int follow(struct spate_req *r, char *msg, size_t len)
         r->has_body = 0;
     }
     struct spate_host *h =
-        spate_pool_host(&e->pool, next.scheme, next.host, next.host_ip, next.port);
+        spate_pool_host(&e->pool, next.https, next.host, next.host_ip, next.port);
     int rc = r->method && h ? 0 : -ENOMEM;
     if (!rc && next.https) rc = start_tls_ctx(e, err, sizeof(err));
     spate_url_fini(&r->url);

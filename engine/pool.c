@@ -152,12 +152,6 @@ void spate_pool_release(struct spate_pool *p, struct spate_host *h)
     }
 }
 
-void spate_pool_unref(struct spate_pool *p, struct spate_host *h)
-{
-    h->nrefs--;
-    spate_pool_release(p, h);
-}
-
 static struct spate_host *ref(struct spate_pool *p, struct spate_host *h)
 {
     if (h->unused) unused_del(p, h);
@@ -166,16 +160,15 @@ static struct spate_host *ref(struct spate_pool *p, struct spate_host *h)
     return h;
 }
 
-struct spate_host *spate_pool_host(struct spate_pool *p, const char *scheme, const char *host,
-                                   int host_ip, unsigned port)
+struct spate_host *spate_pool_lookup(struct spate_pool *p, int https, const char *host, int host_ip,
+                                     unsigned port)
 {
     /* consecutive requests mostly go to the same host: skip formatting and hashing the key */
     struct spate_host *h = p->last;
-    if (h && h->target.port == port && h->target.https == !strcmp(scheme, "https") &&
-        !strcmp(h->target.host, host))
+    if (h && h->target.port == port && h->target.https == https && !strcmp(h->target.host, host))
         return ref(p, h);
     char key[400];
-    int kl = snprintf(key, sizeof(key), "%s://%s:%u", scheme, host, port);
+    int kl = snprintf(key, sizeof(key), "%s://%s:%u", https ? "https" : "http", host, port);
     if (kl < 0 || (size_t)kl >= sizeof(key))
         return NULL; /* hosts are at most 253 bytes: cannot happen for a parsed URL */
     size_t i = hash(key) & (p->nbuckets - 1);
@@ -189,7 +182,7 @@ struct spate_host *spate_pool_host(struct spate_pool *p, const char *scheme, con
     h->target.host = h->key + kl + 1;
     h->target.host_ip = host_ip;
     h->target.port = (uint16_t)port;
-    h->target.https = !strcmp(scheme, "https");
+    h->target.https = https;
     spate_timer_init(&h->hold_timer, NULL);
     h->hnext = p->buckets[i];
     p->buckets[i] = h;

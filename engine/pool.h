@@ -9,6 +9,7 @@
 #include "conn.h"
 #include "loop.h"
 #include <stddef.h>
+#include <string.h>
 
 struct spate_req;
 
@@ -51,15 +52,31 @@ int spate_pool_init(struct spate_pool *p, struct spate_loop *loop);
 /* Closes every idle connection and frees the host entries. Busy connections must be gone. */
 void spate_pool_fini(struct spate_pool *p);
 
-/* Finds or creates the entry for target and takes one reference for the caller, who gives it
- * back with spate_pool_unref. NULL on allocation failure (no reference then). O(1). */
-struct spate_host *spate_pool_host(struct spate_pool *p, const char *scheme, const char *host,
-                                   int host_ip, unsigned port);
-/* Gives back a reference from spate_pool_host; h may be freed after the current loop batch. */
-void spate_pool_unref(struct spate_pool *p, struct spate_host *h);
+/* Finds or creates the entry for http(s)://host:port (https 0 or 1; host_ip 0, 4 or 6 as the URL
+ * parser says) and takes one reference for the caller, who gives it back with spate_pool_unref.
+ * NULL on allocation failure (no reference then). O(1). */
+struct spate_host *spate_pool_lookup(struct spate_pool *p, int https, const char *host, int host_ip,
+                                     unsigned port);
+/* spate_pool_lookup, with the common case inline: the same host as the last lookup. */
+static inline struct spate_host *spate_pool_host(struct spate_pool *p, int https, const char *host,
+                                                 int host_ip, unsigned port)
+{
+    struct spate_host *h = p->last;
+    if (h && !h->unused && h->target.port == port && h->target.https == https &&
+        !strcmp(h->target.host, host)) {
+        h->nrefs++;
+        return h;
+    }
+    return spate_pool_lookup(p, https, host, host_ip, port);
+}
 /* Call after h lost a user other than a reference (a connection closed, a hold ended): an
  * entry nothing uses any more joins the unused list. Cheap when h is still in use. */
 void spate_pool_release(struct spate_pool *p, struct spate_host *h);
+/* Gives back a reference from spate_pool_host; h may be freed after the current loop batch. */
+static inline void spate_pool_unref(struct spate_pool *p, struct spate_host *h)
+{
+    if (--h->nrefs == 0) spate_pool_release(p, h);
+}
 /* 1 while anything points at h: a reference, a connection, a waiter or a Retry-After hold. */
 int spate_pool_host_in_use(const struct spate_host *h);
 

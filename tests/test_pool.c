@@ -77,7 +77,7 @@ static void test_hosts(void)
 {
     struct spate_pool p;
     if (!is_int(spate_pool_init(&p, &ctx.loop), 0, "pool init")) return;
-    struct spate_host *a = spate_pool_host(&p, "http", "example.com", 0, 80);
+    struct spate_host *a = spate_pool_host(&p, 0, "example.com", 0, 80);
     if (!ok(a != NULL, "create http://example.com:80")) return;
     is_str(a->key, "http://example.com:80", "key string");
     is_str(a->target.host, "example.com", "target host is the bare name");
@@ -86,13 +86,13 @@ static void test_hosts(void)
     ok(a->nconns == 0 && a->nidle == 0 && a->idle == NULL && a->wait_head == NULL,
        "a new host has no connections or waiters");
     is_int((long long)p.nhosts, 1, "one host");
-    ok(spate_pool_host(&p, "http", "example.com", 0, 80) == a, "same triple finds the same host");
+    ok(spate_pool_host(&p, 0, "example.com", 0, 80) == a, "same triple finds the same host");
     is_int((long long)p.nhosts, 1, "  still one host");
-    struct spate_host *b = spate_pool_host(&p, "https", "example.com", 0, 443);
-    struct spate_host *c = spate_pool_host(&p, "https", "example.com", 0, 80);
-    struct spate_host *d = spate_pool_host(&p, "http", "example.com", 0, 8080);
-    struct spate_host *e = spate_pool_host(&p, "http", "127.0.0.1", 4, 80);
-    struct spate_host *f = spate_pool_host(&p, "http", "::1", 6, 80);
+    struct spate_host *b = spate_pool_host(&p, 1, "example.com", 0, 443);
+    struct spate_host *c = spate_pool_host(&p, 1, "example.com", 0, 80);
+    struct spate_host *d = spate_pool_host(&p, 0, "example.com", 0, 8080);
+    struct spate_host *e = spate_pool_host(&p, 0, "127.0.0.1", 4, 80);
+    struct spate_host *f = spate_pool_host(&p, 0, "::1", 6, 80);
     ok(b && c && d && e && f, "five more hosts created");
     ok(b != a && c != a && c != b && d != a && e != a && f != e,
        "scheme, port and host each make a different entry");
@@ -102,13 +102,13 @@ static void test_hosts(void)
     is_str(f ? f->key : NULL, "http://::1:80", "IPv6 key (bare address)");
     ok(e && e->target.host_ip == 4 && f && f->target.host_ip == 6, "host_ip kept");
     is_int((long long)p.nhosts, 6, "six hosts");
-    ok(spate_pool_host(&p, "https", "example.com", 0, 443) == b, "https host found again");
-    ok(spate_pool_host(&p, "http", "EXAMPLE.com", 0, 80) != a,
+    ok(spate_pool_host(&p, 1, "example.com", 0, 443) == b, "https host found again");
+    ok(spate_pool_host(&p, 0, "EXAMPLE.com", 0, 80) != a,
        "keys are exact strings (callers lower-case hosts)");
     char longhost[400];
     memset(longhost, 'a', sizeof longhost - 1);
     longhost[sizeof longhost - 1] = 0;
-    ok(spate_pool_host(&p, "http", longhost, 0, 80) == NULL, "a 399-byte host is refused");
+    ok(spate_pool_host(&p, 0, longhost, 0, 80) == NULL, "a 399-byte host is refused");
     spate_pool_fini(&p);
 }
 
@@ -122,7 +122,7 @@ static void test_many_hosts(void)
     int made = 0;
     for (int i = 0; i < N; i++) {
         snprintf(name, sizeof name, "h%d.example", i);
-        hs[i] = spate_pool_host(&p, i % 2 ? "https" : "http", name, 0, (unsigned)(1000 + i % 7));
+        hs[i] = spate_pool_host(&p, i % 2, name, 0, (unsigned)(1000 + i % 7));
         made += hs[i] != NULL;
     }
     is_int(made, N, "%d hosts created", N);
@@ -131,8 +131,7 @@ static void test_many_hosts(void)
     int found = 0, keys = 0;
     for (int i = 0; i < N; i++) {
         snprintf(name, sizeof name, "h%d.example", i);
-        found += spate_pool_host(&p, i % 2 ? "https" : "http", name, 0, (unsigned)(1000 + i % 7)) ==
-                 hs[i];
+        found += spate_pool_host(&p, i % 2, name, 0, (unsigned)(1000 + i % 7)) == hs[i];
         char want[96];
         snprintf(want, sizeof want, "%s://%s:%u", i % 2 ? "https" : "http", name, 1000 + i % 7);
         keys += hs[i] && !strcmp(hs[i]->key, want) && !strcmp(hs[i]->target.host, name);
@@ -153,8 +152,8 @@ static void test_idle_lists(void)
 {
     struct spate_pool p;
     if (spate_pool_init(&p, &ctx.loop)) return;
-    struct spate_host *h = spate_pool_host(&p, "http", "a.test", 0, 80);
-    struct spate_host *g = spate_pool_host(&p, "http", "b.test", 0, 80);
+    struct spate_host *h = spate_pool_host(&p, 0, "a.test", 0, 80);
+    struct spate_host *g = spate_pool_host(&p, 0, "b.test", 0, 80);
     int yes = 1;
     struct spate_conn *c1 = mkconn(h, &yes), *c2 = mkconn(h, &yes), *c3 = mkconn(h, &yes);
     struct spate_conn *d1 = mkconn(g, &yes);
@@ -204,8 +203,8 @@ static void test_take(void)
 {
     struct spate_pool p;
     if (spate_pool_init(&p, &ctx.loop)) return;
-    struct spate_host *h = spate_pool_host(&p, "http", "t.test", 0, 80);
-    struct spate_host *g = spate_pool_host(&p, "http", "u.test", 0, 80);
+    struct spate_host *h = spate_pool_host(&p, 0, "t.test", 0, 80);
+    struct spate_host *g = spate_pool_host(&p, 0, "u.test", 0, 80);
     int yes = 1, no = 0;
     /* put order: good1, good2, dead1, dead2 -> idle list dead2, dead1, good2, good1 */
     struct spate_conn *good1 = mkconn(h, &yes), *good2 = mkconn(h, &yes);
@@ -292,7 +291,7 @@ static void test_free_unused(void)
     struct spate_pool p;
     if (spate_pool_init(&p, &ctx.loop)) return;
     p.unused_max = 0; /* free every unused entry at the end of its batch */
-    struct spate_host *h = spate_pool_host(&p, "http", "a.test", 0, 80);
+    struct spate_host *h = spate_pool_host(&p, 0, "a.test", 0, 80);
     ok(h && h->nrefs == 1 && spate_pool_host_in_use(h), "a looked-up host holds one reference");
     spate_pool_unref(&p, h);
     ok(in_table(&p, "http://a.test:80") && p.nhosts == 1 && h->unused,
@@ -300,11 +299,11 @@ static void test_free_unused(void)
     end_batch();
     ok(!in_table(&p, "http://a.test:80") && p.nhosts == 0 && p.nunused == 0 && !p.unused_head,
        "after the batch the unused entry is freed");
-    h = spate_pool_host(&p, "http", "a.test", 0, 80);
+    h = spate_pool_host(&p, 0, "a.test", 0, 80);
     ok(h && h->nrefs == 1 && p.nhosts == 1,
        "looked up again: a fresh entry (the fast path forgot it)");
     spate_pool_unref(&p, h);
-    struct spate_host *again = spate_pool_host(&p, "http", "a.test", 0, 80);
+    struct spate_host *again = spate_pool_host(&p, 0, "a.test", 0, 80);
     end_batch();
     ok(again == h && !h->unused && h->nrefs == 1 && in_table(&p, "http://a.test:80"),
        "used again in the same batch: it leaves the unused list and survives");
@@ -329,7 +328,7 @@ static void test_free_unused(void)
     ok(!in_table(&p, "http://a.test:80") && p.nhosts == 0, "its connection closed: freed");
 
     struct spate_req *fake = (struct spate_req *)&yes; /* only compared, never followed */
-    h = spate_pool_host(&p, "http", "w.test", 0, 80);
+    h = spate_pool_host(&p, 0, "w.test", 0, 80);
     h->wait_head = h->wait_tail = fake;
     spate_pool_unref(&p, h);
     end_batch();
@@ -343,7 +342,7 @@ static void test_free_unused(void)
     struct spate_limit l;
     spate_limit_init(&l, &ctx.loop, 1, 0, 0, NULL, NULL);
     l.pool = &p;
-    h = spate_pool_host(&p, "http", "hold.test", 0, 80);
+    h = spate_pool_host(&p, 0, "hold.test", 0, 80);
     uint64_t t0 = spate_clock_now();
     spate_limit_hold(&l, h, t0 + 30 * SPATE_NS_PER_MS);
     spate_pool_unref(&p, h);
@@ -361,10 +360,10 @@ static void test_free_unused(void)
     const char *names[] = {"u1.test", "u2.test", "u3.test", "u4.test"};
     struct spate_host *u[4];
     for (int i = 0; i < 4; i++)
-        u[i] = spate_pool_host(&p, "https", names[i], 0, 443);
+        u[i] = spate_pool_host(&p, 1, names[i], 0, 443);
     for (int i = 0; i < 4; i++)
         spate_pool_unref(&p, u[i]);
-    spate_pool_unref(&p, spate_pool_host(&p, "https", "u1.test", 0, 443)); /* u1 used again */
+    spate_pool_unref(&p, spate_pool_host(&p, 1, "u1.test", 0, 443)); /* u1 used again */
     end_batch();
     ok(p.nhosts == 2 && p.nunused == 2 && in_table(&p, "https://u1.test:443") &&
            in_table(&p, "https://u4.test:443"),
@@ -374,7 +373,7 @@ static void test_free_unused(void)
 
     /* a trim still queued when the pool goes must not run afterwards */
     p.unused_max = 0;
-    spate_pool_unref(&p, spate_pool_host(&p, "http", "late.test", 0, 80));
+    spate_pool_unref(&p, spate_pool_host(&p, 0, "late.test", 0, 80));
     ok(p.trim_queued, "a trim is queued");
     spate_pool_fini(&p);
     end_batch();
@@ -390,7 +389,7 @@ static void test_many_unused(void)
     size_t peak = 0;
     for (int i = 0; i < 20000; i++) {
         snprintf(name, sizeof name, "h%d.test", i);
-        struct spate_host *h = spate_pool_host(&p, "http", name, 0, 80);
+        struct spate_host *h = spate_pool_host(&p, 0, name, 0, 80);
         if (!h) break;
         spate_pool_unref(&p, h);
         if (i % 100 == 99) end_batch();
