@@ -6,12 +6,12 @@
 # 1-name run of the same N (the input is the same size). Peak RSS comes from GNU time (getrusage
 # of the child): a child forked by python (bench/rusage.py) inherits the interpreter's ~10 MB as
 # its high-water mark, which hides everything below that.
-# Env: CASES ["3000:1 3000:3000 30000:1 30000:30 30000:30000"], CONC [100], SPATE [./spate],
+# Env: CASES ["3000:1 3000:3000 30000:1 30000:30 30000:3000 30000:30000"], CONC [100], SPATE [./spate],
 #      EXTRA (more spate options, e.g. "--dns-cache-size 0"), KEEP=1.
 set -eu
 . "$(dirname "$0")/lib.sh"
 
-CASES=${CASES:-"3000:1 3000:3000 30000:1 30000:30 30000:30000"}
+CASES=${CASES:-"3000:1 3000:3000 30000:1 30000:30 30000:3000 30000:30000"}
 CONC=${CONC:-100}
 need nginx curl taskset awk python3
 [ -x /usr/bin/time ] || die "missing /usr/bin/time: run 'make deps' (Debian package time)"
