@@ -119,7 +119,7 @@ UNIT_BIN := $(UNIT_SRC:tests/%.c=$(ASAN)/tests/%)
 # Debian packages the build and the tests need; apt-get only runs when one is missing.
 DEPS_PKGS := gcc make pkg-config libssl-dev libc-ares-dev node-llhttp nginx python3 perl \
              openssl curl valgrind dnsmasq-base clang libclang-rt-14-dev procps iproute2 \
-             zlib1g-dev slurmctld slurmd slurm-client munge libhdrhistogram-java \
+             zlib1g-dev slurmctld slurmd slurm-client munge libhdrhistogram-java time \
              g++ libuv1-dev libevent-dev man-db groff-base binutils
 BENCH_PKGS := wrk nghttp2-client python3-aiohttp curl util-linux
 deps:
@@ -141,6 +141,7 @@ run: deps
 bench: bench-deps
 	@$(MAKE) --no-print-directory all
 	@sh bench/fetch-compare.sh
+	@sh bench/hosts-mem.sh
 
 # libFuzzer targets (URL parser, input lines, response path): FUZZ_SECONDS each, one at a time.
 FUZZ_SECONDS ?= 60

@@ -91,6 +91,8 @@ static void usage(FILE *to)
         "  -d, --data DATA|@FILE   --json DATA|@FILE   --bearer TOKEN   -u, --user USER:PASS\n"
         "  -L, --location          follow redirects, --max-redirs N [10]\n"
         "      --dns-ttl S  --dns-server ADDR[:PORT]  --resolve HOST:PORT:ADDR\n"
+        "      --dns-cache-size N  names cached at most, least recently used evicted;\n"
+        "                          0 = no caching [10000]\n"
         "      --cacert FILE  -k, --insecure\n"
         "      --max-body BYTES [64M]  --max-header-bytes BYTES [64K]\n"
         "      --coalesce-us N     under load, nap up to N µs before waiting so one wake-up\n"
@@ -130,6 +132,7 @@ enum {
     O_PROGRESS,
     O_NO_PROGRESS,
     O_COALESCE,
+    O_DNS_CACHE,
 };
 
 static const struct option longopts[] = {
@@ -155,6 +158,7 @@ static const struct option longopts[] = {
     {"location", no_argument, 0, 'L'},
     {"max-redirs", required_argument, 0, O_MAX_REDIRS},
     {"dns-ttl", required_argument, 0, O_DNS_TTL},
+    {"dns-cache-size", required_argument, 0, O_DNS_CACHE},
     {"dns-server", required_argument, 0, O_DNS_SERVER},
     {"resolve", required_argument, 0, O_RESOLVE},
     {"cacert", required_argument, 0, O_CACERT},
@@ -258,6 +262,12 @@ static int option(struct fetch *f, int c, size_t *ndns, size_t *npins)
         return uint_opt("--max-redirs", 0, 1000, &g->max_redirs);
     case O_DNS_TTL:
         return secs_opt("--dns-ttl", &g->dns_ttl);
+    case O_DNS_CACHE: {
+        unsigned long long v;
+        if (spate_args_uint(CMD, "--dns-cache-size", optarg, 0, 100000000, &v)) return -1;
+        g->dns_cache_size = (size_t)v;
+        return 0;
+    }
     case O_DNS_SERVER:
         return push_str(&f->dns_servers, ndns, optarg);
     case O_RESOLVE:

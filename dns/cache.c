@@ -1,12 +1,12 @@
 /* TTL cache for resolved names: a chained hash table of entries keyed by host name, in the shape of
- * c-ares' ares_qcache (entries carry their own expiry; stale ones are dropped lazily). */
+ * c-ares' ares_qcache (entries carry their own expiry; stale ones are replaced lazily), with an
+ * LRU list of the entries no query holds that bounds the table at `cap` entries. */
 #include "cache.h"
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_CAP 8192
 #define INITIAL_BUCKETS 64
 
 static size_t hash(const char *s)
@@ -19,11 +19,17 @@ static size_t hash(const char *s)
 
 int spate_dns_cache_init(struct spate_dns_cache *c, size_t cap)
 {
+    memset(c, 0, sizeof(*c));
     c->nb = INITIAL_BUCKETS;
-    c->n = 0;
-    c->cap = cap ? cap : DEFAULT_CAP;
+    c->cap = cap;
     c->b = calloc(c->nb, sizeof(*c->b));
     return c->b ? 0 : -ENOMEM;
+}
+
+static void free_entry(struct spate_dns_entry *e)
+{
+    if (e->ip != e->inl) free(e->ip);
+    free(e);
 }
 
 void spate_dns_cache_fini(struct spate_dns_cache *c)
@@ -33,36 +39,65 @@ void spate_dns_cache_fini(struct spate_dns_cache *c)
         while (c->b[i]) {
             struct spate_dns_entry *e = c->b[i];
             c->b[i] = e->next;
-            free(e);
+            free_entry(e);
         }
     }
     free(c->b);
     c->b = NULL;
     c->n = 0;
+    c->lru_head = c->lru_tail = NULL;
 }
 
-struct spate_dns_entry *spate_dns_cache_get(const struct spate_dns_cache *c, const char *host)
+static void lru_del(struct spate_dns_cache *c, struct spate_dns_entry *e)
 {
-    for (struct spate_dns_entry *e = c->b[hash(host) & (c->nb - 1)]; e; e = e->next)
-        if (strcmp(e->host, host) == 0) return e;
+    if (e->lprev)
+        e->lprev->lnext = e->lnext;
+    else
+        c->lru_head = e->lnext;
+    if (e->lnext)
+        e->lnext->lprev = e->lprev;
+    else
+        c->lru_tail = e->lprev;
+    e->lprev = e->lnext = NULL;
+}
+
+static void lru_push(struct spate_dns_cache *c, struct spate_dns_entry *e)
+{
+    e->lprev = NULL;
+    e->lnext = c->lru_head;
+    if (c->lru_head)
+        c->lru_head->lprev = e;
+    else
+        c->lru_tail = e;
+    c->lru_head = e;
+}
+
+struct spate_dns_entry *spate_dns_cache_get(struct spate_dns_cache *c, const char *host)
+{
+    for (struct spate_dns_entry *e = c->b[hash(host) & (c->nb - 1)]; e; e = e->next) {
+        if (strcmp(e->host, host) == 0) {
+            if (!e->refs && c->lru_head != e) { /* held entries are not in the list */
+                lru_del(c, e);
+                lru_push(c, e);
+            }
+            return e;
+        }
+    }
     return NULL;
 }
 
-/* Drops idle entries: stale ones, and fresh ones too when fresh_too is set, until n <= target. */
-static void evict(struct spate_dns_cache *c, uint64_t now, int fresh_too, size_t target)
+/* Drops least recently used idle entries while more than max are cached. Held entries are not
+ * in the list, so each step is O(1) and a query's entry is never the one dropped. */
+static void evict(struct spate_dns_cache *c, size_t max)
 {
-    for (size_t i = 0; i < c->nb && c->n > target; i++) {
-        struct spate_dns_entry **pp = &c->b[i];
-        while (*pp && c->n > target) {
-            struct spate_dns_entry *e = *pp;
-            if (e->refs == 0 && (fresh_too || !spate_dns_entry_fresh(e, now))) {
-                *pp = e->next;
-                free(e);
-                c->n--;
-            } else {
-                pp = &e->next;
-            }
-        }
+    while (c->n > max && c->lru_tail) {
+        struct spate_dns_entry *e = c->lru_tail, **pp = &c->b[hash(e->host) & (c->nb - 1)];
+        lru_del(c, e);
+        while (*pp != e)
+            pp = &(*pp)->next;
+        *pp = e->next;
+        free_entry(e);
+        c->n--;
     }
 }
 
@@ -85,25 +120,34 @@ static void grow(struct spate_dns_cache *c)
     c->nb = nb;
 }
 
-struct spate_dns_entry *spate_dns_cache_add(struct spate_dns_cache *c, const char *host,
-                                            uint64_t now)
+struct spate_dns_entry *spate_dns_cache_add(struct spate_dns_cache *c, const char *host)
 {
-    if (c->n >= c->cap) {
-        /* evict down to 3/4 so a full cache does not sweep on every insert */
-        evict(c, now, 0, c->cap / 4 * 3);
-        if (c->n >= c->cap) evict(c, now, 1, c->cap / 4 * 3);
-    }
+    if (c->n >= c->cap) evict(c, c->cap ? c->cap - 1 : 0);
     size_t len = strlen(host);
     struct spate_dns_entry *e = calloc(1, sizeof(*e) + len + 1);
     if (!e) return NULL;
     memcpy(e->host, host, len + 1);
     e->status = SPATE_DNS_UNANSWERED;
+    e->ip = e->inl;
     if (c->n >= c->nb) grow(c);
     size_t i = hash(host) & (c->nb - 1);
     e->next = c->b[i];
     c->b[i] = e;
     c->n++;
+    lru_push(c, e);
     return e;
+}
+
+void spate_dns_cache_hold(struct spate_dns_cache *c, struct spate_dns_entry *e)
+{
+    if (e->refs++ == 0) lru_del(c, e);
+}
+
+void spate_dns_cache_release(struct spate_dns_cache *c, struct spate_dns_entry *e)
+{
+    if (--e->refs) return;
+    lru_push(c, e);
+    evict(c, c->cap);
 }
 
 static uint64_t add_sat(uint64_t a, uint64_t b)
@@ -111,10 +155,24 @@ static uint64_t add_sat(uint64_t a, uint64_t b)
     return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
+/* Points e->ip at room for n addresses; returns how many fit. */
+static unsigned make_room(struct spate_dns_entry *e, unsigned n)
+{
+    const unsigned inl = sizeof(e->inl) / sizeof(e->inl[0]);
+    if (e->ip != e->inl) free(e->ip);
+    e->ip = e->inl;
+    if (n <= inl) return n;
+    struct spate_dns_ip *more = malloc(n * sizeof(*more));
+    if (!more) return inl; /* the first addresses still serve */
+    e->ip = more;
+    return n;
+}
+
 void spate_dns_entry_set(struct spate_dns_entry *e, const struct spate_dns_ip *ip, unsigned n,
                          uint64_t now, uint64_t ttl_ns)
 {
     if (n > SPATE_DNS_MAX_ADDRS) n = SPATE_DNS_MAX_ADDRS;
+    n = make_room(e, n);
     memcpy(e->ip, ip, n * sizeof(*ip));
     e->n = n;
     e->status = 0;
@@ -124,7 +182,7 @@ void spate_dns_entry_set(struct spate_dns_entry *e, const struct spate_dns_ip *i
 void spate_dns_entry_set_negative(struct spate_dns_entry *e, int status, uint64_t now,
                                   uint64_t ttl_ns)
 {
-    e->n = 0;
+    e->n = make_room(e, 0);
     e->status = status;
     e->expires = add_sat(now, ttl_ns);
 }

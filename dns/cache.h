@@ -1,5 +1,6 @@
 /* The resolver's TTL cache: one entry per host name (lowercased), holding the latest answer
- * (addresses or a negative status) and when it goes stale. Knows nothing about c-ares. */
+ * (addresses or a negative status) and when it goes stale, in at most `cap` entries with the
+ * least recently used evicted first. Knows nothing about c-ares. */
 #ifndef SPATE_DNS_CACHE_H
 #define SPATE_DNS_CACHE_H
 #include <stddef.h>
@@ -19,37 +20,50 @@ struct spate_dns_ip {
 #define SPATE_DNS_UNANSWERED (-1) /* entry status before its first answer */
 
 struct spate_dns_entry {
-    struct spate_dns_entry *next; /* hash chain */
-    uint64_t expires;             /* monotonic ns; the answer is fresh while now < expires */
-    int status;                   /* 0: ip[] holds the answer; SPATE_DNS_UNANSWERED; else the
-                                     negative c-ares status (NXDOMAIN, no data) */
-    unsigned refs; /* held by the resolver (query in flight, dispatch): not evicted */
-    void *pending; /* the resolver's in-flight query for this name, or NULL */
+    struct spate_dns_entry *next;          /* hash chain */
+    struct spate_dns_entry *lprev, *lnext; /* the LRU list, while no query holds the entry */
+    uint64_t expires; /* monotonic ns; the answer is fresh while now < expires */
+    int status;       /* 0: ip[] holds the answer; SPATE_DNS_UNANSWERED; else the negative c-ares
+                         status (NXDOMAIN, no data) */
+    unsigned refs;    /* held by the resolver (query in flight, dispatch): never evicted */
+    void *pending;    /* the resolver's in-flight query for this name, or NULL */
     unsigned n;
-    struct spate_dns_ip ip[SPATE_DNS_MAX_ADDRS];
-    char host[]; /* the key */
+    struct spate_dns_ip *ip;    /* n addresses: inl, or owned when more than fit there */
+    struct spate_dns_ip inl[2]; /* most names have one or two addresses: no second allocation */
+    char host[];                /* the key */
 };
+
+/* Entries kept at most unless a query holds them; least recently used evicted beyond. */
+#define SPATE_DNS_CACHE_DEFAULT 10000
 
 struct spate_dns_cache {
     struct spate_dns_entry **b;
     size_t nb, n; /* buckets (a power of two), entries */
-    size_t cap;   /* soft limit on entries: beyond it idle entries are evicted */
+    size_t cap;   /* entries kept at most; beyond it the least recently used idle ones go */
+    struct spate_dns_entry *lru_head, *lru_tail; /* idle entries, least recently used last */
 };
 
-/* Returns 0 or -ENOMEM. cap 0 means a default (8192). */
+/* Returns 0 or -ENOMEM. cap 0 keeps nothing once its query is done (no caching): entries then
+ * live only while held, for coalescing. */
 int spate_dns_cache_init(struct spate_dns_cache *c, size_t cap);
 /* Frees every entry, whatever its refs. NULL-safe. */
 void spate_dns_cache_fini(struct spate_dns_cache *c);
 
-/* The entry for host (exact, already lowercased), or NULL. */
-struct spate_dns_entry *spate_dns_cache_get(const struct spate_dns_cache *c, const char *host);
-/* Adds an unanswered entry for host (which must not be present), first evicting stale idle entries
- * when the cache is full (and fresh idle ones if that is not enough). NULL on allocation failure.
- */
-struct spate_dns_entry *spate_dns_cache_add(struct spate_dns_cache *c, const char *host,
-                                            uint64_t now);
+/* The entry for host (exact, already lowercased), or NULL; a found entry becomes the most
+ * recently used. */
+struct spate_dns_entry *spate_dns_cache_get(struct spate_dns_cache *c, const char *host);
+/* Adds an unanswered entry for host (which must not be present) as the most recently used,
+ * first evicting least recently used idle entries while the cache is full. NULL on allocation
+ * failure. The entry may be evicted by the next add or release unless it is held. */
+struct spate_dns_entry *spate_dns_cache_add(struct spate_dns_cache *c, const char *host);
+/* A query holds e (counted): it is out of the LRU and never evicted until released. */
+void spate_dns_cache_hold(struct spate_dns_cache *c, struct spate_dns_entry *e);
+/* Drops one hold; the last one makes e the most recently used idle entry, and evicts the least
+ * recently used ones beyond the cap (e itself when the cap is 0). */
+void spate_dns_cache_release(struct spate_dns_cache *c, struct spate_dns_entry *e);
 
-/* Stores a positive answer (n <= SPATE_DNS_MAX_ADDRS) fresh until now + ttl_ns. */
+/* Stores a positive answer (n <= SPATE_DNS_MAX_ADDRS) fresh until now + ttl_ns. Without memory
+ * for more than two addresses it keeps the first two. */
 void spate_dns_entry_set(struct spate_dns_entry *e, const struct spate_dns_ip *ip, unsigned n,
                          uint64_t now, uint64_t ttl_ns);
 /* Stores a negative answer (status != 0) fresh until now + ttl_ns. */

@@ -428,7 +428,7 @@ static void finish(struct spate_dns *d, struct run *r)
         if (!d->doomed) deliver_entry(r->e, r->status, w->port, w->cb, w->arg, 0);
         free(w);
     }
-    r->e->refs--;
+    spate_dns_cache_release(&d->cache, r->e); /* may free the entry: nothing follows */
     free(r);
 }
 
@@ -440,7 +440,7 @@ static void drop(struct run *r)
         wunlink(w);
         free(w);
     }
-    r->e->refs--;
+    spate_dns_cache_release(&r->d->cache, r->e);
     free(r);
 }
 
@@ -507,7 +507,7 @@ static int resolve_in(struct spate_dns *d, const char *host, unsigned port, spat
     w->cb = cb;
     w->arg = arg;
     w->port = port;
-    if (!e && !(e = spate_dns_cache_add(&d->cache, key, now))) {
+    if (!e && !(e = spate_dns_cache_add(&d->cache, key))) {
         free(w);
         return -ENOMEM;
     }
@@ -523,7 +523,7 @@ static int resolve_in(struct spate_dns *d, const char *host, unsigned port, spat
     }
     r->d = d;
     r->e = e;
-    e->refs++;
+    spate_dns_cache_hold(&d->cache, e);
     e->pending = r;
     wlink(&r->waiters, w);
     r->starting = 1;
@@ -750,7 +750,10 @@ int spate_dns_create(struct spate_dns **out, struct spate_loop *loop,
     d->loop = loop;
     d->fixed_ttl = o->fixed_ttl >= 0 ? o->fixed_ttl : -1; /* NaN counts as "use the TTL" */
     spate_timer_init(&d->tmo, on_timer);
-    rc = spate_dns_cache_init(&d->cache, 0);
+    size_t cap = o->cache_size > 0    ? (size_t)o->cache_size
+                 : o->cache_size == 0 ? SPATE_DNS_CACHE_DEFAULT
+                                      : 0;
+    rc = spate_dns_cache_init(&d->cache, cap);
     if (rc < 0) goto fail;
     if (o->n_pins) {
         rc = -ENOMEM;

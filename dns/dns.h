@@ -23,6 +23,10 @@ struct spate_dns_opts {
     /* Seconds per try (<= 0: 2). Two tries; c-ares doubles the second, so a silent server fails
      * a lookup after about 3 x timeout (per server), never after c-ares' 75 s default. */
     double timeout;
+    /* Names (NXDOMAIN ones too) kept in the cache at most; the least recently used go first,
+     * never one whose lookup is in flight. 0: SPATE_DNS_CACHE_DEFAULT (10,000); < 0: none kept
+     * once answered (every resolve queries; concurrent ones still share a query). */
+    long cache_size;
 };
 
 #define SPATE_DNS_MAX_ADDRS 16 /* addresses per answer (also in cache.h) */

@@ -13,6 +13,7 @@
 #include "spate.h"
 #include "url.h"
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,10 +32,9 @@ struct spate_engine {
     struct spate_limit lim;
     size_t active; /* submitted and not yet completed */
     uint64_t rng;
-    struct spate_req *all;        /* every active request (for cancel on destroy) */
-    int probing, probe_answered;  /* see addr_still_current() */
-    struct spate_host *last_host; /* the host of the last submit (hosts live as long as e) */
-    struct spate_req *spare;      /* finished request objects kept for reuse (linked by next) */
+    struct spate_req *all;       /* every active request (for cancel on destroy) */
+    int probing, probe_answered; /* see addr_still_current() */
+    struct spate_req *spare;     /* finished request objects kept for reuse (linked by next) */
     struct spate_req *dl_head, *dl_tail; /* running attempts in deadline order (see below) */
     struct spate_timer dl_timer;
     size_t nspare;
@@ -71,6 +71,7 @@ void spate_config_init(struct spate_config *c)
     c->retry_after_max = 60;
     c->max_redirs = 10;
     c->dns_ttl = -1;
+    c->dns_cache_size = 10000;
     c->max_body = 64ull << 20;
     c->max_header_bytes = 64 << 10;
     c->max_headers = 256;
@@ -122,13 +123,14 @@ int spate_engine_create(struct spate_engine **out, const struct spate_config *cf
     x->rbuf = malloc(READ_BUF);
     spate_limit_init(&e->lim, &x->loop, cfg->concurrency, cfg->per_host, cfg->rate, start_attempt,
                      e);
+    e->lim.pool = &e->pool;
     int rc = -ENOMEM;
     if (!x->rbuf || (cfg->user_agent && !e->user_agent) || (cfg->cacert && !e->cacert)) goto fail;
     if ((rc = spate_loop_init(&x->loop)) < 0) {
         snprintf(err, errlen, "cannot create event loop: %s", strerror(-rc));
         goto fail;
     }
-    if ((rc = spate_pool_init(&e->pool)) < 0) goto fail;
+    if ((rc = spate_pool_init(&e->pool, &x->loop)) < 0) goto fail;
     struct spate_dns_opts d = {
         .fixed_ttl = cfg->dns_ttl,
         .servers = cfg->dns_servers,
@@ -138,6 +140,9 @@ int spate_engine_create(struct spate_engine **out, const struct spate_config *cf
         /* two tries (the second doubled: 3/4 of the budget) must end inside the connect
          * budget, so a silent DNS server reads as a DNS failure, not a connect timeout */
         .timeout = cfg->connect_timeout > 0 ? cfg->connect_timeout / 4 : 0,
+        .cache_size = !cfg->dns_cache_size             ? -1
+                      : cfg->dns_cache_size > LONG_MAX ? LONG_MAX
+                                                       : (long)cfg->dns_cache_size,
     };
     if ((rc = spate_dns_create(&x->dns, &x->loop, &d, err, errlen)) < 0) goto fail;
     *out = e;
@@ -204,6 +209,8 @@ static void free_req(struct spate_req *r)
 {
     struct spate_engine *e = r->e;
     clear_req(r);
+    if (r->host) spate_pool_unref(&e->pool, r->host);
+    r->host = NULL;
     if (e->nspare >= SPARE_MAX) {
         free_bufs(r);
         free(r);
@@ -278,16 +285,10 @@ int spate_request_check(const struct spate_request *q, char *err, size_t errlen)
     return spate_url_check(q->url, err, errlen);
 }
 
-/* Consecutive requests mostly go to the same host: skip the hash lookup then. */
+/* The request's host entry, with a reference that free_req gives back. */
 static struct spate_host *host_for(struct spate_engine *e, const struct spate_url *u)
 {
-    struct spate_host *h = e->last_host;
-    if (h && h->target.port == u->port && h->target.https == u->https &&
-        !strcmp(h->target.host, u->host))
-        return h;
-    h = spate_pool_host(&e->pool, u->scheme, u->host, u->host_ip, u->port);
-    if (h) e->last_host = h;
-    return h;
+    return spate_pool_host(&e->pool, u->https, u->host, u->host_ip, u->port);
 }
 
 static int render(struct spate_engine *e, struct spate_req *r, char *err, size_t errlen)
@@ -517,6 +518,7 @@ static void forget_conn(struct spate_engine *e, struct spate_conn *c)
     h->nconns--;
     e->pool.nconns--;
     spate_conn_close(c);
+    spate_pool_release(&e->pool, h);
 }
 
 static int evict_idle(struct spate_engine *e)
@@ -773,16 +775,18 @@ static int follow(struct spate_req *r, char *msg, size_t len)
         r->has_body = 0;
     }
     struct spate_host *h =
-        spate_pool_host(&e->pool, next.scheme, next.host, next.host_ip, next.port);
+        spate_pool_host(&e->pool, next.https, next.host, next.host_ip, next.port);
     int rc = r->method && h ? 0 : -ENOMEM;
     if (!rc && next.https) rc = start_tls_ctx(e, err, sizeof(err));
     spate_url_fini(&r->url);
     r->url = next;
     if (!rc) rc = render(e, r, err, sizeof(err));
     if (rc) {
+        if (h) spate_pool_unref(&e->pool, h);
         snprintf(msg, len, "cannot follow redirect: %s", rc == -ENOMEM ? "out of memory" : err);
         return -1;
     }
+    spate_pool_unref(&e->pool, r->host);
     r->host = h;
     r->redirects++;
     r->attempts = 0;

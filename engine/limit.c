@@ -103,7 +103,9 @@ static void on_hold_end(struct spate_timer *t)
 {
     struct spate_host *h =
         (struct spate_host *)((char *)t - offsetof(struct spate_host, hold_timer));
-    spate_limit_pump(h->owner);
+    struct spate_limit *l = h->owner;
+    spate_limit_pump(l);
+    if (l->pool) spate_pool_release(l->pool, h); /* the hold was its last use */
 }
 
 void spate_limit_hold(struct spate_limit *l, struct spate_host *h, uint64_t until)

@@ -20,6 +20,7 @@ struct spate_limit {
     int pumping, repump;
     spate_limit_start_cb start; /* must take a slot (inflight++) for r */
     void *owner;
+    struct spate_pool *pool; /* told when a hold ends, so an unused host can go (NULL: none) */
 };
 
 /* rate <= 0: unlimited. */

@@ -1,21 +1,41 @@
-/* Host table (chained hash on the key string) and idle connection lists. */
+/* Host table (chained hash on the key string), idle connection lists, and the list of unused
+ * entries that bounds the table by the hosts in use. */
 #include "pool.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-int spate_pool_init(struct spate_pool *p)
+static void run_trim(struct spate_reap *r);
+
+int spate_pool_init(struct spate_pool *p, struct spate_loop *loop)
 {
     memset(p, 0, sizeof(*p));
     p->nbuckets = 64;
+    p->unused_max = SPATE_POOL_UNUSED_MAX;
+    p->loop = loop;
+    p->trim.fn = run_trim;
     p->buckets = calloc(p->nbuckets, sizeof(*p->buckets));
     return p->buckets ? 0 : -ENOMEM;
+}
+
+/* A trim still queued on the loop must not run on a pool that is gone. */
+static void unqueue_trim(struct spate_pool *p)
+{
+    if (!p->trim_queued) return;
+    for (struct spate_reap **pp = &p->loop->reap; *pp; pp = &(*pp)->next) {
+        if (*pp == &p->trim) {
+            *pp = p->trim.next;
+            break;
+        }
+    }
+    p->trim_queued = 0;
 }
 
 void spate_pool_fini(struct spate_pool *p)
 {
     if (!p->buckets) return;
+    unqueue_trim(p);
     for (size_t i = 0; i < p->nbuckets; i++) {
         struct spate_host *h = p->buckets[i];
         while (h) {
@@ -25,7 +45,6 @@ void spate_pool_fini(struct spate_pool *p)
                 spate_pool_unlink(p, h, c);
                 spate_conn_close(c);
             }
-            free(h->key);
             free(h);
             h = next;
         }
@@ -62,36 +81,113 @@ static void grow(struct spate_pool *p)
     p->nbuckets = n;
 }
 
-struct spate_host *spate_pool_host(struct spate_pool *p, const char *scheme, const char *host,
-                                   int host_ip, unsigned port)
+int spate_pool_host_in_use(const struct spate_host *h)
 {
+    return h->nrefs || h->nconns || h->nidle || h->wait_head || h->in_wlist ||
+           spate_timer_armed(&h->hold_timer);
+}
+
+static void unused_del(struct spate_pool *p, struct spate_host *h)
+{
+    if (h->uprev)
+        h->uprev->unext = h->unext;
+    else
+        p->unused_head = h->unext;
+    if (h->unext)
+        h->unext->uprev = h->uprev;
+    else
+        p->unused_tail = h->uprev;
+    h->uprev = h->unext = NULL;
+    h->unused = 0;
+    p->nunused--;
+}
+
+static void unhash(struct spate_pool *p, struct spate_host *h)
+{
+    struct spate_host **pp = &p->buckets[hash(h->key) & (p->nbuckets - 1)];
+    while (*pp != h)
+        pp = &(*pp)->hnext;
+    *pp = h->hnext;
+    p->nhosts--;
+    if (p->last == h) p->last = NULL;
+}
+
+/* Frees the oldest unused entries beyond the cap. Runs after a loop batch, when no caller holds
+ * a host it released; an entry used again meanwhile has left the list already. */
+static void trim(struct spate_pool *p)
+{
+    while (p->nunused > p->unused_max) {
+        struct spate_host *h = p->unused_tail;
+        unused_del(p, h);
+        if (spate_pool_host_in_use(h)) continue; /* cannot happen: a user takes it off first */
+        unhash(p, h);
+        free(h);
+    }
+}
+
+static void run_trim(struct spate_reap *r)
+{
+    struct spate_pool *p = (struct spate_pool *)((char *)r - offsetof(struct spate_pool, trim));
+    p->trim_queued = 0;
+    trim(p);
+}
+
+void spate_pool_release(struct spate_pool *p, struct spate_host *h)
+{
+    if (h->unused || spate_pool_host_in_use(h)) return;
+    h->unused = 1;
+    h->uprev = NULL;
+    h->unext = p->unused_head;
+    if (p->unused_head)
+        p->unused_head->uprev = h;
+    else
+        p->unused_tail = h;
+    p->unused_head = h;
+    if (++p->nunused <= p->unused_max) return;
+    if (!p->loop) {
+        trim(p);
+    } else if (!p->trim_queued) {
+        p->trim_queued = 1;
+        spate_loop_defer(p->loop, &p->trim);
+    }
+}
+
+static struct spate_host *ref(struct spate_pool *p, struct spate_host *h)
+{
+    if (h->unused) unused_del(p, h);
+    h->nrefs++;
+    p->last = h;
+    return h;
+}
+
+struct spate_host *spate_pool_lookup(struct spate_pool *p, int https, const char *host, int host_ip,
+                                     unsigned port)
+{
+    /* consecutive requests mostly go to the same host: skip formatting and hashing the key */
+    struct spate_host *h = p->last;
+    if (h && h->target.port == port && h->target.https == https && !strcmp(h->target.host, host))
+        return ref(p, h);
     char key[400];
-    int kl = snprintf(key, sizeof(key), "%s://%s:%u", scheme, host, port);
+    int kl = snprintf(key, sizeof(key), "%s://%s:%u", https ? "https" : "http", host, port);
     if (kl < 0 || (size_t)kl >= sizeof(key))
         return NULL; /* hosts are at most 253 bytes: cannot happen for a parsed URL */
     size_t i = hash(key) & (p->nbuckets - 1);
-    for (struct spate_host *h = p->buckets[i]; h; h = h->hnext)
-        if (!strcmp(h->key, key)) return h;
-    struct spate_host *h = calloc(1, sizeof(*h));
-    /* one allocation holds the key and, after its NUL, the bare host name */
-    char *k = malloc((size_t)kl + 1 + strlen(host) + 1);
-    if (!h || !k) {
-        free(h);
-        free(k);
-        return NULL;
-    }
-    memcpy(k, key, (size_t)kl + 1);
-    strcpy(k + kl + 1, host);
-    h->key = k;
-    h->target.host = k + kl + 1;
+    for (h = p->buckets[i]; h; h = h->hnext)
+        if (!strcmp(h->key, key)) return ref(p, h);
+    /* one allocation holds the entry, the key and, after its NUL, the bare host name */
+    h = calloc(1, sizeof(*h) + (size_t)kl + 1 + strlen(host) + 1);
+    if (!h) return NULL;
+    memcpy(h->key, key, (size_t)kl + 1);
+    strcpy(h->key + kl + 1, host);
+    h->target.host = h->key + kl + 1;
     h->target.host_ip = host_ip;
     h->target.port = (uint16_t)port;
-    h->target.https = !strcmp(scheme, "https");
+    h->target.https = https;
     spate_timer_init(&h->hold_timer, NULL);
     h->hnext = p->buckets[i];
     p->buckets[i] = h;
     if (++p->nhosts > p->nbuckets) grow(p);
-    return h;
+    return ref(p, h);
 }
 
 void spate_pool_put(struct spate_pool *p, struct spate_host *h, struct spate_conn *c)
@@ -144,5 +240,6 @@ struct spate_conn *spate_pool_take(struct spate_pool *p, struct spate_host *h)
         p->nconns--;
         spate_conn_close(c);
     }
+    spate_pool_release(p, h); /* the dead ones may have been its last use */
     return NULL;
 }

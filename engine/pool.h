@@ -1,42 +1,84 @@
 /* The connection pool: one entry per scheme+host+port (the engine's TLS settings are global, so
  * they are part of every key implicitly), its idle connections, how many are open, and the
- * requests waiting for a connection slot of that host. */
+ * requests waiting for a connection slot of that host. An entry lives while something uses it
+ * (a request, a connection, a Retry-After hold); unused entries wait in a short LRU and are freed
+ * after the loop batch they fell out of it in, so memory follows the hosts in use, not the hosts
+ * ever seen. */
 #ifndef SPATE_POOL_H
 #define SPATE_POOL_H
 #include "conn.h"
+#include "loop.h"
 #include <stddef.h>
+#include <string.h>
 
 struct spate_req;
 
 struct spate_host {
     struct spate_host *hnext;   /* hash chain */
     struct spate_target target; /* strings point into key storage */
-    char *key;                  /* "scheme://host:port" (owned) */
     struct spate_conn *idle;    /* idle connections, most recently used first */
     unsigned nconns;            /* open connections, including ones still connecting */
     unsigned nidle;
+    unsigned nrefs; /* requests pointing at this entry (spate_pool_host / spate_pool_unref) */
     struct spate_req *wait_head, *wait_tail; /* FIFO of requests waiting for a slot here */
     struct spate_host *wnext;                /* engine's list of hosts that have waiters */
     unsigned char in_wlist;
-    uint64_t hold_until;           /* ns: the server asked us to wait (Retry-After) */
-    struct spate_timer hold_timer; /* wakes the host's waiters when the hold ends */
-    void *owner;                   /* the engine, for the hold timer */
+    unsigned char unused;             /* in the pool's list of unused entries */
+    struct spate_host *uprev, *unext; /* that list, most recently unused first */
+    uint64_t hold_until;              /* ns: the server asked us to wait (Retry-After) */
+    struct spate_timer hold_timer;    /* wakes the host's waiters when the hold ends */
+    void *owner;                      /* the limiter, for the hold timer */
+    char key[]; /* "scheme://host:port", NUL, the bare host (target.host points here) */
 };
+
+#define SPATE_POOL_UNUSED_MAX 256 /* unused entries kept for a quick return of their host */
 
 struct spate_pool {
     struct spate_host **buckets;
     size_t nbuckets, nhosts;
     struct spate_conn *lru_head, *lru_tail; /* every idle connection, least recently used last */
     unsigned nidle, nconns;
+    struct spate_host *last;                      /* the last entry looked up (a fast path) */
+    struct spate_host *unused_head, *unused_tail; /* entries nothing uses, oldest last */
+    size_t nunused, unused_max;                   /* beyond unused_max the oldest are freed */
+    struct spate_loop *loop;                      /* runs the deferred trim; NULL = trim at once */
+    struct spate_reap trim;                       /* queued on loop while trim_queued */
+    int trim_queued;
 };
 
-int spate_pool_init(struct spate_pool *p);
+/* loop (not owned, must outlive the pool) runs deferred frees: an entry is never freed inside
+ * the callback that released it, where a caller up the stack may still hold it. 0 or -ENOMEM. */
+int spate_pool_init(struct spate_pool *p, struct spate_loop *loop);
 /* Closes every idle connection and frees the host entries. Busy connections must be gone. */
 void spate_pool_fini(struct spate_pool *p);
 
-/* Finds or creates the entry for target. NULL on allocation failure. */
-struct spate_host *spate_pool_host(struct spate_pool *p, const char *scheme, const char *host,
-                                   int host_ip, unsigned port);
+/* Finds or creates the entry for http(s)://host:port (https 0 or 1; host_ip 0, 4 or 6 as the URL
+ * parser says) and takes one reference for the caller, who gives it back with spate_pool_unref.
+ * NULL on allocation failure (no reference then). O(1). */
+struct spate_host *spate_pool_lookup(struct spate_pool *p, int https, const char *host, int host_ip,
+                                     unsigned port);
+/* spate_pool_lookup, with the common case inline: the same host as the last lookup. */
+static inline struct spate_host *spate_pool_host(struct spate_pool *p, int https, const char *host,
+                                                 int host_ip, unsigned port)
+{
+    struct spate_host *h = p->last;
+    if (h && !h->unused && h->target.port == port && h->target.https == https &&
+        !strcmp(h->target.host, host)) {
+        h->nrefs++;
+        return h;
+    }
+    return spate_pool_lookup(p, https, host, host_ip, port);
+}
+/* Call after h lost a user other than a reference (a connection closed, a hold ended): an
+ * entry nothing uses any more joins the unused list. Cheap when h is still in use. */
+void spate_pool_release(struct spate_pool *p, struct spate_host *h);
+/* Gives back a reference from spate_pool_host; h may be freed after the current loop batch. */
+static inline void spate_pool_unref(struct spate_pool *p, struct spate_host *h)
+{
+    if (--h->nrefs == 0) spate_pool_release(p, h);
+}
+/* 1 while anything points at h: a reference, a connection, a waiter or a Retry-After hold. */
+int spate_pool_host_in_use(const struct spate_host *h);
 
 /* Puts an idle connection in its host's list (c->target must be h->target). */
 void spate_pool_put(struct spate_pool *p, struct spate_host *h, struct spate_conn *c);

@@ -72,6 +72,8 @@ struct spate_config {
     unsigned max_redirs;    /* [10] */
     int no_fail;            /* status >= 400 is not an error [0] */
     double dns_ttl;         /* fixed DNS cache lifetime in seconds; < 0 = record TTLs [-1] */
+    size_t dns_cache_size;  /* names the DNS cache keeps (NXDOMAIN ones too), least recently
+                               used evicted beyond; 0 = no caching [10000] */
     const char *const *dns_servers; /* "ADDR[:PORT]" strings, copied [none: system] */
     size_t n_dns_servers;
     const char *const *resolve; /* "HOST:PORT:ADDR" pins, copied */

@@ -59,7 +59,11 @@ static void write_zone(void)
             " \"sf.test\": {\"rcode\": \"SERVFAIL\"},\n"
             " \"ref.test\": {\"rcode\": \"REFUSED\"},\n"
             " \"drop.test\": {\"rcode\": \"DROP\"},\n"
-            " \"drop2.test\": {\"rcode\": \"DROP\"}}\n",
+            " \"drop2.test\": {\"rcode\": \"DROP\"},\n"
+            " \"lru-a.test\": {\"A\": [\"127.0.0.1\"], \"ttl\": 300},\n"
+            " \"lru-b.test\": {\"A\": [\"127.0.0.1\"], \"ttl\": 300},\n"
+            " \"lru-c.test\": {\"A\": [\"127.0.0.1\"], \"ttl\": 300},\n"
+            " \"slow5.test\": {\"A\": [\"127.0.0.19\"], \"ttl\": 300, \"delay\": 0.2}}\n",
             move_addr, big);
     fclose(f);
     rename(tmp, srv.zone); /* atomic: the server never reads half a zone */
@@ -676,34 +680,187 @@ static void test_destroy(void)
     spate_dns_destroy(NULL);
 }
 
-/* White-box: a full cache evicts stale idle entries first, never one a query holds. */
-static void test_cache_evict(void)
+/* White-box: beyond its cap the cache drops the least recently used idle entry, never one a
+ * query holds; cap 0 keeps only held entries. */
+static int has(struct spate_dns_cache *c, const char *host)
+{
+    return spate_dns_cache_get(c, host) != NULL;
+}
+
+static void test_cache_lru(void)
 {
     struct spate_dns_cache c;
     struct spate_dns_ip ip = {.family = AF_INET, .b = {127, 0, 0, 1}};
-    spate_dns_cache_init(&c, 4);
     uint64_t now = 1000 * SPATE_NS_PER_SEC;
-    struct spate_dns_entry *held = spate_dns_cache_add(&c, "held.test", now);
-    held->refs = 1; /* unanswered, so stale, but a query holds it */
-    spate_dns_entry_set(spate_dns_cache_add(&c, "stale.test", now), &ip, 1, now - 10, 1);
-    spate_dns_entry_set(spate_dns_cache_add(&c, "f1.test", now), &ip, 1, now, SPATE_NS_PER_SEC);
-    spate_dns_entry_set(spate_dns_cache_add(&c, "f2.test", now), &ip, 1, now, SPATE_NS_PER_SEC);
-    spate_dns_cache_add(&c, "new.test", now);
-    ok(c.n == 4 && !spate_dns_cache_get(&c, "stale.test") && spate_dns_cache_get(&c, "held.test") &&
-           spate_dns_cache_get(&c, "f1.test") && spate_dns_cache_get(&c, "new.test"),
-       "full cache: the stale entry goes, the held and fresh ones stay");
-    spate_dns_entry_set(spate_dns_cache_get(&c, "new.test"), &ip, 1, now, SPATE_NS_PER_SEC);
-    spate_dns_cache_add(&c, "more.test", now);
-    ok(c.n <= 4 && spate_dns_cache_get(&c, "held.test") && spate_dns_cache_get(&c, "more.test"),
-       "full of fresh entries: idle ones are evicted, the held one survives (%zu left)", c.n);
+    spate_dns_cache_init(&c, 3);
+    const char *names[] = {"a.test", "b.test", "c.test"};
+    for (int i = 0; i < 3; i++)
+        spate_dns_entry_set(spate_dns_cache_add(&c, names[i]), &ip, 1, now, SPATE_NS_PER_SEC);
+    /* use order, oldest first: b, c, a (a looked up last) */
+    spate_dns_cache_get(&c, "a.test");
+    spate_dns_cache_add(&c, "d.test");
+    ok(c.n == 3 && !spate_dns_cache_get(&c, "b.test") && c.lru_tail &&
+           strcmp(c.lru_tail->host, "c.test") == 0 && strcmp(c.lru_head->host, "d.test") == 0,
+       "cap 3: a fourth name evicts the least recently used (b), not the oldest added (a)");
+    ok(has(&c, "a.test") && has(&c, "c.test") && has(&c, "d.test"), "  a, c and d stay");
+
+    /* held entries leave the LRU: the cap cannot evict them, even far beyond it */
+    struct spate_dns_entry *h[4];
+    char name[32];
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof(name), "held%d.test", i);
+        h[i] = spate_dns_cache_add(&c, name);
+        spate_dns_cache_hold(&c, h[i]);
+    }
+    int held = 0;
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof(name), "held%d.test", i);
+        held += spate_dns_cache_get(&c, name) == h[i];
+    }
+    ok(held == 4 && c.n == 4 && !c.lru_head,
+       "4 held entries in a cap-3 cache: all kept, every idle one evicted (%zu entries)", c.n);
+    spate_dns_cache_hold(&c, h[0]); /* a second waiter on held0 */
+    spate_dns_cache_release(&c, h[0]);
+    ok(has(&c, "held0.test") && c.n == 4, "one of two holds released: still held, still there");
+    spate_dns_entry_set_negative(h[1], 3, now, SPATE_NS_PER_SEC); /* an NXDOMAIN answer */
+    spate_dns_cache_release(&c, h[1]);
+    ok(!has(&c, "held1.test") && c.n == 3,
+       "released while the held ones fill the cap: the NXDOMAIN entry is evicted at once");
+    spate_dns_cache_release(&c, h[0]);
+    spate_dns_cache_release(&c, h[2]);
+    spate_dns_cache_release(&c, h[3]);
+    ok(c.n == 3 && has(&c, "held0.test") && has(&c, "held2.test") && has(&c, "held3.test"),
+       "all released: back to the cap, the three most recent stay");
     spate_dns_cache_fini(&c);
+
+    /* more addresses than the entry holds inline, then fewer (ASan checks the owned array) */
+    spate_dns_cache_init(&c, 2);
+    struct spate_dns_ip many[5];
+    for (int i = 0; i < 5; i++)
+        many[i] = (struct spate_dns_ip){.family = AF_INET, .b = {127, 0, 0, (unsigned char)i}};
+    struct spate_dns_entry *e = spate_dns_cache_add(&c, "many.test");
+    spate_dns_entry_set(e, many, 5, now, SPATE_NS_PER_SEC);
+    int same = e->n == 5;
+    for (unsigned i = 0; same && i < e->n; i++)
+        same = e->ip[i].b[3] == i;
+    spate_dns_entry_set(e, many + 3, 1, now, SPATE_NS_PER_SEC);
+    ok(same && e->n == 1 && e->ip[0].b[3] == 3, "5 addresses stored and read back, then 1");
+    spate_dns_entry_set(e, many, 5, now, SPATE_NS_PER_SEC);
+    spate_dns_cache_fini(&c);
+
+    /* cap 0: nothing stays once its query is done */
+    spate_dns_cache_init(&c, 0);
+    e = spate_dns_cache_add(&c, "x.test");
+    spate_dns_cache_hold(&c, e);
+    spate_dns_entry_set(e, &ip, 1, now, SPATE_NS_PER_SEC);
+    int during = has(&c, "x.test");
+    spate_dns_cache_release(&c, e);
+    ok(during && c.n == 0 && !c.lru_head, "cap 0: the entry lives while held, then goes");
+    spate_dns_cache_fini(&c);
+}
+
+static struct spate_dns *make_sized(long cache_size)
+{
+    static char server[64];
+    static const char *servers[1] = {server};
+    snprintf(server, sizeof(server), "127.0.0.1:%d", srv.port);
+    struct spate_dns_opts o = {.fixed_ttl = -1,
+                               .servers = servers,
+                               .n_servers = 1,
+                               .timeout = TIMEOUT,
+                               .cache_size = cache_size};
+    struct spate_dns *d = NULL;
+    char err[256] = "";
+    if (spate_dns_create(&d, &loop, &o, err, sizeof(err)) < 0) diag("spate_dns_create: %s", err);
+    return d;
+}
+
+/* 1 when resolving host now is answered from the cache (no query sent). */
+static int cached_now(struct spate_dns *d, const char *host)
+{
+    int before = count_queries(host, "A");
+    struct res r;
+    resolve_wait(d, host, 80, &r);
+    return r.called && r.cached && count_queries(host, "A") == before;
+}
+
+/* The resolver with a cache of 2 names: LRU order decides which name is asked again. */
+static void test_cache_size(void)
+{
+    struct spate_dns *d = make_sized(2);
+    if (!d) return;
+    struct res r;
+    int a0 = count_queries("lru-a.test", "A"), b0 = count_queries("lru-b.test", "A");
+    resolve_wait(d, "lru-a.test", 80, &r);
+    resolve_wait(d, "lru-b.test", 80, &r);
+    int hit = cached_now(d, "lru-a.test");     /* a becomes the most recently used */
+    resolve_wait(d, "lru-c.test", 80, &r);     /* evicts b, the least recently used */
+    int a_kept = cached_now(d, "lru-a.test");  /* a: a cache hit */
+    int b_gone = !cached_now(d, "lru-b.test"); /* b: asked again (and evicts c) */
+    ok(r.ok && hit && a_kept && b_gone, "cache of 2 names: the least recently used one is evicted");
+    ok(count_queries("lru-a.test", "A") == a0 + 1 && count_queries("lru-b.test", "A") == b0 + 2,
+       "  the server saw lru-a once and lru-b twice");
+
+    /* NXDOMAIN answers take a place too */
+    resolve_wait(d, "nx.test", 80, &r);
+    int nx_hit = cached_now(d, "nx.test");
+    resolve_wait(d, "lru-a.test", 80, &r);
+    resolve_wait(d, "lru-c.test", 80, &r);
+    ok(nx_hit && !cached_now(d, "nx.test"), "an NXDOMAIN entry is cached and evicted like others");
+
+    /* a lookup in flight keeps its entry while other names churn through the cache */
+    static struct res w[3];
+    struct spate_dns_query *q;
+    memset(w, 0, sizeof(w));
+    int s0 = count_queries("slow5.test", "A"), base = calls;
+    spate_dns_resolve(d, "slow5.test", 80, on_res, &w[0], &q);
+    const char *churn[] = {"lru-a.test", "lru-b.test", "lru-c.test", "good2.test"};
+    for (int i = 0; i < 4; i++) {
+        resolve_wait(d, churn[i], 80, &r);
+        base++;
+        if (i == 1) spate_dns_resolve(d, "slow5.test", 80, on_res, &w[1], &q);
+    }
+    spate_dns_resolve(d, "slow5.test", 80, on_res, &w[2], &q);
+    run_until(base + 3, 5);
+    int good = 0;
+    for (int i = 0; i < 3; i++)
+        good +=
+            w[i].called == 1 && w[i].ok && strcmp(addr_str(&w[i].addrs[0]), "127.0.0.19:80") == 0;
+    ok(good == 3 && count_queries("slow5.test", "A") == s0 + 1,
+       "4 names through a cache of 2 while slow5 is in flight: its 3 waiters share 1 query (%d ok)",
+       good);
+    ok(cached_now(d, "slow5.test"), "  and its answer is cached afterwards");
+    spate_dns_destroy(d);
+
+    /* no caching: each resolve asks, concurrent ones still share one query */
+    d = make_sized(-1);
+    if (!d) return;
+    int n0 = count_queries("lru-a.test", "A");
+    resolve_wait(d, "lru-a.test", 80, &r);
+    int first = r.ok && !r.cached;
+    resolve_wait(d, "lru-a.test", 80, &r);
+    ok(first && r.ok && !r.cached && count_queries("lru-a.test", "A") == n0 + 2,
+       "cache size < 0: every resolve queries (%d queries)", count_queries("lru-a.test", "A") - n0);
+    int x0 = count_queries("nx.test", "A");
+    resolve_wait(d, "nx.test", 80, &r);
+    resolve_wait(d, "nx.test", 80, &r);
+    ok(!r.ok && !r.cached && count_queries("nx.test", "A") == x0 + 2, "  NXDOMAIN too");
+    memset(w, 0, sizeof(w));
+    s0 = count_queries("slow5.test", "A");
+    base = calls;
+    for (int i = 0; i < 3; i++)
+        spate_dns_resolve(d, "slow5.test", 80, on_res, &w[i], &q);
+    run_until(base + 3, 5);
+    ok(w[0].ok && w[1].ok && w[2].ok && count_queries("slow5.test", "A") == s0 + 1,
+       "  3 concurrent resolves share one query");
+    spate_dns_destroy(d);
 }
 
 int main(int argc, char **argv)
 {
     (void)argc;
     signal(SIGPIPE, SIG_IGN);
-    plan(56);
+    plan(70);
     if (spate_loop_init(&loop) < 0 || start_server(argv[0]) < 0) {
         ok(0, "start the loop and tests/lib/dns_server.py");
         stop_server();
@@ -726,7 +883,8 @@ int main(int argc, char **argv)
     test_addr_current(d);
     test_cancel(d);
     test_destroy();
-    test_cache_evict();
+    test_cache_lru();
+    test_cache_size();
     spate_dns_destroy(d);
     run_for(0.01);
     spate_loop_fini(&loop);

@@ -1,8 +1,11 @@
 /* Unit tests for engine/pool.c: the host table (keys, growth), idle lists and the engine-wide
- * LRU, and take() closing connections whose idle check fails. Connections are built by hand with
- * a fake transport whose idle check answers what the test wants. */
+ * LRU, take() closing connections whose idle check fails, and host entries freed once nothing
+ * uses them. Connections are built by hand with a fake transport whose idle check answers what
+ * the test wants. */
+#include "clock.h"
 #include "conn.h"
 #include "ctx.h"
+#include "limit.h"
 #include "pool.h"
 #include "tap.h"
 #include <stdio.h>
@@ -73,8 +76,8 @@ static int lru_is(const struct spate_pool *p, struct spate_conn *const *want, si
 static void test_hosts(void)
 {
     struct spate_pool p;
-    if (!is_int(spate_pool_init(&p), 0, "pool init")) return;
-    struct spate_host *a = spate_pool_host(&p, "http", "example.com", 0, 80);
+    if (!is_int(spate_pool_init(&p, &ctx.loop), 0, "pool init")) return;
+    struct spate_host *a = spate_pool_host(&p, 0, "example.com", 0, 80);
     if (!ok(a != NULL, "create http://example.com:80")) return;
     is_str(a->key, "http://example.com:80", "key string");
     is_str(a->target.host, "example.com", "target host is the bare name");
@@ -83,13 +86,13 @@ static void test_hosts(void)
     ok(a->nconns == 0 && a->nidle == 0 && a->idle == NULL && a->wait_head == NULL,
        "a new host has no connections or waiters");
     is_int((long long)p.nhosts, 1, "one host");
-    ok(spate_pool_host(&p, "http", "example.com", 0, 80) == a, "same triple finds the same host");
+    ok(spate_pool_host(&p, 0, "example.com", 0, 80) == a, "same triple finds the same host");
     is_int((long long)p.nhosts, 1, "  still one host");
-    struct spate_host *b = spate_pool_host(&p, "https", "example.com", 0, 443);
-    struct spate_host *c = spate_pool_host(&p, "https", "example.com", 0, 80);
-    struct spate_host *d = spate_pool_host(&p, "http", "example.com", 0, 8080);
-    struct spate_host *e = spate_pool_host(&p, "http", "127.0.0.1", 4, 80);
-    struct spate_host *f = spate_pool_host(&p, "http", "::1", 6, 80);
+    struct spate_host *b = spate_pool_host(&p, 1, "example.com", 0, 443);
+    struct spate_host *c = spate_pool_host(&p, 1, "example.com", 0, 80);
+    struct spate_host *d = spate_pool_host(&p, 0, "example.com", 0, 8080);
+    struct spate_host *e = spate_pool_host(&p, 0, "127.0.0.1", 4, 80);
+    struct spate_host *f = spate_pool_host(&p, 0, "::1", 6, 80);
     ok(b && c && d && e && f, "five more hosts created");
     ok(b != a && c != a && c != b && d != a && e != a && f != e,
        "scheme, port and host each make a different entry");
@@ -99,27 +102,27 @@ static void test_hosts(void)
     is_str(f ? f->key : NULL, "http://::1:80", "IPv6 key (bare address)");
     ok(e && e->target.host_ip == 4 && f && f->target.host_ip == 6, "host_ip kept");
     is_int((long long)p.nhosts, 6, "six hosts");
-    ok(spate_pool_host(&p, "https", "example.com", 0, 443) == b, "https host found again");
-    ok(spate_pool_host(&p, "http", "EXAMPLE.com", 0, 80) != a,
+    ok(spate_pool_host(&p, 1, "example.com", 0, 443) == b, "https host found again");
+    ok(spate_pool_host(&p, 0, "EXAMPLE.com", 0, 80) != a,
        "keys are exact strings (callers lower-case hosts)");
     char longhost[400];
     memset(longhost, 'a', sizeof longhost - 1);
     longhost[sizeof longhost - 1] = 0;
-    ok(spate_pool_host(&p, "http", longhost, 0, 80) == NULL, "a 399-byte host is refused");
+    ok(spate_pool_host(&p, 0, longhost, 0, 80) == NULL, "a 399-byte host is refused");
     spate_pool_fini(&p);
 }
 
 static void test_many_hosts(void)
 {
     struct spate_pool p;
-    if (spate_pool_init(&p)) return;
+    if (spate_pool_init(&p, &ctx.loop)) return;
     enum { N = 1000 };
     struct spate_host **hs = calloc(N, sizeof(*hs));
     char name[64];
     int made = 0;
     for (int i = 0; i < N; i++) {
         snprintf(name, sizeof name, "h%d.example", i);
-        hs[i] = spate_pool_host(&p, i % 2 ? "https" : "http", name, 0, (unsigned)(1000 + i % 7));
+        hs[i] = spate_pool_host(&p, i % 2, name, 0, (unsigned)(1000 + i % 7));
         made += hs[i] != NULL;
     }
     is_int(made, N, "%d hosts created", N);
@@ -128,8 +131,7 @@ static void test_many_hosts(void)
     int found = 0, keys = 0;
     for (int i = 0; i < N; i++) {
         snprintf(name, sizeof name, "h%d.example", i);
-        found += spate_pool_host(&p, i % 2 ? "https" : "http", name, 0, (unsigned)(1000 + i % 7)) ==
-                 hs[i];
+        found += spate_pool_host(&p, i % 2, name, 0, (unsigned)(1000 + i % 7)) == hs[i];
         char want[96];
         snprintf(want, sizeof want, "%s://%s:%u", i % 2 ? "https" : "http", name, 1000 + i % 7);
         keys += hs[i] && !strcmp(hs[i]->key, want) && !strcmp(hs[i]->target.host, name);
@@ -149,9 +151,9 @@ static void test_many_hosts(void)
 static void test_idle_lists(void)
 {
     struct spate_pool p;
-    if (spate_pool_init(&p)) return;
-    struct spate_host *h = spate_pool_host(&p, "http", "a.test", 0, 80);
-    struct spate_host *g = spate_pool_host(&p, "http", "b.test", 0, 80);
+    if (spate_pool_init(&p, &ctx.loop)) return;
+    struct spate_host *h = spate_pool_host(&p, 0, "a.test", 0, 80);
+    struct spate_host *g = spate_pool_host(&p, 0, "b.test", 0, 80);
     int yes = 1;
     struct spate_conn *c1 = mkconn(h, &yes), *c2 = mkconn(h, &yes), *c3 = mkconn(h, &yes);
     struct spate_conn *d1 = mkconn(g, &yes);
@@ -200,9 +202,9 @@ static void test_idle_lists(void)
 static void test_take(void)
 {
     struct spate_pool p;
-    if (spate_pool_init(&p)) return;
-    struct spate_host *h = spate_pool_host(&p, "http", "t.test", 0, 80);
-    struct spate_host *g = spate_pool_host(&p, "http", "u.test", 0, 80);
+    if (spate_pool_init(&p, &ctx.loop)) return;
+    struct spate_host *h = spate_pool_host(&p, 0, "t.test", 0, 80);
+    struct spate_host *g = spate_pool_host(&p, 0, "u.test", 0, 80);
     int yes = 1, no = 0;
     /* put order: good1, good2, dead1, dead2 -> idle list dead2, dead1, good2, good1 */
     struct spate_conn *good1 = mkconn(h, &yes), *good2 = mkconn(h, &yes);
@@ -269,6 +271,136 @@ static void test_take(void)
     ok(ctx.loop.reap == NULL, "all reaped");
 }
 
+/* 1 when an entry with this key is in the table (looked up without taking a reference). */
+static int in_table(const struct spate_pool *p, const char *key)
+{
+    for (size_t i = 0; i < p->nbuckets; i++)
+        for (const struct spate_host *h = p->buckets[i]; h; h = h->hnext)
+            if (!strcmp(h->key, key)) return 1;
+    return 0;
+}
+
+/* Ends the current loop batch: deferred frees run. */
+static void end_batch(void)
+{
+    spate_loop_once(&ctx.loop, 0);
+}
+
+static void test_free_unused(void)
+{
+    struct spate_pool p;
+    if (spate_pool_init(&p, &ctx.loop)) return;
+    p.unused_max = 0; /* free every unused entry at the end of its batch */
+    struct spate_host *h = spate_pool_host(&p, 0, "a.test", 0, 80);
+    ok(h && h->nrefs == 1 && spate_pool_host_in_use(h), "a looked-up host holds one reference");
+    spate_pool_unref(&p, h);
+    ok(in_table(&p, "http://a.test:80") && p.nhosts == 1 && h->unused,
+       "unreferenced: still there until the batch ends (a caller may still hold it)");
+    end_batch();
+    ok(!in_table(&p, "http://a.test:80") && p.nhosts == 0 && p.nunused == 0 && !p.unused_head,
+       "after the batch the unused entry is freed");
+    h = spate_pool_host(&p, 0, "a.test", 0, 80);
+    ok(h && h->nrefs == 1 && p.nhosts == 1,
+       "looked up again: a fresh entry (the fast path forgot it)");
+    spate_pool_unref(&p, h);
+    struct spate_host *again = spate_pool_host(&p, 0, "a.test", 0, 80);
+    end_batch();
+    ok(again == h && !h->unused && h->nrefs == 1 && in_table(&p, "http://a.test:80"),
+       "used again in the same batch: it leaves the unused list and survives");
+
+    /* each kind of use keeps the entry; its end frees it */
+    int yes = 1;
+    struct spate_conn *c = mkconn(h, &yes);
+    h->nconns = 1;
+    p.nconns = 1;
+    spate_pool_unref(&p, h);
+    end_batch();
+    ok(in_table(&p, "http://a.test:80") && !h->unused, "a busy connection keeps it");
+    spate_pool_put(&p, h, c);
+    end_batch();
+    ok(in_table(&p, "http://a.test:80"), "an idle connection keeps it");
+    spate_pool_unlink(&p, h, c);
+    spate_conn_close(c);
+    h->nconns = 0;
+    p.nconns = 0;
+    spate_pool_release(&p, h);
+    end_batch();
+    ok(!in_table(&p, "http://a.test:80") && p.nhosts == 0, "its connection closed: freed");
+
+    struct spate_req *fake = (struct spate_req *)&yes; /* only compared, never followed */
+    h = spate_pool_host(&p, 0, "w.test", 0, 80);
+    h->wait_head = h->wait_tail = fake;
+    spate_pool_unref(&p, h);
+    end_batch();
+    ok(in_table(&p, "http://w.test:80"), "a waiting request keeps it");
+    h->wait_head = h->wait_tail = NULL;
+    spate_pool_release(&p, h);
+    end_batch();
+    ok(!in_table(&p, "http://w.test:80"), "no more waiters: freed");
+
+    /* a Retry-After hold keeps it until the hold timer has fired */
+    struct spate_limit l;
+    spate_limit_init(&l, &ctx.loop, 1, 0, 0, NULL, NULL);
+    l.pool = &p;
+    h = spate_pool_host(&p, 0, "hold.test", 0, 80);
+    uint64_t t0 = spate_clock_now();
+    spate_limit_hold(&l, h, t0 + 30 * SPATE_NS_PER_MS);
+    spate_pool_unref(&p, h);
+    end_batch();
+    ok(in_table(&p, "http://hold.test:80"), "a Retry-After hold keeps it");
+    while (in_table(&p, "http://hold.test:80") && spate_clock_now() - t0 < SPATE_NS_PER_SEC)
+        spate_loop_once(&ctx.loop, 10 * SPATE_NS_PER_MS);
+    uint64_t gone = spate_clock_now() - t0;
+    ok(!in_table(&p, "http://hold.test:80") && gone >= 30 * SPATE_NS_PER_MS,
+       "the hold ended after 30 ms: freed (after %.0f ms)", (double)gone / 1e6);
+    spate_limit_fini(&l);
+
+    /* a short LRU of unused entries: the oldest beyond it go */
+    p.unused_max = 2;
+    const char *names[] = {"u1.test", "u2.test", "u3.test", "u4.test"};
+    struct spate_host *u[4];
+    for (int i = 0; i < 4; i++)
+        u[i] = spate_pool_host(&p, 1, names[i], 0, 443);
+    for (int i = 0; i < 4; i++)
+        spate_pool_unref(&p, u[i]);
+    spate_pool_unref(&p, spate_pool_host(&p, 1, "u1.test", 0, 443)); /* u1 used again */
+    end_batch();
+    ok(p.nhosts == 2 && p.nunused == 2 && in_table(&p, "https://u1.test:443") &&
+           in_table(&p, "https://u4.test:443"),
+       "4 unused with room for 2: the two least recently used (u2, u3) are freed");
+    ok(p.unused_head == u[0] && p.unused_tail == u[3] && u[0]->unext == u[3] && u[3]->uprev == u[0],
+       "  the unused list: u1 (most recent), u4");
+
+    /* a trim still queued when the pool goes must not run afterwards */
+    p.unused_max = 0;
+    spate_pool_unref(&p, spate_pool_host(&p, 0, "late.test", 0, 80));
+    ok(p.trim_queued, "a trim is queued");
+    spate_pool_fini(&p);
+    end_batch();
+    ok(1, "pool_fini with a trim queued: nothing runs on the freed pool (ASan)");
+}
+
+/* Many distinct hosts used one after the other: the table stays at the hosts in use. */
+static void test_many_unused(void)
+{
+    struct spate_pool p;
+    if (spate_pool_init(&p, &ctx.loop)) return;
+    char name[64];
+    size_t peak = 0;
+    for (int i = 0; i < 20000; i++) {
+        snprintf(name, sizeof name, "h%d.test", i);
+        struct spate_host *h = spate_pool_host(&p, 0, name, 0, 80);
+        if (!h) break;
+        spate_pool_unref(&p, h);
+        if (i % 100 == 99) end_batch();
+        if (p.nhosts > peak) peak = p.nhosts;
+    }
+    end_batch();
+    ok(p.nhosts == SPATE_POOL_UNUSED_MAX && peak <= SPATE_POOL_UNUSED_MAX + 100,
+       "20,000 hosts used in turn: %zu entries left, at most %zu at once", p.nhosts, peak);
+    spate_pool_fini(&p);
+}
+
 int main(void)
 {
     memset(&ctx, 0, sizeof ctx);
@@ -280,6 +412,8 @@ int main(void)
     test_many_hosts();
     test_idle_lists();
     test_take();
+    test_free_unused();
+    test_many_unused();
     spate_loop_fini(&ctx.loop);
     return done();
 }

@@ -9,6 +9,8 @@ answers and TTLs mid-run (write a temporary file and rename it over the zone):
    "www.test": {"CNAME": "a.test", "ttl": 5},
    "nx.test":  {"rcode": "NXDOMAIN"},          # also SERVFAIL, REFUSED, DROP (no reply)
    "slow.test": {"A": ["127.0.0.1"], "delay": 0.5}}   # answer after 0.5 s
+A "*.SUFFIX" key answers every name under SUFFIX that has no entry of its own (a test with
+30,000 distinct names needs no 30,000-entry zone).
 Unknown names get NXDOMAIN; a known name without records of the asked type gets an empty
 NOERROR answer. Every query is logged to QUERYLOG as one JSON line {"name", "type", "t"} before
 it is answered, so a test that got its answer can count queries.
@@ -42,7 +44,13 @@ class Zone:
                 self.raw = raw
             except ValueError:
                 pass  # half-written file: keep the previous zone
-        return self.names.get(name)
+        rec = self.names.get(name)
+        labels = name.split(".")
+        for i in range(1, len(labels)):
+            if rec is not None:
+                break
+            rec = self.names.get("*." + ".".join(labels[i:]))
+        return rec
 
 
 def parse_query(pkt):
@@ -118,6 +126,9 @@ def main():
     zone = Zone(sys.argv[1])
     log = open(sys.argv[2], "a", encoding="utf-8")
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    # a burst of lookups (hundreds at once) must queue, not be dropped, while this process waits
+    # for a CPU: the default buffer holds about 200 datagrams (best effort: capped by rmem_max)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     sock.bind(("127.0.0.1", 0))
     print(sock.getsockname()[1], flush=True)
     later, seq = [], 0  # heap of (due, seq, reply, peer)
