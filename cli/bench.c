@@ -223,7 +223,7 @@ static void on_progress(void *user, const struct spate_load_report *r)
     b->last_responses = r->responses;
     b->last_ns = r->elapsed_ns;
     fprintf(stderr, "\r\033[K%.0f s", (double)r->elapsed_ns / 1e9);
-    if (b->lo.duration > 0) fprintf(stderr, " of %.0f s", b->lo.duration);
+    if (b->lo.duration > 0) fprintf(stderr, " of %.3g s", b->lo.duration);
     fprintf(stderr, ": %llu responses", (unsigned long long)r->responses);
     if (b->lo.requests)
         fprintf(stderr, " (%.0f%% of %llu)", 100.0 * (double)r->finished / (double)b->lo.requests,

@@ -155,6 +155,7 @@ static void text_counts(FILE *f, const struct spate_bench_tally *t,
             per_sec(t->responses, r->elapsed_ns), bw);
     if (t->responses) text_latency(f, &t->hist);
     fprintf(f, "  status      ");
+    if (!t->responses) fprintf(f, " none");
     for (int st = 1; st < 600; st++)
         if (t->status[st]) fprintf(f, " %d: %s", st, num(a, sizeof(a), t->status[st]));
     if (t->status[0]) fprintf(f, " other: %s", num(a, sizeof(a), t->status[0]));
@@ -344,13 +345,14 @@ int spate_bench_json(struct spate_buf *o, const struct spate_bench_setup *s,
     rc |= spate_json_add_string(o, s->url, strlen(s->url));
     rc |= spate_buf_printf(
         o,
-        ",\"connections\":%llu,\"connections_up\":%llu,\"setup_seconds\":%.6f,\"model\":\"%s\","
+        ",\"connections\":%llu,\"connections_up\":%llu,\"setup_seconds\":%.6f,\"measured\":%s,"
+        "\"model\":\"%s\","
         "\"rate\":%.3f,\"duration\":%.6f,\"requests\":%llu,\"sent\":%llu,\"responses\":%llu,"
         "\"ok\":%llu,\"failed\":%llu,\"errors\":%llu,\"rps\":%.3f,\"bytes\":%llu,"
         "\"bytes_per_sec\":%.3f",
         (unsigned long long)r->connections_wanted, (unsigned long long)r->connections_up,
-        (double)r->setup_ns / 1e9, s->rate > 0 ? "open" : "closed", s->rate, el,
-        (unsigned long long)r->finished, (unsigned long long)r->sent,
+        (double)r->setup_ns / 1e9, r->measuring ? "true" : "false", s->rate > 0 ? "open" : "closed",
+        s->rate, el, (unsigned long long)r->finished, (unsigned long long)r->sent,
         (unsigned long long)t->responses, (unsigned long long)ok, (unsigned long long)v->failed,
         (unsigned long long)t->errors.total, per_sec(t->responses, r->elapsed_ns),
         (unsigned long long)t->bytes, per_sec(t->bytes, r->elapsed_ns));
