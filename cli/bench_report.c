@@ -116,7 +116,7 @@ static void text_head(FILE *f, const struct spate_bench_setup *s, const struct s
 {
     char a[32], b[32], d[32];
     fprintf(f, "spate bench %s\n  %s connections, %s model", s->url,
-            num(a, sizeof(a), r->connections_wanted), s->rate > 0 ? "open" : "closed");
+            num(a, sizeof(a), v->conns_wanted), s->rate > 0 ? "open" : "closed");
     if (s->rate > 0) fprintf(f, " at %.0f req/s", s->rate);
     if (s->duration > 0) fprintf(f, ", %.3g s", s->duration);
     if (s->requests) fprintf(f, ", %s requests", num(b, sizeof(b), s->requests));
@@ -187,8 +187,8 @@ static void text_outstanding(FILE *f, const struct spate_bench_setup *s,
         fmt_dur(p, sizeof(p), (double)p99);
         fprintf(f,
                 "  warning: the oldest outstanding request has waited %s, longer than the p99 "
-                "(%s): the server stalled at the end of the run, and the latency figures, which "
-                "hold only complete responses, do not show it\n",
+                "(%s): the latency figures hold only complete responses and understate the end "
+                "of the run (a stall, or a backlog the connections could not carry)\n",
                 d, p);
     }
 }
@@ -350,7 +350,7 @@ int spate_bench_json(struct spate_buf *o, const struct spate_bench_setup *s,
         "\"rate\":%.3f,\"duration\":%.6f,\"requests\":%llu,\"sent\":%llu,\"responses\":%llu,"
         "\"ok\":%llu,\"failed\":%llu,\"errors\":%llu,\"rps\":%.3f,\"bytes\":%llu,"
         "\"bytes_per_sec\":%.3f",
-        (unsigned long long)r->connections_wanted, (unsigned long long)r->connections_up,
+        (unsigned long long)v->conns_wanted, (unsigned long long)r->connections_up,
         (double)r->setup_ns / 1e9, r->measuring ? "true" : "false", s->rate > 0 ? "open" : "closed",
         s->rate, el, (unsigned long long)r->finished, (unsigned long long)r->sent,
         (unsigned long long)t->responses, (unsigned long long)ok, (unsigned long long)v->failed,
