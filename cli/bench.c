@@ -208,31 +208,42 @@ static void on_sample(void *user, const struct spate_load_sample *s)
 
 #define PROGRESS_NS 1000000000ull
 
-static void on_progress(void *user, const struct spate_load_report *r)
+/* The line is composed first and written at once: stderr is unbuffered, and a redraw in several
+ * writes flickers (and a terminal reader may see half a line). */
+static void progress_line(struct bench *b, const struct spate_load_report *r, struct spate_buf *o)
 {
-    struct bench *b = user;
-    b->progress_shown = 1;
     if (!r->measuring) {
-        fprintf(stderr, "\r\033[Kset-up: %llu of %llu connections up, %llu failed (%.0f s)",
-                (unsigned long long)r->connections_up, (unsigned long long)r->connections_wanted,
-                (unsigned long long)r->setup_failed, (double)r->setup_ns / 1e9);
+        spate_buf_printf(o, "\r\033[Kset-up: %llu of %llu connections up, %llu failed (%.0f s)",
+                         (unsigned long long)r->connections_up,
+                         (unsigned long long)r->connections_wanted,
+                         (unsigned long long)r->setup_failed, (double)r->setup_ns / 1e9);
         return;
     }
     /* the rate of the last interval, not the mean so far: a stall shows at once */
     uint64_t dn = r->responses - b->last_responses, dt = r->elapsed_ns - b->last_ns;
     b->last_responses = r->responses;
     b->last_ns = r->elapsed_ns;
-    fprintf(stderr, "\r\033[K%.0f s", (double)r->elapsed_ns / 1e9);
-    if (b->lo.duration > 0) fprintf(stderr, " of %.3g s", b->lo.duration);
-    fprintf(stderr, ": %llu responses", (unsigned long long)r->responses);
+    spate_buf_printf(o, "\r\033[K%.0f s", (double)r->elapsed_ns / 1e9);
+    if (b->lo.duration > 0) spate_buf_printf(o, " of %.3g s", b->lo.duration);
+    spate_buf_printf(o, ": %llu responses", (unsigned long long)r->responses);
     if (b->lo.requests)
-        fprintf(stderr, " (%.0f%% of %llu)", 100.0 * (double)r->finished / (double)b->lo.requests,
-                (unsigned long long)b->lo.requests);
-    fprintf(stderr, ", %.0f req/s, %llu failed, %llu in flight",
-            dt ? (double)dn * 1e9 / (double)dt : 0.0,
-            (unsigned long long)(b->t.errors.total + b->t.bad_status),
-            (unsigned long long)(r->sent - r->finished));
-    fflush(stderr);
+        spate_buf_printf(o, " (%.0f%% of %llu)",
+                         100.0 * (double)r->finished / (double)b->lo.requests,
+                         (unsigned long long)b->lo.requests);
+    spate_buf_printf(o, ", %.0f req/s, %llu failed, %llu in flight",
+                     dt ? (double)dn * 1e9 / (double)dt : 0.0,
+                     (unsigned long long)(b->t.errors.total + b->t.bad_status),
+                     (unsigned long long)(r->sent - r->finished));
+}
+
+static void on_progress(void *user, const struct spate_load_report *r)
+{
+    struct bench *b = user;
+    struct spate_buf o;
+    spate_buf_init(&o);
+    progress_line(b, r, &o);
+    if (o.len && fwrite(o.data, 1, o.len, stderr) == o.len) b->progress_shown = 1;
+    spate_buf_fini(&o);
 }
 
 static void progress_clear(struct bench *b)
