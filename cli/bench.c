@@ -2,35 +2,30 @@
  * fixed-rate open model (-R), and report throughput, a latency histogram and errors by cause. */
 #include "bench.h"
 #include "args.h"
+#include "bench_report.h"
 #include "buf.h"
 #include "histogram.h"
-#include "json.h"
+#include "interrupt.h"
 #include "spate.h"
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define CMD "bench"
-#define MAX_CAUSES 4
-
-struct cause {
-    char *msg;
-    uint64_t count;
-};
 
 struct bench {
     struct spate_config cfg;
     struct spate_args_req req;
     struct spate_load_opts lo;
+    struct spate_bench_setup set;
     const char *url, *latency_file;
     int json;
-    struct spate_hist hist;
-    uint64_t ok, errors, bytes, unfinished;
-    uint64_t status[600];
-    uint64_t by_kind[SPATE_E_CANCELED + 1];
-    struct cause causes[SPATE_E_CANCELED + 1][MAX_CAUSES];
-    uint64_t other_causes[SPATE_E_CANCELED + 1];
+    struct spate_bench_tally t;
+    /* the progress line */
+    int progress_shown;
+    uint64_t last_responses, last_ns;
 };
 
 static void usage(FILE *to)
@@ -45,11 +40,27 @@ static void usage(FILE *to)
           "      --latency-file FILE write the percentile distribution (HdrHistogram text)\n"
           "  -X, --request METHOD  -H, --header 'Name: value'  -A, --user-agent UA\n"
           "      --data DATA|@FILE  --data-json DATA|@FILE  --bearer TOKEN  -u USER:PASS\n"
-          "  -k, --insecure  --cacert FILE  --timeout S [30]  --connect-timeout S [10]\n",
+          "  -k, --insecure  --cacert FILE  --timeout S [30]  --connect-timeout S [10]\n"
+          "      --no-fail           a status of 400 or more is not a failed request\n"
+          "      --max-errors N      exit 0 with at most N failed requests [0]\n"
+          "Exit status: 0 when at most --max-errors requests failed, every connection came up\n"
+          "and no request is outstanding past --timeout at the end (open model); 1 otherwise;\n"
+          "2 usage; 130 interrupted by SIGINT (143 SIGTERM), after printing the report.\n",
           to);
 }
 
-enum { O_JSON = 256, O_LFILE, O_DATA, O_DATA_JSON, O_BEARER, O_CACERT, O_TIMEOUT, O_CTIMEOUT };
+enum {
+    O_JSON = 256,
+    O_LFILE,
+    O_DATA,
+    O_DATA_JSON,
+    O_BEARER,
+    O_CACERT,
+    O_TIMEOUT,
+    O_CTIMEOUT,
+    O_NO_FAIL,
+    O_MAX_ERRORS,
+};
 
 static const struct option longopts[] = {
     {"connections", required_argument, 0, 'c'},
@@ -69,6 +80,8 @@ static const struct option longopts[] = {
     {"cacert", required_argument, 0, O_CACERT},
     {"timeout", required_argument, 0, O_TIMEOUT},
     {"connect-timeout", required_argument, 0, O_CTIMEOUT},
+    {"no-fail", no_argument, 0, O_NO_FAIL},
+    {"max-errors", required_argument, 0, O_MAX_ERRORS},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
 };
@@ -135,6 +148,13 @@ static int option(struct bench *b, int c, int *have_d)
         return spate_args_secs(CMD, "--timeout", optarg, &b->cfg.timeout);
     case O_CTIMEOUT:
         return spate_args_secs(CMD, "--connect-timeout", optarg, &b->cfg.connect_timeout);
+    case O_NO_FAIL:
+        b->set.no_fail = 1;
+        return 0;
+    case O_MAX_ERRORS:
+        if (spate_args_uint(CMD, "--max-errors", optarg, 0, 1ull << 62, &v)) return -1;
+        b->set.max_errors = v;
+        return 0;
     default:
         return -1;
     }
@@ -164,176 +184,76 @@ static int parse_args(struct bench *b, int argc, char **argv)
 
 /* ---------- samples ---------- */
 
-static void note_cause(struct bench *b, enum spate_error_kind k, const char *msg)
-{
-    struct cause *v = b->causes[k];
-    for (int i = 0; i < MAX_CAUSES; i++) {
-        if (v[i].msg && !strcmp(v[i].msg, msg)) {
-            v[i].count++;
-            return;
-        }
-        if (!v[i].msg) {
-            v[i].msg = strdup(msg);
-            v[i].count = 1;
-            return;
-        }
-    }
-    b->other_causes[k]++;
-}
-
 static void on_sample(void *user, const struct spate_load_sample *s)
 {
     struct bench *b = user;
-    if (s->unfinished) {
-        b->unfinished++;
-        spate_hist_record(&b->hist, s->latency_ns);
+    struct spate_bench_tally *t = &b->t;
+    const char *msg = s->message ? s->message : "";
+    if (s->setup) {
+        spate_bench_errors_note(&t->setup, s->error, msg);
         return;
     }
     if (s->error != SPATE_OK) {
-        b->errors++;
-        b->by_kind[s->error]++;
-        note_cause(b, s->error, s->message ? s->message : "");
+        spate_bench_errors_note(&t->errors, s->error, msg);
         return;
     }
-    b->ok++;
-    b->bytes += s->bytes;
-    b->status[s->status < 600 ? s->status : 0]++;
-    spate_hist_record(&b->hist, s->latency_ns);
+    t->responses++;
+    t->bad_status += s->status >= 400 && !b->set.no_fail;
+    t->bytes += s->bytes;
+    t->status[s->status > 0 && s->status < 600 ? s->status : 0]++;
+    spate_hist_record(&t->hist, s->latency_ns);
 }
 
-/* ---------- report ---------- */
+/* ---------- the progress line (stderr, a terminal only) ---------- */
 
-static void fmt_dur(char *buf, size_t len, double ns)
+#define PROGRESS_NS 1000000000ull
+
+/* The line is composed first and written at once: stderr is unbuffered, and a redraw in several
+ * writes flickers (and a terminal reader may see half a line). */
+static void progress_line(struct bench *b, const struct spate_load_report *r, struct spate_buf *o)
 {
-    if (ns < 1e3)
-        snprintf(buf, len, "%.0fns", ns);
-    else if (ns < 1e6)
-        snprintf(buf, len, "%.2fus", ns / 1e3);
-    else if (ns < 1e9)
-        snprintf(buf, len, "%.2fms", ns / 1e6);
-    else
-        snprintf(buf, len, "%.3fs", ns / 1e9);
+    if (!r->measuring) {
+        spate_buf_printf(o, "\r\033[Kset-up: %llu of %llu connections up, %llu failed (%.0f s)",
+                         (unsigned long long)r->connections_up,
+                         (unsigned long long)r->connections_wanted,
+                         (unsigned long long)r->setup_failed, (double)r->setup_ns / 1e9);
+        return;
+    }
+    /* the rate of the last interval, not the mean so far: a stall shows at once */
+    uint64_t dn = r->responses - b->last_responses, dt = r->elapsed_ns - b->last_ns;
+    b->last_responses = r->responses;
+    b->last_ns = r->elapsed_ns;
+    spate_buf_printf(o, "\r\033[K%.0f s", (double)r->elapsed_ns / 1e9);
+    if (b->lo.duration > 0) spate_buf_printf(o, " of %.3g s", b->lo.duration);
+    spate_buf_printf(o, ": %llu responses", (unsigned long long)r->responses);
+    if (b->lo.requests)
+        spate_buf_printf(o, " (%.0f%% of %llu)",
+                         100.0 * (double)r->finished / (double)b->lo.requests,
+                         (unsigned long long)b->lo.requests);
+    spate_buf_printf(o, ", %.0f req/s, %llu failed, %llu in flight",
+                     dt ? (double)dn * 1e9 / (double)dt : 0.0,
+                     (unsigned long long)(b->t.errors.total + b->t.bad_status),
+                     (unsigned long long)(r->sent - r->finished));
 }
 
-static const double pcts[] = {50, 90, 99, 99.9, 99.99};
-static const char *const pct_names[] = {"p50", "p90", "p99", "p99.9", "p99.99"};
-
-static void text_report(struct bench *b, const struct spate_load_report *r)
+static void on_progress(void *user, const struct spate_load_report *r)
 {
-    double el = (double)r->elapsed_ns / 1e9;
-    uint64_t n = b->ok + b->errors;
-    char d[5][32];
-    printf("spate bench %s\n  %u connections, %s model", b->url, b->lo.connections,
-           b->lo.rate > 0 ? "open" : "closed");
-    if (b->lo.rate > 0) printf(" at %.0f req/s", b->lo.rate);
-    printf("\n  requests     %llu in %.2f s: %.1f req/s, %.2f MB/s\n", (unsigned long long)n, el,
-           el > 0 ? (double)n / el : 0.0, el > 0 ? (double)b->bytes / el / 1e6 : 0.0);
-    if (b->ok) {
-        fmt_dur(d[0], 32, (double)spate_hist_min(&b->hist));
-        fmt_dur(d[1], 32, spate_hist_mean(&b->hist));
-        fmt_dur(d[2], 32, spate_hist_stdev(&b->hist));
-        fmt_dur(d[3], 32, (double)spate_hist_max(&b->hist));
-        printf("  latency      min %s  mean %s  stdev %s  max %s\n", d[0], d[1], d[2], d[3]);
-        printf("              ");
-        for (int i = 0; i < 5; i++) {
-            fmt_dur(d[0], 32, (double)spate_hist_percentile(&b->hist, pcts[i]));
-            printf(" %s %s", pct_names[i], d[0]);
-        }
-        printf("\n");
-    }
-    printf("  status      ");
-    for (int s = 0; s < 600; s++)
-        if (b->status[s]) printf(" %d: %llu", s, (unsigned long long)b->status[s]);
-    printf("\n");
-    for (int k = 1; k <= SPATE_E_CANCELED; k++) {
-        if (!b->by_kind[k]) continue;
-        printf("  errors       %s: %llu\n", spate_error_kind_name(k),
-               (unsigned long long)b->by_kind[k]);
-        for (int i = 0; i < MAX_CAUSES && b->causes[k][i].msg; i++)
-            printf("                 %llu x %s\n", (unsigned long long)b->causes[k][i].count,
-                   b->causes[k][i].msg);
-        if (b->other_causes[k])
-            printf("                 %llu x other causes\n",
-                   (unsigned long long)b->other_causes[k]);
-    }
-    printf("  connections  %llu requested, %llu established, %llu reconnects\n",
-           (unsigned long long)r->connections_requested,
-           (unsigned long long)r->connections_established, (unsigned long long)r->reconnects);
-    if (b->lo.rate > 0) {
-        fmt_dur(d[0], 32, (double)r->max_lag_ns);
-        printf("  schedule     achieved %.1f of %.0f req/s; max lag %s, %llu sent >1ms late\n",
-               el > 0 ? (double)n / el : 0.0, b->lo.rate, d[0], (unsigned long long)r->late_sends);
-        if (b->unfinished)
-            printf("  unfinished   %llu requests (%llu never sent) were still waiting at the "
-                   "end; their wait so far is in the latency figures\n",
-                   (unsigned long long)b->unfinished, (unsigned long long)r->unsent);
-        if (n && r->late_sends * 100 > n)
-            printf("  warning: %.1f%% of requests were sent more than 1 ms after their "
-                   "scheduled start: every connection was busy (a slow server, or too few "
-                   "connections for the rate) or the client could not keep up; latencies are "
-                   "measured from the scheduled starts and include that delay\n",
-                   100.0 * (double)r->late_sends / (double)n);
-    }
-}
-
-static void json_report(struct bench *b, const struct spate_load_report *r)
-{
+    struct bench *b = user;
     struct spate_buf o;
     spate_buf_init(&o);
-    double el = (double)r->elapsed_ns / 1e9;
-    uint64_t n = b->ok + b->errors;
-    spate_buf_adds(&o, "{\"url\":");
-    spate_json_add_string(&o, b->url, strlen(b->url));
-    spate_buf_printf(&o,
-                     ",\"connections\":%u,\"model\":\"%s\",\"rate\":%.3f,\"duration\":%.6f,"
-                     "\"requests\":%llu,\"ok\":%llu,\"errors\":%llu,\"rps\":%.3f,\"bytes\":%llu,"
-                     "\"bytes_per_sec\":%.3f",
-                     b->lo.connections, b->lo.rate > 0 ? "open" : "closed", b->lo.rate, el,
-                     (unsigned long long)n, (unsigned long long)b->ok,
-                     (unsigned long long)b->errors, el > 0 ? (double)n / el : 0.0,
-                     (unsigned long long)b->bytes, el > 0 ? (double)b->bytes / el : 0.0);
-    spate_buf_printf(&o,
-                     ",\"latency\":{\"unit\":\"s\",\"min\":%.9f,\"mean\":%.9f,\"stdev\":%.9f,"
-                     "\"max\":%.9f",
-                     (double)spate_hist_min(&b->hist) / 1e9, spate_hist_mean(&b->hist) / 1e9,
-                     spate_hist_stdev(&b->hist) / 1e9, (double)spate_hist_max(&b->hist) / 1e9);
-    static const char *const keys[] = {"p50", "p90", "p99", "p99_9", "p99_99"};
-    for (int i = 0; i < 5; i++)
-        spate_buf_printf(&o, ",\"%s\":%.9f", keys[i],
-                         (double)spate_hist_percentile(&b->hist, pcts[i]) / 1e9);
-    spate_buf_adds(&o, "},\"status\":{");
-    const char *sep = "";
-    for (int s = 0; s < 600; s++)
-        if (b->status[s]) {
-            spate_buf_printf(&o, "%s\"%d\":%llu", sep, s, (unsigned long long)b->status[s]);
-            sep = ",";
-        }
-    spate_buf_adds(&o, "},\"errors_by_kind\":{");
-    sep = "";
-    for (int k = 1; k <= SPATE_E_CANCELED; k++) {
-        if (!b->by_kind[k]) continue;
-        spate_buf_printf(&o, "%s\"%s\":{\"count\":%llu,\"causes\":[", sep, spate_error_kind_name(k),
-                         (unsigned long long)b->by_kind[k]);
-        for (int i = 0; i < MAX_CAUSES && b->causes[k][i].msg; i++) {
-            spate_buf_printf(&o, "%s{\"message\":", i ? "," : "");
-            spate_json_add_string(&o, b->causes[k][i].msg, strlen(b->causes[k][i].msg));
-            spate_buf_printf(&o, ",\"count\":%llu}", (unsigned long long)b->causes[k][i].count);
-        }
-        spate_buf_adds(&o, "]}");
-        sep = ",";
-    }
-    spate_buf_printf(&o,
-                     "},\"connections_requested\":%llu,\"connections_established\":%llu,"
-                     "\"reconnects\":%llu,\"max_lag\":%.9f,\"late_sends\":%llu,"
-                     "\"unfinished\":%llu,\"unsent\":%llu}\n",
-                     (unsigned long long)r->connections_requested,
-                     (unsigned long long)r->connections_established,
-                     (unsigned long long)r->reconnects, (double)r->max_lag_ns / 1e9,
-                     (unsigned long long)r->late_sends, (unsigned long long)b->unfinished,
-                     (unsigned long long)r->unsent);
-    fwrite(o.data, 1, o.len, stdout);
+    progress_line(b, r, &o);
+    if (o.len && fwrite(o.data, 1, o.len, stderr) == o.len) b->progress_shown = 1;
     spate_buf_fini(&o);
 }
+
+static void progress_clear(struct bench *b)
+{
+    if (!b->progress_shown) return;
+    fputs("\r\033[K", stderr);
+    fflush(stderr);
+}
+
+/* ---------- the run ---------- */
 
 static int write_latency_file(struct bench *b)
 {
@@ -342,7 +262,7 @@ static int write_latency_file(struct bench *b)
         perror(b->latency_file);
         return -1;
     }
-    int rc = spate_hist_write_hdr(&b->hist, f, 1e6);
+    int rc = spate_hist_write_hdr(&b->t.hist, f, 1e6);
     if (fclose(f) || rc) {
         fprintf(stderr, "spate bench: cannot write '%s'\n", b->latency_file);
         return -1;
@@ -350,27 +270,24 @@ static int write_latency_file(struct bench *b)
     return 0;
 }
 
-int spate_bench_main(int argc, char **argv)
+/* Fills the engine's options from the parsed arguments. 0 or -1 (out of memory). */
+static int shape(struct bench *b)
 {
-    struct bench *b = calloc(1, sizeof(*b)); /* the histogram is large: not on the stack */
-    struct spate_engine *e = NULL;
-    char err[300];
-    int rc = 2;
-    if (!b) return 2;
-    spate_config_init(&b->cfg);
-    spate_hist_init(&b->hist);
-    b->lo.connections = 64;
-    if (parse_args(b, argc, argv)) goto out;
+    b->set.url = b->url;
+    b->set.connections = b->lo.connections;
+    b->set.requests = b->lo.requests;
+    b->set.duration = b->lo.duration;
+    b->set.rate = b->lo.rate;
     b->lo.connections = spate_args_fit_fds(CMD, b->lo.connections);
     b->cfg.concurrency = b->lo.connections;
     if (b->req.auth &&
         spate_args_push_header(&b->req.headers, &b->req.nheaders, "Authorization", b->req.auth))
-        goto out;
+        return -1;
     if (b->req.json &&
         (spate_args_push_header(&b->req.headers, &b->req.nheaders, "Content-Type",
                                 "application/json") ||
          spate_args_push_header(&b->req.headers, &b->req.nheaders, "Accept", "application/json")))
-        goto out;
+        return -1;
     b->lo.req.url = b->url;
     b->lo.req.method = b->req.method;
     b->lo.req.headers = b->req.headers;
@@ -378,27 +295,78 @@ int spate_bench_main(int argc, char **argv)
     b->lo.req.body = b->req.body;
     b->lo.req.body_len = b->req.body_len;
     b->lo.timeout_ns = (uint64_t)(b->cfg.timeout * 1e9);
+    b->set.timeout_ns = b->lo.timeout_ns;
     b->lo.user_agent = b->req.user_agent ? b->req.user_agent : "spate/" SPATE_VERSION;
+    if (isatty(STDERR_FILENO)) {
+        b->lo.progress = on_progress;
+        b->lo.progress_ns = PROGRESS_NS;
+    }
+    return 0;
+}
+
+/* Prints the report; returns the exit status it calls for. */
+static int report(struct bench *b, const struct spate_load_report *rep)
+{
+    struct spate_bench_verdict v;
+    int sig = spate_interrupt_signal();
+    int rc = spate_bench_judge(&b->set, &b->t, rep, &v);
+    progress_clear(b);
+    if (b->json) {
+        struct spate_buf o;
+        spate_buf_init(&o);
+        if (spate_bench_json(&o, &b->set, &b->t, rep, &v, sig))
+            fprintf(stderr, "spate bench: out of memory writing the report\n"), rc = 1;
+        else
+            fwrite(o.data, 1, o.len, stdout);
+        spate_buf_fini(&o);
+    } else {
+        spate_bench_text(stdout, &b->set, &b->t, rep, &v, sig);
+    }
+    if (fflush(stdout)) {
+        perror("spate bench: writing the report");
+        rc = 1;
+    }
+    if (b->latency_file && write_latency_file(b)) rc = 1;
+    return sig ? spate_interrupt_exit_status() : rc;
+}
+
+static int run(struct bench *b)
+{
+    struct spate_engine *e = NULL;
+    struct spate_load_report rep;
+    char err[300];
+    int rc = spate_interrupt_install();
+    if (rc) {
+        fprintf(stderr, "spate bench: cannot catch signals: %s\n", strerror(-rc));
+        return 1;
+    }
+    b->lo.stop_fd = spate_interrupt_fd();
     if (spate_engine_create(&e, &b->cfg, err, sizeof(err))) {
         fprintf(stderr, "spate bench: %s\n", err);
-        goto out;
-    }
-    struct spate_load_report rep;
-    if (spate_load_run(e, &b->lo, on_sample, b, &rep, err, sizeof(err))) {
+        rc = 2;
+    } else if (spate_load_run(e, &b->lo, on_sample, b, &rep, err, sizeof(err))) {
+        progress_clear(b);
         fprintf(stderr, "spate bench: %s\n", err);
-        goto out;
+        rc = 2;
+    } else {
+        rc = report(b, &rep);
     }
-    if (b->json)
-        json_report(b, &rep);
-    else
-        text_report(b, &rep);
-    rc = b->ok ? 0 : 1;
-    if (b->latency_file && write_latency_file(b)) rc = 1;
-out:
     spate_engine_destroy(e);
-    for (int k = 0; k <= SPATE_E_CANCELED; k++)
-        for (int i = 0; i < MAX_CAUSES; i++)
-            free(b->causes[k][i].msg);
+    spate_interrupt_uninstall();
+    return rc;
+}
+
+int spate_bench_main(int argc, char **argv)
+{
+    struct bench *b = calloc(1, sizeof(*b)); /* the histogram is large: not on the stack */
+    int rc = 2;
+    if (!b) return 2;
+    spate_config_init(&b->cfg);
+    spate_load_opts_init(&b->lo);
+    spate_hist_init(&b->t.hist);
+    if (!parse_args(b, argc, argv) && !shape(b)) rc = run(b);
+    spate_bench_errors_fini(&b->t.errors);
+    spate_bench_errors_fini(&b->t.setup);
     spate_args_req_fini(&b->req);
     free(b);
     return rc;

@@ -1,6 +1,8 @@
 /* Load generation for `spate bench`: one request rendered once and shared read-only, a fixed set
  * of connection slots kept busy (closed model) or fed from a fixed-rate schedule (open model).
- * The hot path allocates nothing: slots, connections and the request all live for the run. */
+ * Every slot's connection is set up before the measured period starts, so the period measures
+ * the number of open connections asked for, not a ramp. The hot path allocates nothing: slots,
+ * connections and the request all live for the run. */
 #include "buf.h"
 #include "clock.h"
 #include "conn.h"
@@ -30,9 +32,9 @@ struct load {
     int head;
     struct slot *slots;
     unsigned nslots;
-    uint64_t started, finished; /* requests */
-    uint64_t t0, end;           /* ns; end = 0 when bounded by count only */
-    int stopping;
+    uint64_t t_setup, t0;        /* ns: set-up began; the measured period began */
+    int stopping;                /* no new requests */
+    int cut;                     /* the run is over: duration ended, stop_fd, or out of memory */
     unsigned open;               /* slots with a live connection or one still to come */
     unsigned opening, next_open; /* connections being set up; first slot never opened */
     /* open model */
@@ -40,6 +42,8 @@ struct load {
     struct slot *free_head;    /* connected slots waiting for a scheduled request */
     struct spate_timer tick;
     struct spate_timer stop;
+    struct spate_timer progress;
+    struct spate_io stop_io;
     struct spate_load_report *rep;
 };
 
@@ -50,16 +54,26 @@ struct slot {
     struct spate_timer timer; /* request timeout, or the reconnect pause */
     uint64_t t_start;         /* latency origin of the request in flight, 0 = none */
     unsigned char busy, waiting_reconnect, is_free, opening;
+    unsigned char up;   /* c is connected (set-up or handshake done) */
+    unsigned char down; /* set-up failed: opened again when the measured period starts */
 };
 
 static const struct spate_conn_ops slot_ops;
 static void feed_slot(struct load *L, struct slot *s);
 static void opened(struct load *L, struct slot *s);
+static void reconnect_later(struct load *L, struct slot *s, uint64_t pause);
+
+void spate_load_opts_init(struct spate_load_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->connections = 64;
+    o->stop_fd = -1;
+}
 
 static int more_wanted(struct load *L)
 {
     if (L->stopping) return 0;
-    if (L->o->requests && L->started >= L->o->requests) return 0;
+    if (L->o->requests && L->rep->sent >= L->o->requests) return 0;
     return 1;
 }
 
@@ -76,50 +90,75 @@ static void record(struct load *L, struct slot *s, int status, enum spate_error_
     };
     s->t_start = 0;
     s->busy = 0;
-    L->finished++;
+    L->rep->finished++;
+    L->rep->responses += k == SPATE_OK;
     spate_loop_untimer(&L->ctx->loop, &s->timer);
     L->cb(L->user, &x);
-    if (L->o->requests && L->finished >= L->o->requests) L->stopping = 1;
+    if (L->o->requests && L->rep->finished >= L->o->requests) L->stopping = 1;
 }
 
 static void send_now(struct load *L, struct slot *s, uint64_t t_start)
 {
     s->busy = 1;
     s->t_start = t_start;
-    L->started++;
+    L->rep->sent++;
     spate_conn_send(s->c, L->wire.data, L->wire.len, L->head, NULL, NULL, NULL);
 }
-
-static void on_slot_timer(struct spate_timer *t);
 
 static void open_slot(struct load *L, struct slot *s, int again)
 {
     s->waiting_reconnect = 0;
+    s->down = 0;
     s->opening = 1;
     L->opening++;
     L->rep->connections_requested++;
     L->rep->reconnects += again != 0;
     s->c = spate_conn_open(L->ctx, &L->target, &slot_ops, s);
     if (!s->c) {
-        L->stopping = 1; /* out of memory: end the run, it cannot be measured honestly */
+        L->stopping = L->cut = 1; /* out of memory: end the run, it cannot be measured honestly */
         L->open--;
         opened(L, s);
     }
 }
 
+/* ---------- set-up: every connection before the measured period ---------- */
+
+static void start_measuring(struct load *L)
+{
+    struct spate_load_report *r = L->rep;
+    r->measuring = 1;
+    L->t0 = spate_clock_now();
+    r->setup_ns = L->t0 - L->t_setup;
+    r->connections_up = 0;
+    for (unsigned i = 0; i < L->nslots; i++)
+        r->connections_up += L->slots[i].up;
+    if (L->o->duration > 0)
+        spate_loop_timer(&L->ctx->loop, &L->stop, L->t0 + spate_clock_from_sec(L->o->duration));
+    for (unsigned i = 0; i < L->nslots && !L->cut; i++) {
+        struct slot *s = &L->slots[i];
+        if (s->up)
+            feed_slot(L, s);
+        else if (s->down)
+            reconnect_later(L, s, 0);
+    }
+}
+
 /* Opens never-opened slots while fewer than MAX_OPENING connections are being set up: 10,000
  * simultaneous TLS handshakes would each hold their handshake state at the same moment, and
- * that peak, not the steady state, would set the memory a run needs. */
+ * that peak, not the steady state, would set the memory a run needs. When the last one has come
+ * up or failed, the measured period starts. */
 static void open_more(struct load *L)
 {
     while (L->next_open < L->nslots && L->opening < MAX_OPENING) {
         if (!more_wanted(L)) {
             L->open -= L->nslots - L->next_open; /* these will never be opened */
             L->next_open = L->nslots;
-            return;
+            break;
         }
         open_slot(L, &L->slots[L->next_open++], 0);
     }
+    if (!L->rep->measuring && !L->cut && !L->opening && L->next_open == L->nslots)
+        start_measuring(L);
 }
 
 static void opened(struct load *L, struct slot *s)
@@ -130,9 +169,23 @@ static void opened(struct load *L, struct slot *s)
     open_more(L);
 }
 
+/* A connection lost before the measured period: the slot waits for it (a failure there is a
+ * set-up failure, not a failed request). */
+static void lost_in_setup(struct load *L, struct slot *s)
+{
+    if (s->up) L->rep->connections_up--;
+    s->up = 0;
+    spate_conn_close(s->c);
+    s->c = NULL;
+    s->down = 1;
+}
+
+/* ---------- the measured period ---------- */
+
 static void reconnect_later(struct load *L, struct slot *s, uint64_t pause)
 {
     s->c = NULL;
+    s->up = 0;
     if (!more_wanted(L)) {
         L->open--;
         return;
@@ -151,6 +204,7 @@ static void feed_slot(struct load *L, struct slot *s)
     if (!more_wanted(L)) {
         spate_conn_close(s->c);
         s->c = NULL;
+        s->up = 0;
         L->open--;
         return;
     }
@@ -196,9 +250,16 @@ static void on_tick(struct spate_timer *t)
 static void on_ready(struct spate_conn *c)
 {
     struct slot *s = c->user;
-    s->L->rep->connections_established++;
-    opened(s->L, s);
-    feed_slot(s->L, s);
+    struct load *L = s->L;
+    s->up = 1;
+    L->rep->connections_established++;
+    if (!L->rep->measuring) {
+        L->rep->connections_up++;
+        opened(L, s); /* the last one to come up starts the measured period */
+        return;
+    }
+    opened(L, s);
+    feed_slot(L, s);
 }
 
 static void on_done(struct spate_conn *c)
@@ -215,11 +276,23 @@ static void on_done(struct spate_conn *c)
     reconnect_later(L, s, 0);
 }
 
+static void setup_failed(struct load *L, struct slot *s, enum spate_error_kind k)
+{
+    struct spate_load_sample x = {.error = k, .message = L->ctx->msg, .setup = 1};
+    L->rep->setup_failed++;
+    lost_in_setup(L, s);
+    L->cb(L->user, &x);
+    opened(L, s);
+}
+
 static void on_fail(struct spate_conn *c, enum spate_error_kind k)
 {
     struct slot *s = c->user;
     struct load *L = s->L;
-    opened(L, s);
+    if (!L->rep->measuring) {
+        setup_failed(L, s, k);
+        return;
+    }
     int was_busy = s->busy;
     if (!was_busy && more_wanted(L)) {
         /* a connection that never came up fails the request it was to carry: in the closed
@@ -228,7 +301,7 @@ static void on_fail(struct spate_conn *c, enum spate_error_kind k)
         uint64_t due = L->interval ? L->t0 + L->next_k * L->interval : now;
         if (due <= now) {
             L->next_k += L->interval != 0;
-            L->started++;
+            L->rep->sent++;
             s->t_start = due;
             was_busy = 1;
         }
@@ -236,6 +309,8 @@ static void on_fail(struct spate_conn *c, enum spate_error_kind k)
     int established = c->state == SPATE_CONN_CLOSED && c->exchanges > 0;
     if (was_busy) record(L, s, 0, k, L->ctx->msg, 0);
     spate_conn_close(c);
+    s->c = NULL;
+    opened(L, s);
     reconnect_later(L, s, established ? 0 : RECONNECT_PAUSE);
 }
 
@@ -243,6 +318,10 @@ static void on_idle_dead(struct spate_conn *c)
 {
     struct slot *s = c->user;
     struct load *L = s->L;
+    if (!L->rep->measuring) {
+        lost_in_setup(L, s);
+        return;
+    }
     if (s->is_free) { /* unlink from the free list */
         for (struct slot **pp = &L->free_head; *pp; pp = &(*pp)->next_free)
             if (*pp == s) {
@@ -282,10 +361,77 @@ static void on_slot_timer(struct spate_timer *t)
     reconnect_later(L, s, 0);
 }
 
+/* ---------- the end of the run ---------- */
+
 static void on_stop(struct spate_timer *t)
 {
     struct load *L = (struct load *)((char *)t - offsetof(struct load, stop));
-    L->stopping = 1;
+    L->stopping = L->cut = 1;
+}
+
+static void on_stop_fd(struct spate_io *io, unsigned ev)
+{
+    struct load *L = (struct load *)((char *)io - offsetof(struct load, stop_io));
+    (void)ev;
+    L->stopping = L->cut = 1;
+    L->rep->interrupted = 1;
+    spate_loop_del(&L->ctx->loop, io); /* level-triggered and never drained here */
+}
+
+static void stamp(struct load *L, uint64_t now)
+{
+    if (L->rep->measuring)
+        L->rep->elapsed_ns = now - L->t0;
+    else
+        L->rep->setup_ns = now - L->t_setup;
+}
+
+static void on_progress(struct spate_timer *t)
+{
+    struct load *L = (struct load *)((char *)t - offsetof(struct load, progress));
+    uint64_t now = spate_clock_now();
+    stamp(L, now);
+    L->o->progress(L->user, L->rep);
+    spate_loop_timer(&L->ctx->loop, &L->progress, now + L->o->progress_ns);
+}
+
+/* Requests neither answered nor failed when the run ended: those in flight (latency origin
+ * known) and, in the open model, those due by now but never sent because every connection was
+ * busy. Counted apart with the age of the oldest; a wait so far is not a latency. */
+static void account_outstanding(struct load *L, uint64_t now)
+{
+    struct spate_load_report *r = L->rep;
+    uint64_t oldest = 0;
+    for (unsigned i = 0; i < L->nslots; i++) {
+        struct slot *s = &L->slots[i];
+        if (!s->busy) continue;
+        r->unfinished++;
+        if (s->t_start && now - s->t_start > oldest) oldest = now - s->t_start;
+    }
+    if (L->interval && r->measuring && now >= L->t0) {
+        uint64_t due = (now - L->t0) / L->interval + 1; /* requests 0 .. due-1 are due */
+        if (L->o->requests && due > L->o->requests) due = L->o->requests;
+        if (due > L->next_k) {
+            r->unsent = due - L->next_k;
+            uint64_t first = L->t0 + L->next_k * L->interval;
+            if (now - first > oldest) oldest = now - first;
+        }
+    }
+    r->oldest_ns = oldest;
+}
+
+static void finish_run(struct load *L)
+{
+    for (unsigned i = 0; i < L->nslots; i++) {
+        struct slot *s = &L->slots[i];
+        spate_loop_untimer(&L->ctx->loop, &s->timer);
+        if (s->c) spate_conn_close(s->c);
+    }
+    spate_loop_untimer(&L->ctx->loop, &L->tick);
+    spate_loop_untimer(&L->ctx->loop, &L->stop);
+    spate_loop_untimer(&L->ctx->loop, &L->progress);
+    spate_loop_del(&L->ctx->loop, &L->stop_io);
+    spate_loop_once(&L->ctx->loop, 0); /* reap the closed connections */
 }
 
 static int prepare(struct load *L, struct spate_url *u, char *err, size_t errlen)
@@ -315,43 +461,53 @@ static int prepare(struct load *L, struct spate_url *u, char *err, size_t errlen
     return spate_http1_render(&L->wire, &h, err, errlen);
 }
 
-/* At the end of an open-model run, requests still in flight and requests due but never sent
- * have waited at least until now: they are reported with that wait (a lower bound), so a
- * server that stalls through the end of the run cannot hide. */
-static void account_unfinished(struct load *L)
+static int watch(struct load *L, char *err, size_t errlen)
 {
-    uint64_t now = spate_clock_now();
-    struct spate_load_sample x = {.unfinished = 1, .message = "unfinished at the end of the run"};
-    for (unsigned i = 0; i < L->nslots; i++) {
-        struct slot *s = &L->slots[i];
-        if (s->busy && s->t_start) {
-            x.latency_ns = now - s->t_start;
-            L->cb(L->user, &x);
+    const struct spate_load_opts *o = L->o;
+    if (o->stop_fd >= 0) {
+        int rc = spate_loop_add(&L->ctx->loop, &L->stop_io, o->stop_fd, SPATE_EV_READ);
+        if (rc) {
+            snprintf(err, errlen, "cannot watch the stop descriptor: %s", strerror(-rc));
+            return rc;
         }
     }
-    uint64_t end = L->o->requests ? L->o->requests : UINT64_MAX;
-    for (uint64_t k = L->next_k; k < end; k++) {
-        uint64_t due = L->t0 + k * L->interval;
-        if (due > now || k - L->next_k >= 10000000) break;
-        if (now - due > L->rep->max_lag_ns) L->rep->max_lag_ns = now - due;
-        L->rep->late_sends += now - due > LATE_NS;
-        L->rep->unsent++;
-        x.latency_ns = now - due;
-        L->cb(L->user, &x);
-    }
+    if (o->progress && o->progress_ns)
+        spate_loop_timer(&L->ctx->loop, &L->progress, L->t_setup + o->progress_ns);
+    return 0;
 }
 
-static void finish_run(struct load *L)
+/* Runs until the count is reached (every request ended), the duration is over or stop_fd. */
+static int drive(struct load *L, char *err, size_t errlen)
 {
-    if (L->interval) account_unfinished(L);
-    for (unsigned i = 0; i < L->nslots; i++) {
-        struct slot *s = &L->slots[i];
-        spate_loop_untimer(&L->ctx->loop, &s->timer);
-        if (s->c) spate_conn_close(s->c);
+    struct spate_load_report *r = L->rep;
+    while (!L->cut) {
+        if (r->measuring && (!L->open || (L->stopping && r->finished >= r->sent))) break;
+        int rc = spate_loop_once(&L->ctx->loop, UINT64_MAX);
+        if (rc < 0) {
+            snprintf(err, errlen, "event loop failed: %s", strerror(-rc));
+            return rc;
+        }
     }
-    spate_loop_untimer(&L->ctx->loop, &L->tick);
-    spate_loop_untimer(&L->ctx->loop, &L->stop);
-    spate_loop_once(&L->ctx->loop, 0); /* reap the closed connections */
+    return 0;
+}
+
+static int alloc_slots(struct load *L, char *err, size_t errlen)
+{
+    const struct spate_load_opts *o = L->o;
+    L->nslots = o->connections ? o->connections : 64;
+    if (o->requests && o->requests < L->nslots) L->nslots = (unsigned)o->requests;
+    L->slots = calloc(L->nslots, sizeof(*L->slots));
+    if (!L->slots) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    for (unsigned i = 0; i < L->nslots; i++) {
+        L->slots[i].L = L;
+        spate_timer_init(&L->slots[i].timer, on_slot_timer);
+    }
+    L->open = L->nslots;
+    L->rep->connections_wanted = L->nslots;
+    return 0;
 }
 
 int spate_load_run(struct spate_engine *e, const struct spate_load_opts *o, spate_load_cb cb,
@@ -367,38 +523,26 @@ int spate_load_run(struct spate_engine *e, const struct spate_load_opts *o, spat
     L.cb = cb;
     L.user = user;
     L.rep = rep;
+    L.stop_io.fd = -1;
+    L.stop_io.cb = on_stop_fd;
     spate_buf_init(&L.wire);
     spate_timer_init(&L.tick, on_tick);
     spate_timer_init(&L.stop, on_stop);
+    spate_timer_init(&L.progress, on_progress);
     int rc = prepare(&L, &u, err, errlen);
     if (!rc && u.https) rc = spate_engine_need_tls(e, err, errlen);
-    L.nslots = o->connections ? o->connections : 64;
-    if (!rc && !(L.slots = calloc(L.nslots, sizeof(*L.slots)))) {
-        snprintf(err, errlen, "out of memory");
-        rc = -ENOMEM;
-    }
+    if (!rc) rc = alloc_slots(&L, err, errlen);
     if (rc) goto out;
     if (o->rate > 0) L.interval = (uint64_t)(1e9 / o->rate) ? (uint64_t)(1e9 / o->rate) : 1;
-    L.t0 = spate_clock_now();
-    if (o->duration > 0)
-        spate_loop_timer(&L.ctx->loop, &L.stop, L.t0 + spate_clock_from_sec(o->duration));
-    for (unsigned i = 0; i < L.nslots; i++) {
-        struct slot *s = &L.slots[i];
-        s->L = &L;
-        spate_timer_init(&s->timer, on_slot_timer);
+    L.t_setup = spate_clock_now();
+    rc = watch(&L, err, errlen);
+    if (!rc) {
+        open_more(&L);
+        rc = drive(&L, err, errlen);
     }
-    L.open = L.nslots;
-    open_more(&L);
-    while (L.open && !(L.stopping && L.o->duration > 0)) {
-        if (L.stopping && L.finished >= L.started) break;
-        rc = spate_loop_once(&L.ctx->loop, UINT64_MAX);
-        if (rc < 0) {
-            snprintf(err, errlen, "event loop failed: %s", strerror(-rc));
-            break;
-        }
-        rc = 0;
-    }
-    rep->elapsed_ns = spate_clock_now() - L.t0;
+    uint64_t now = spate_clock_now();
+    stamp(&L, now);
+    account_outstanding(&L, now);
     finish_run(&L);
 out:
     free(L.slots);

@@ -199,16 +199,33 @@ struct spate_stats {
 SPATE_API void spate_engine_stats(const struct spate_engine *e, struct spate_stats *out);
 
 /* Closed-model and open-model load generation (spate bench): one request, rendered once,
- * sent over `connections` connections again and again. */
+ * sent over `connections` connections again and again.
+ *
+ * A run has two phases. Set-up opens every connection (at most 256 handshakes at once) and
+ * nothing is measured; the measured period starts when each connection has come up or failed,
+ * so the load measured is the load asked for. Connections that failed set-up are opened again
+ * during the measured period, where each failure costs a request (closed model) or fails a due
+ * request (open model). */
+struct spate_load_report;
 struct spate_load_opts {
     struct spate_request req; /* method, url, headers, body; callbacks unused */
-    unsigned connections;     /* [64] */
-    double duration;          /* seconds, 0 = until `requests` are done */
+    unsigned connections;     /* [64]; never more are opened than `requests` */
+    double duration;          /* seconds of measured period, 0 = until `requests` are done */
     uint64_t requests;        /* total, 0 = until `duration` ends */
     double rate;              /* open model: requests per second, 0 = closed model */
     uint64_t timeout_ns;      /* per request, 0 = none */
     const char *user_agent;   /* NULL or "" = none */
+    /* The run ends early, as if the duration were over, when this descriptor becomes readable
+     * (a signal's self-pipe, say). Watched, never read or closed. -1 = none [-1] */
+    int stop_fd;
+    /* Called every progress_ns of the run (set-up included) with the report so far;
+     * NULL or 0 = never [NULL]. */
+    void (*progress)(void *user, const struct spate_load_report *sofar);
+    uint64_t progress_ns;
 };
+
+/* Fills the defaults shown in brackets above (zero elsewhere). */
+SPATE_API void spate_load_opts_init(struct spate_load_opts *o);
 
 struct spate_load_sample {
     uint64_t latency_ns; /* from the scheduled start (open model) or the send (closed) */
@@ -216,21 +233,37 @@ struct spate_load_sample {
     enum spate_error_kind error;
     const char *message; /* cause when error != SPATE_OK */
     uint64_t bytes;      /* response bytes on the wire (headers + body) */
-    int unfinished;      /* open model, end of run: still waiting (latency so far) */
+    int setup;           /* a connection that failed during set-up: not a request */
 };
 
 struct spate_load_report {
-    uint64_t elapsed_ns;
-    uint64_t connections_requested, connections_established, reconnects;
-    uint64_t max_lag_ns; /* open model: the furthest sending fell behind schedule */
+    /* set-up */
+    uint64_t connections_wanted; /* min(connections, requests) */
+    uint64_t connections_up;     /* up when the measured period started */
+    uint64_t setup_failed;       /* connections that failed during set-up */
+    uint64_t setup_ns;           /* how long set-up took (so far, while it runs) */
+    int measuring;               /* the measured period has started */
+    int interrupted;             /* stop_fd ended the run */
+    /* measured period */
+    uint64_t elapsed_ns; /* its length (so far, while it runs) */
+    uint64_t sent;       /* requests started: written, or failed before a connection came up */
+    uint64_t finished;   /* requests that ended: a response or an error */
+    uint64_t responses;  /* ... of which a complete response (any status) */
+    uint64_t connections_requested, connections_established, reconnects; /* set-up included */
+    uint64_t max_lag_ns; /* open model: the furthest a send fell behind its schedule */
     uint64_t late_sends; /* open model: requests sent more than 1 ms after their slot */
-    uint64_t unsent;     /* open model: requests due by the end but never sent */
+    /* at the end: requests neither answered nor failed, never in the samples */
+    uint64_t unfinished; /* sent and still waiting when the period was cut off */
+    uint64_t unsent;     /* open model: due by the end but never sent */
+    uint64_t oldest_ns;  /* age of the oldest of these (open model: from its scheduled start) */
 };
 
+/* Called once per finished request, and once per connection that failed during set-up. */
 typedef void (*spate_load_cb)(void *user, const struct spate_load_sample *s);
 
-/* Runs the load to completion; cb is called once per finished request. 0 or negative error
- * (err naming it). */
+/* Runs the load to completion (or to the end of the duration, or to stop_fd); cb is called
+ * once per finished request. rep is filled in as the run goes and complete on return.
+ * 0 or negative error (err naming it). */
 SPATE_API int spate_load_run(struct spate_engine *e, const struct spate_load_opts *o,
                              spate_load_cb cb, void *user, struct spate_load_report *rep, char *err,
                              size_t errlen);

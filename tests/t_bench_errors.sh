@@ -5,7 +5,7 @@
 # and the connection counters.
 . "$(dirname "$0")/lib/tap.sh"
 require_spate
-plan 43
+plan 45
 
 SPATE_TIMEOUT=20
 tmpdir T
@@ -85,14 +85,17 @@ is "$(J hang "$(logged /case/hang/b) >= j['requests']")" true "hang: the server 
 within 4; ok $? "hang -d 2: ends in < 4 s (${ELAPSED}s)"
 sanitizer_clean "$(err hang)" "hang: no sanitizer report"
 
-# --- some fail, some succeed: exit 0 ----------------------------------------------------------------------
+# --- some fail, some succeed: exit 1 unless --max-errors allows them ------------------------------------
 # close_next answers the first request of a connection and closes on the next one.
 run mix bench -n 20 -c 2 --json "$S/close_next/b"
-is "$RC" 0 "mix: exit 0 when some requests succeeded"
+is "$RC" 1 "mix: exit 1 when some requests failed (--max-errors 0)"
 is "$(J mix "(j['requests'], j['ok'] + j['errors'], j['ok'] > 0, j['errors'] > 0, j['status'] == {'200': j['ok']})")" \
     '[20, 20, true, true, true]' "mix: 20 requests, some ok, some errors ($(J mix "(j['ok'], j['errors'], sorted(j['errors_by_kind']))"))"
 is "$(J mix "j['connections_requested'] == j['connections'] + j['reconnects']")" true \
     "mix: connections_requested == -c + reconnects"
+run mixmax bench -n 20 -c 2 --max-errors 20 --json "$S/close_next/b"
+is "$RC:$(J mixmax "(j['failed'] == j['errors'] > 0, j['result'])")" '0:[true, {"ok": true, "reasons": []}]' \
+    "mix --max-errors 20: exit 0, the failures counted ($(J mixmax "j['failed']"))"
 
 run slow bench -n 8 -c 4 --timeout 1 --json "$S/slow/300"
 is "$RC" 0 "slow 0.3 s answers within --timeout 1: exit 0"
@@ -104,6 +107,7 @@ run s503 bench -n 20 -c 2 --json "$S/status/503"
 is "$(J s503 "(j['requests'], j['status'])")" '[20, {"503": 20}]' "503: counted by status"
 is "$(J s503 "(j['errors'], j['errors_by_kind'])")" '[0, {}]' "503: an answered request is not a transport error"
 is "$(J s503 "j['bytes'] > 0 and j['latency']['max'] > 0")" true "503: bytes and latency recorded"
+is "$RC:$(J s503 "(j['responses'], j['failed'], j['ok'])")" '1:[20, 20, 0]' "503: 20 responses, all failed requests: exit 1"
 
 sanitizer_sweep "no sanitizer report in any run"
 done_testing
