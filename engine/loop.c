@@ -1,6 +1,6 @@
 /* Reactor core shared by the backends; the backend is chosen by including one poll_*.c.h. A
- * backend only registers interest and, in backend_wait, fills l->ready with what it saw; the
- * merging and dispatching of those events happens here, the same for every backend. */
+ * backend only registers interest and, in backend_wait, reports what it saw through note_event;
+ * merging those events per handle and dispatching them happens here, the same for every backend. */
 #include "loop.h"
 #include "clock.h"
 #include <errno.h>
@@ -10,6 +10,29 @@
 #include <unistd.h>
 
 #define SPATE_LOOP_BATCH 512
+
+/* A backend's wait reports each event through here, m being the entries made so far in
+ * l->ready; returns the new count. All events of one handle fold into one entry (the union of
+ * their flags, the last errno), placed at the handle's first event: kqueue reports READ and WRITE
+ * apart, and a handle must not run twice in a batch. O(1): io->slot says where the handle's
+ * entry is, checked against the entry itself (a slot left from an earlier batch points past the
+ * end or at another handle). */
+static inline int note_event(struct spate_loop *l, int m, struct spate_io *io, unsigned events,
+                             int err)
+{
+    struct spate_event *ev = l->ready;
+    unsigned s = io->slot;
+    if (s < (unsigned)m && ev[s].io == io) {
+        ev[s].events |= events;
+        if (err) ev[s].err = err;
+        return m;
+    }
+    io->slot = (unsigned)m;
+    ev[m].io = io;
+    ev[m].events = events;
+    ev[m].err = err;
+    return m + 1;
+}
 
 #if defined(SPATE_LOOP_BACKEND) /* a white-box test's own backend (tests/test_dispatch.c) */
 #include SPATE_LOOP_BACKEND
@@ -66,8 +89,7 @@ int spate_loop_add(struct spate_loop *l, struct spate_io *io, int fd, unsigned m
 {
     io->fd = fd;
     io->mask = mask;
-    io->gen++; /* a new registration: events collected for the old one are stale */
-    io->slot = UINT_MAX;
+    io->slot = UINT_MAX; /* a new registration: an entry for the old one in this batch is stale */
     int rc = backend_add(l, io);
     if (rc < 0) io->fd = -1;
     return rc;
@@ -89,7 +111,7 @@ void spate_loop_del(struct spate_loop *l, struct spate_io *io)
     backend_del(l, io);
     io->fd = -1;
     io->mask = 0;
-    io->gen++;
+    io->slot = UINT_MAX;
 }
 
 void spate_loop_defer(struct spate_loop *l, struct spate_reap *r)
@@ -127,41 +149,17 @@ static int wait_napping(struct spate_loop *l, uint64_t timeout_ns)
     return backend_wait(l, timeout_ns == UINT64_MAX ? UINT64_MAX : timeout_ns - nap);
 }
 
-/* Folds the batch's events in place so each handle appears once, with the union of its flags,
- * in the order of its first event; remembers each handle's generation as the wait left it.
- * O(1) per event: io->slot says where the handle's entry is, checked against the entry itself
- * (a slot left over from an earlier batch points past the end or at another handle). */
-static int merge(struct spate_loop *l, int n)
-{
-    struct spate_event *ev = l->ready;
-    int m = 0;
-    for (int i = 0; i < n; i++) {
-        struct spate_io *io = ev[i].io;
-        unsigned s = io->slot;
-        if (s < (unsigned)m && ev[s].io == io) {
-            ev[s].events |= ev[i].events;
-            if (ev[i].err) ev[s].err = ev[i].err;
-            continue;
-        }
-        io->slot = (unsigned)m;
-        ev[m] = ev[i];
-        ev[m].gen = io->gen;
-        m++;
-    }
-    return m;
-}
-
 /* One callback per handle. A callback may delete, re-add (the same or another fd) or close any
- * handle; the generation tells which later entries of the batch no longer belong to the handle's
- * current registration (the fd cannot: failover reuses the handle, c-ares reuses fd numbers).
- * The handles themselves stay valid until run_reap, after the batch. */
+ * handle: add and del void io->slot, so a later entry whose handle no longer points back at it
+ * was collected for a registration that is gone, and is dropped (the fd cannot tell: failover
+ * re-adds the same handle, c-ares reuses fd numbers). Handles stay valid until run_reap. */
 static int dispatch(struct spate_loop *l, int n)
 {
     struct spate_event *ev = l->ready;
     int calls = 0;
     for (int i = 0; i < n; i++) {
         struct spate_io *io = ev[i].io;
-        if (io->gen != ev[i].gen) continue;
+        if (io->slot != (unsigned)i) continue;
         io->err = ev[i].err;
         io->cb(io, ev[i].events);
         calls++;
@@ -184,7 +182,6 @@ int spate_loop_once(struct spate_loop *l, uint64_t timeout_ns)
         l->last_events = 0;
         return n;
     }
-    n = merge(l, n);
     l->last_events = (unsigned)n; /* handles, not backend events: what a nap would gather */
     n = dispatch(l, n);
     run_reap(l);

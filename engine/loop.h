@@ -23,17 +23,15 @@ struct spate_io {
     spate_io_cb cb;
     int err;       /* in the callback: the errno the backend gave with SPATE_EV_ERROR (kqueue's
                       EV_EOF/EV_ERROR carry it), 0 when it gave none (epoll never does) */
-    unsigned gen;  /* loop.c: bumped by add and del, so an event collected for an earlier
-                      registration of this handle is recognised as stale */
-    unsigned slot; /* loop.c: where this handle's event sits in the batch being merged */
+    unsigned slot; /* loop.c: the handle's entry in the batch being dispatched; add and del
+                      void it, which marks an entry collected before them as stale */
 };
 
-/* One readiness report from a backend's wait: what loop.c merges and dispatches. */
+/* One handle's readiness in a batch: what a backend's wait reports and loop.c dispatches. */
 struct spate_event {
     struct spate_io *io;
     unsigned events; /* SPATE_EV_* */
     int err;         /* errno behind SPATE_EV_ERROR, 0 if unknown */
-    unsigned gen;    /* io->gen when the wait returned (set by loop.c) */
 };
 
 /* Work to run after the current batch of events has been dispatched: lets an object that is
@@ -51,7 +49,7 @@ struct spate_loop {
     uint64_t batch; /* counts waits: work done between two waits shares a batch number */
     void *events;   /* backend event array */
     int nevents;
-    struct spate_event *ready; /* the last wait's events, translated by the backend */
+    struct spate_event *ready; /* the last wait's events, one per handle (backend + loop.c) */
     uint64_t nap_ns;      /* > 0: the owner allows a nap before a wait that would block (loop.c) */
     uint64_t wake, cycle; /* when the last wait ended, and how long after the one before */
     unsigned last_events; /* handles the last wait found ready (a nap gathers handles) */

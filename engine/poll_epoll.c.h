@@ -1,4 +1,4 @@
-/* epoll backend, included by loop.c on Linux. One epoll event per fd, so loop.c merges nothing. */
+/* epoll backend, included by loop.c on Linux. */
 #include <sys/epoll.h>
 #include <time.h>
 
@@ -85,23 +85,22 @@ static int wait_events(struct spate_loop *l, uint64_t timeout_ns)
     return epoll_wait(l->bfd, evs, l->nevents, ms);
 }
 
-/* Fills l->ready with the ready handles; loop.c dispatches them. */
+/* Reports the ready handles into l->ready; loop.c dispatches them. */
 static int backend_wait(struct spate_loop *l, uint64_t timeout_ns)
 {
     int n = wait_events(l, timeout_ns);
     if (n < 0) return errno == EINTR ? 0 : -errno;
     struct epoll_event *evs = l->events;
-    struct spate_event *out = l->ready;
+    int m = 0;
     for (int i = 0; i < n; i++) {
         uint32_t e = evs[i].events;
-        unsigned m = 0;
-        if (e & (EPOLLIN | EPOLLRDHUP)) m |= SPATE_EV_READ;
-        if (e & EPOLLOUT) m |= SPATE_EV_WRITE;
+        unsigned f = 0;
+        if (e & (EPOLLIN | EPOLLRDHUP)) f |= SPATE_EV_READ;
+        if (e & EPOLLOUT) f |= SPATE_EV_WRITE;
         /* the peer's FIN may ride on the last data: the handler must read on to the EOF */
-        if (e & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)) m |= SPATE_EV_ERROR;
-        out[i].io = evs[i].data.ptr;
-        out[i].events = m;
-        out[i].err = 0; /* epoll does not say which error: the handler's I/O learns it */
+        if (e & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)) f |= SPATE_EV_ERROR;
+        /* epoll does not say which error: the handler's I/O learns it */
+        m = note_event(l, m, evs[i].data.ptr, f, 0);
     }
-    return n;
+    return m;
 }

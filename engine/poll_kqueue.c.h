@@ -116,20 +116,20 @@ static int backend_add(struct spate_loop *l, struct spate_io *io)
     return rc;
 }
 
-/* One kernel event as a loop event. EV_EOF (the peer's FIN, or a socket error such as a refused
+/* Reports one kernel event. EV_EOF (the peer's FIN, or a socket error such as a refused
  * connect) carries the socket's pending error in fflags; EV_ERROR carries an errno in data. */
-static void translate(const struct kevent *k, struct spate_event *out)
+static int report(struct spate_loop *l, int m, const struct kevent *k)
 {
-    out->io = (struct spate_io *)(uintptr_t)k->udata;
-    out->events = k->filter == EVFILT_WRITE ? SPATE_EV_WRITE : SPATE_EV_READ;
-    out->err = 0;
+    unsigned f = k->filter == EVFILT_WRITE ? SPATE_EV_WRITE : SPATE_EV_READ;
+    int err = 0;
     if (k->flags & EV_ERROR) {
-        out->events |= SPATE_EV_ERROR;
-        out->err = (int)k->data;
+        f |= SPATE_EV_ERROR;
+        err = (int)k->data;
     } else if (k->flags & EV_EOF) {
-        out->events |= SPATE_EV_ERROR;
-        out->err = (int)k->fflags;
+        f |= SPATE_EV_ERROR;
+        err = (int)k->fflags;
     }
+    return note_event(l, m, (struct spate_io *)(uintptr_t)k->udata, f, err);
 }
 
 static int backend_wait(struct spate_loop *l, uint64_t timeout_ns)
@@ -144,7 +144,8 @@ static int backend_wait(struct spate_loop *l, uint64_t timeout_ns)
     struct kevent *evs = l->events;
     int n = kevent(l->bfd, NULL, 0, evs, l->nevents, tp);
     if (n < 0) return errno == EINTR ? 0 : -kq_errno();
+    int m = 0;
     for (int i = 0; i < n; i++)
-        translate(&evs[i], &l->ready[i]);
-    return n;
+        m = report(l, m, &evs[i]);
+    return m; /* handles: READ and WRITE of one socket are one entry */
 }

@@ -1,6 +1,6 @@
 /* A scripted loop backend for tests/test_dispatch.c (included by engine/loop.c there): each wait
- * returns the events the test queued with script(), in the order given, as a kqueue or epoll
- * wait would hand them to loop.c; registrations are only recorded. Never blocks. */
+ * reports the events the test queued with script(), in the order given, to loop.c as a kqueue
+ * or epoll wait would; registrations are only counted. Never blocks. */
 #include <time.h>
 
 static struct spate_event script_q[SPATE_LOOP_BATCH];
@@ -60,9 +60,9 @@ static int backend_wait(struct spate_loop *l, uint64_t timeout_ns)
         nanosleep(&ts, NULL);
         script_sleep = 0;
     }
-    int n = script_n;
-    for (int i = 0; i < n; i++)
-        l->ready[i] = script_q[i];
+    int m = 0;
+    for (int i = 0; i < script_n; i++)
+        m = note_event(l, m, script_q[i].io, script_q[i].events, script_q[i].err);
     script_n = 0;
-    return n;
+    return m;
 }

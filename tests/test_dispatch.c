@@ -152,7 +152,7 @@ static void test_stale(void)
     is_int(spate_loop_once(&L, 0), 1, "a handle closed earlier in the batch: 1 call");
     is_int(b.calls, 0, "  the closed handle's queued event never arrives");
 
-    /* another handle, re-registered with the same fd number: only a generation tells */
+    /* another handle, re-registered with the same fd number: the fd cannot tell it is stale */
     reg(&a, 40);
     reg(&b, 41);
     victim = &b;
