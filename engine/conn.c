@@ -281,9 +281,10 @@ static void start_tls(struct spate_conn *c)
 static void check_connect(struct spate_conn *c, unsigned ev)
 {
     if (!(ev & (SPATE_EV_WRITE | SPATE_EV_ERROR))) return;
-    int err = 0;
+    /* kqueue hands the socket error over with the event; epoll leaves it to SO_ERROR */
+    int err = (ev & SPATE_EV_ERROR) ? c->io.err : 0;
     socklen_t len = sizeof(err);
-    if (getsockopt(c->tr.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+    if (!err && getsockopt(c->tr.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
     if (err == EINPROGRESS || (err == 0 && !(ev & SPATE_EV_WRITE))) return;
     if (err) {
         connect_failed(c, err);

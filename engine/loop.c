@@ -1,14 +1,42 @@
-/* Reactor core shared by the backends; the backend is chosen by including one poll_*.c.h. */
+/* Reactor core shared by the backends; the backend is chosen by including one poll_*.c.h. A
+ * backend only registers interest and, in backend_wait, reports what it saw through note_event;
+ * merging those events per handle and dispatching them happens here, the same for every backend. */
 #include "loop.h"
 #include "clock.h"
 #include <errno.h>
+#include <limits.h>
 #include <time.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #define SPATE_LOOP_BATCH 512
 
-#if defined(__linux__)
+/* A backend's wait reports each event through here, m being the entries made so far in
+ * l->ready; returns the new count. All events of one handle fold into one entry (the union of
+ * their flags, the last errno), placed at the handle's first event: kqueue reports READ and WRITE
+ * apart, and a handle must not run twice in a batch. O(1): io->slot says where the handle's
+ * entry is, checked against the entry itself (a slot left from an earlier batch points past the
+ * end or at another handle). */
+static inline int note_event(struct spate_loop *l, int m, struct spate_io *io, unsigned events,
+                             int err)
+{
+    struct spate_event *ev = l->ready;
+    unsigned s = io->slot;
+    if (s < (unsigned)m && ev[s].io == io) {
+        ev[s].events |= events;
+        if (err) ev[s].err = err;
+        return m;
+    }
+    io->slot = (unsigned)m;
+    ev[m].io = io;
+    ev[m].events = events;
+    ev[m].err = err;
+    return m + 1;
+}
+
+#if defined(SPATE_LOOP_BACKEND) /* a white-box test's own backend (tests/test_dispatch.c) */
+#include SPATE_LOOP_BACKEND
+#elif defined(__linux__)
 #include "poll_epoll.c.h"
 #elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__)
 #include "poll_kqueue.c.h"
@@ -24,8 +52,18 @@ int spate_loop_init(struct spate_loop *l)
     l->cycle = UINT64_MAX; /* no wake-up seen yet: no reason to nap */
     l->last_events = 0;
     l->nap_ns = 0;
+    l->batch = 0;
     l->nevents = SPATE_LOOP_BATCH;
-    return backend_init(l);
+    l->bfd = -1; /* a failed init leaves nothing for spate_loop_fini to close or free twice */
+    l->events = NULL;
+    l->ready = calloc((size_t)l->nevents, sizeof(*l->ready));
+    if (!l->ready) return -ENOMEM;
+    int rc = backend_init(l);
+    if (rc < 0) {
+        free(l->ready);
+        l->ready = NULL;
+    }
+    return rc;
 }
 
 static void run_reap(struct spate_loop *l)
@@ -42,6 +80,8 @@ void spate_loop_fini(struct spate_loop *l)
     if (!l) return;
     run_reap(l);
     backend_fini(l);
+    free(l->ready);
+    l->ready = NULL;
     spate_timer_heap_fini(&l->timers);
 }
 
@@ -49,6 +89,7 @@ int spate_loop_add(struct spate_loop *l, struct spate_io *io, int fd, unsigned m
 {
     io->fd = fd;
     io->mask = mask;
+    io->slot = UINT_MAX; /* a new registration: an entry for the old one in this batch is stale */
     int rc = backend_add(l, io);
     if (rc < 0) io->fd = -1;
     return rc;
@@ -70,6 +111,7 @@ void spate_loop_del(struct spate_loop *l, struct spate_io *io)
     backend_del(l, io);
     io->fd = -1;
     io->mask = 0;
+    io->slot = UINT_MAX;
 }
 
 void spate_loop_defer(struct spate_loop *l, struct spate_reap *r)
@@ -107,6 +149,24 @@ static int wait_napping(struct spate_loop *l, uint64_t timeout_ns)
     return backend_wait(l, timeout_ns == UINT64_MAX ? UINT64_MAX : timeout_ns - nap);
 }
 
+/* One callback per handle. A callback may delete, re-add (the same or another fd) or close any
+ * handle: add and del void io->slot, so a later entry whose handle no longer points back at it
+ * was collected for a registration that is gone, and is dropped (the fd cannot tell: failover
+ * re-adds the same handle, c-ares reuses fd numbers). Handles stay valid until run_reap. */
+static int dispatch(struct spate_loop *l, int n)
+{
+    struct spate_event *ev = l->ready;
+    int calls = 0;
+    for (int i = 0; i < n; i++) {
+        struct spate_io *io = ev[i].io;
+        if (io->slot != (unsigned)i) continue;
+        io->err = ev[i].err;
+        io->cb(io, ev[i].events);
+        calls++;
+    }
+    return calls;
+}
+
 int spate_loop_once(struct spate_loop *l, uint64_t timeout_ns)
 {
     uint64_t next = spate_loop_next_timeout(l);
@@ -114,11 +174,16 @@ int spate_loop_once(struct spate_loop *l, uint64_t timeout_ns)
     if (l->reap) timeout_ns = 0;
     l->batch++; /* before the wait: anything made idle after it belongs to the next batch */
     int n = wait_napping(l, timeout_ns);
+    /* before any callback: what the callbacks stamp with l->now happened after the wait */
     l->now = spate_clock_now();
     l->cycle = l->now - l->wake;
     l->wake = l->now;
-    l->last_events = n > 0 ? (unsigned)n : 0;
-    if (n < 0) return n;
+    if (n < 0) {
+        l->last_events = 0;
+        return n;
+    }
+    l->last_events = (unsigned)n; /* handles, not backend events: what a nap would gather */
+    n = dispatch(l, n);
     run_reap(l);
     n += (int)spate_timer_run(&l->timers, l->now);
     run_reap(l);

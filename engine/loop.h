@@ -13,12 +13,25 @@
 #define SPATE_EV_EDGE 8u /* registration flag: edge-triggered (report each new readiness once) */
 
 struct spate_io;
+/* Called at most once per handle per wait, with the union of everything the backend reported
+ * for it in that wait (kqueue reports READ and WRITE apart; the loop merges them). */
 typedef void (*spate_io_cb)(struct spate_io *io, unsigned events);
 
 struct spate_io {
     int fd;        /* -1 when not registered */
     unsigned mask; /* registered interest, SPATE_EV_* */
     spate_io_cb cb;
+    int err;       /* in the callback: the errno the backend gave with SPATE_EV_ERROR (kqueue's
+                      EV_EOF/EV_ERROR carry it), 0 when it gave none (epoll never does) */
+    unsigned slot; /* loop.c: the handle's entry in the batch being dispatched; add and del
+                      void it, which marks an entry collected before them as stale */
+};
+
+/* One handle's readiness in a batch: what a backend's wait reports and loop.c dispatches. */
+struct spate_event {
+    struct spate_io *io;
+    unsigned events; /* SPATE_EV_* */
+    int err;         /* errno behind SPATE_EV_ERROR, 0 if unknown */
 };
 
 /* Work to run after the current batch of events has been dispatched: lets an object that is
@@ -36,9 +49,10 @@ struct spate_loop {
     uint64_t batch; /* counts waits: work done between two waits shares a batch number */
     void *events;   /* backend event array */
     int nevents;
+    struct spate_event *ready; /* the last wait's events, one per handle (backend + loop.c) */
     uint64_t nap_ns;      /* > 0: the owner allows a nap before a wait that would block (loop.c) */
     uint64_t wake, cycle; /* when the last wait ended, and how long after the one before */
-    unsigned last_events; /* I/O events the last wait returned */
+    unsigned last_events; /* handles the last wait found ready (a nap gathers handles) */
 };
 
 /* Returns 0 or -errno. */
@@ -56,8 +70,10 @@ void spate_loop_del(struct spate_loop *l, struct spate_io *io);
 /* Queues r to run after the current dispatch batch (or at the end of the next spate_loop_once). */
 void spate_loop_defer(struct spate_loop *l, struct spate_reap *r);
 
-/* Waits at most timeout_ns (UINT64_MAX = until the next timer or forever, 0 = poll), then runs
- * ready I/O callbacks, due timers and deferred work. Returns events+timers handled, or -errno. */
+/* Waits at most timeout_ns (UINT64_MAX = until the next timer or forever, 0 = poll), refreshes
+ * l->now, then runs ready I/O callbacks (one per handle; none for a handle deleted or re-added by
+ * an earlier callback of the same batch), due timers and deferred work. Returns I/O callbacks
+ * plus timers run, or -errno. */
 int spate_loop_once(struct spate_loop *l, uint64_t timeout_ns);
 
 /* Nanoseconds until the earliest timer (0 if due), or UINT64_MAX when no timer is armed. */

@@ -85,21 +85,22 @@ static int wait_events(struct spate_loop *l, uint64_t timeout_ns)
     return epoll_wait(l->bfd, evs, l->nevents, ms);
 }
 
+/* Reports the ready handles into l->ready; loop.c dispatches them. */
 static int backend_wait(struct spate_loop *l, uint64_t timeout_ns)
 {
     int n = wait_events(l, timeout_ns);
     if (n < 0) return errno == EINTR ? 0 : -errno;
     struct epoll_event *evs = l->events;
+    int m = 0;
     for (int i = 0; i < n; i++) {
-        struct spate_io *io = evs[i].data.ptr;
         uint32_t e = evs[i].events;
-        unsigned m = 0;
-        if (e & (EPOLLIN | EPOLLRDHUP)) m |= SPATE_EV_READ;
-        if (e & EPOLLOUT) m |= SPATE_EV_WRITE;
+        unsigned f = 0;
+        if (e & (EPOLLIN | EPOLLRDHUP)) f |= SPATE_EV_READ;
+        if (e & EPOLLOUT) f |= SPATE_EV_WRITE;
         /* the peer's FIN may ride on the last data: the handler must read on to the EOF */
-        if (e & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)) m |= SPATE_EV_ERROR;
-        if (io->fd >= 0) /* a handle closed earlier in this batch ignores stale events */
-            io->cb(io, m);
+        if (e & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)) f |= SPATE_EV_ERROR;
+        /* epoll does not say which error: the handler's I/O learns it */
+        m = note_event(l, m, evs[i].data.ptr, f, 0);
     }
-    return n;
+    return m;
 }

@@ -1,6 +1,6 @@
 /* Unit tests for engine/loop.c with the epoll/kqueue backend: readiness over a socketpair
- * (level and edge triggered), unregistering, timers through spate_loop_once, deferred work, and
- * sub-millisecond timers. */
+ * (level and edge triggered), unregistering, timers through spate_loop_once, deferred work,
+ * sub-millisecond timers, l->now as callbacks see it, and naps. */
 #include "clock.h"
 #include "loop.h"
 #include "tap.h"
@@ -405,6 +405,50 @@ static int first_batch(uint64_t nap_ns, int slow_before)
     return n;
 }
 
+/* ---------- l->now in callbacks ---------- */
+
+/* The callback of a blocking wait sees l->now read after the wait ended, not the time before
+ * it began: a child writes, 200 ms after the wait starts, the monotonic time of its write. */
+static struct spate_loop nl;
+static uint64_t now_in_cb, written_at;
+
+static void on_stamped(struct spate_io *io, unsigned ev)
+{
+    (void)ev;
+    now_in_cb = nl.now;
+    if (read(io->fd, &written_at, sizeof written_at) != (ssize_t)sizeof written_at) written_at = 0;
+}
+
+static void test_now(void)
+{
+    int p[2];
+    if (spate_loop_init(&nl) || pipe(p)) {
+        ok(0, "now setup");
+        return;
+    }
+    struct spate_io io = {.fd = -1, .cb = on_stamped};
+    spate_loop_add(&nl, &io, p[0], SPATE_EV_READ);
+    spate_loop_once(&nl, 0); /* l->now is now from before the child exists */
+    pid_t pid = fork();
+    if (pid == 0) {
+        usleep(200 * 1000);
+        uint64_t t = spate_clock_now();
+        _exit(write(p[1], &t, sizeof t) == (ssize_t)sizeof t ? 0 : 1);
+    }
+    alarm(10);
+    int n = spate_loop_once(&nl, 5 * SPATE_NS_PER_SEC);
+    alarm(0);
+    reap_child(pid);
+    is_int(n, 1, "the child's write ends a blocking wait");
+    ok(written_at && now_in_cb >= written_at,
+       "the callback's l->now is not before the write it reports (%lld us after)",
+       (long long)((int64_t)(now_in_cb - written_at) / 1000));
+    spate_loop_del(&nl, &io);
+    close(p[0]);
+    close(p[1]);
+    spate_loop_fini(&nl);
+}
+
 static int nap_timer_fired;
 static void on_nap_timer(struct spate_timer *t)
 {
@@ -448,6 +492,7 @@ int main(void)
     test_submillisecond();
     test_defer();
     test_stale();
+    test_now();
     test_nap();
     return done();
 }
