@@ -8,8 +8,8 @@ static const char digits2[] = "0001020304050607080910111213141516171819202122232
                               "34353637383940414243444546474849505152535455565758596061626364656667"
                               "6869707172737475767778798081828384858687888990919293949596979899";
 
-/* Appends "S.UUUUUU" for a duration in seconds; printf's float path is the costliest thing a
- * result line would otherwise do, and five of these are in every line. */
+/* Appends "S.UUUUUU" for seconds (a duration, or the start's Unix time); printf's float path is
+ * the costliest thing a result line would otherwise do, and seven of these are in every line. */
 static void add_secs(char **p, double s)
 {
     unsigned long long us = s > 0 ? (unsigned long long)(s * 1e6 + 0.5) : 0;
@@ -39,17 +39,30 @@ static int add_time(struct spate_buf *b, const struct spate_timing *t)
         const char *s;
         size_t n;
     } keys[] = {KEY(",\"time\":{\"dns\":"), KEY(",\"connect\":"), KEY(",\"tls\":"),
-                KEY(",\"ttfb\":"), KEY(",\"total\":")};
+                KEY(",\"ttfb\":"),          KEY(",\"total\":"),   KEY(",\"elapsed\":")};
 #undef KEY
-    const double v[] = {t->dns, t->connect, t->tls, t->ttfb, t->total};
-    if (spate_buf_reserve(b, 5 * (16 + 32) + 2)) return -1;
+    const double v[] = {t->dns, t->connect, t->tls, t->ttfb, t->total, t->elapsed};
+    if (spate_buf_reserve(b, 6 * (16 + 32) + 2)) return -1;
     char *p = b->data + b->len;
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 6; i++) {
         memcpy(p, keys[i].s, keys[i].n);
         p += keys[i].n;
         add_secs(&p, v[i]);
     }
     *p++ = '}';
+    b->len = (size_t)(p - b->data);
+    return 0;
+}
+
+/* "start": the first attempt's wall-clock start, or null when there was none. */
+static int add_start(struct spate_buf *b, double start)
+{
+    if (!(start > 0)) return spate_buf_adds(b, ",\"start\":null");
+    if (spate_buf_reserve(b, 16 + 32)) return -1;
+    char *p = b->data + b->len;
+    memcpy(p, ",\"start\":", 9);
+    p += 9;
+    add_secs(&p, start);
     b->len = (size_t)(p - b->data);
     return 0;
 }
@@ -88,6 +101,7 @@ int spate_output_line(struct spate_buf *b, const struct spate_output_rec *rec,
     if (!rc) rc = spate_buf_add_uint(b, r->attempts);
     if (!rc) rc = spate_buf_adds(b, ",\"bytes\":");
     if (!rc) rc = spate_buf_add_uint(b, r->body_bytes);
+    if (!rc) rc = add_start(b, r->start);
     if (!rc) rc = add_time(b, &r->time);
     if (!rc && r->error == SPATE_OK) rc = spate_buf_adds(b, ",\"error\":null");
     if (!rc && r->error != SPATE_OK) {
