@@ -463,20 +463,28 @@ static void build_headers(struct spate_req *r, struct spate_header *v)
     }
 }
 
+static uint64_t later(uint64_t a, uint64_t b)
+{
+    return b > a ? b : a;
+}
+
 /* The points of the final attempt and the whole life (see struct spate_timing): each mark that
  * did not happen, or came before the previous point, takes the previous point's value. */
 static void fill_timing(const struct spate_req *r, uint64_t end_of_life, struct spate_timing *t)
 {
-    memset(t, 0, sizeof(*t));
-    if (!r->t_first) return; /* never attempted */
-    const uint64_t marks[] = {r->m_dns, r->m_tcp, r->m_tls, r->m_first, r->m_end};
-    double *const out[] = {&t->dns, &t->connect, &t->tls, &t->ttfb, &t->total};
-    uint64_t p = r->t_attempt;
-    for (int i = 0; i < 5; i++) {
-        if (marks[i] > p) p = marks[i];
-        *out[i] = secs(r->t_attempt, p);
+    if (!r->t_first) { /* never attempted */
+        memset(t, 0, sizeof(*t));
+        return;
     }
-    t->elapsed = secs(r->t_first, end_of_life > p ? end_of_life : p);
+    uint64_t a = r->t_attempt, dns = later(a, r->m_dns), tcp = later(dns, r->m_tcp),
+             tls = later(tcp, r->m_tls), first = later(tls, r->m_first),
+             end = later(first, r->m_end);
+    t->dns = secs(a, dns);
+    t->connect = secs(a, tcp);
+    t->tls = secs(a, tls);
+    t->ttfb = secs(a, first);
+    t->total = secs(a, end);
+    t->elapsed = secs(r->t_first, later(end, end_of_life));
 }
 
 /* end_of_life: monotonic ns the request ends (the final attempt's end, or a cancel). */
