@@ -218,6 +218,7 @@ static int open_dial(struct spate_conn *c, unsigned k, const union spate_sockadd
 {
     int fd = socket(a->sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return errno;
+    c->ctx->stats.connects++;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     int rc;
@@ -266,6 +267,21 @@ static int expired(const struct spate_conn *c, uint64_t now)
     return c->connect_deadline && now >= c->connect_deadline;
 }
 
+/* A failure of this process (out of descriptors or memory), not of the address. */
+static int local_shortage(int err)
+{
+    return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+}
+
+/* The dial in progress that started first, or -1 when none is. */
+static int oldest_dial(const struct spate_conn_setup *s)
+{
+    int oldest = -1;
+    for (unsigned k = 0; k < s->nslots; k++)
+        if (s->slots[k].t0 && (oldest < 0 || s->slots[k].t0 < s->slots[oldest].t0)) oldest = (int)k;
+    return oldest;
+}
+
 /* Starts dials in slot k (free) until one is in progress or no address is left; one that fails
  * to start moves on at once. Then arms the timer, or gives up when nothing is in progress. */
 static void dial_next(struct spate_conn *c, unsigned k)
@@ -274,7 +290,6 @@ static void dial_next(struct spate_conn *c, unsigned k)
     uint64_t now;
     while (s->next < s->naddrs && !expired(c, now = spate_clock_now())) {
         unsigned ai = s->next++;
-        c->ctx->stats.connects++;
         int err = open_dial(c, k, &s->addrs[ai]);
         if (!err) {
             s->slots[k].t0 = now;
@@ -287,6 +302,11 @@ static void dial_next(struct spate_conn *c, unsigned k)
         s->kind = SPATE_E_CONNECT;
         s->last_err = err;
         s->last_ai = ai;
+        if (local_shortage(err) && s->pending) {
+            /* out of descriptors: not the address's fault; the oldest dial gives way to it */
+            close_dial(c, (unsigned)oldest_dial(s));
+            s->next = ai;
+        }
     }
     if (s->pending)
         arm_connect_timer(c);
@@ -298,11 +318,9 @@ static void dial_next(struct spate_conn *c, unsigned k)
 static unsigned free_slot(struct spate_conn *c)
 {
     struct spate_conn_setup *s = c->setup;
-    unsigned oldest = 0;
-    for (unsigned k = 0; k < s->nslots; k++) {
+    for (unsigned k = 0; k < s->nslots; k++)
         if (!s->slots[k].t0) return k;
-        if (s->slots[k].t0 < s->slots[oldest].t0) oldest = k;
-    }
+    unsigned oldest = (unsigned)oldest_dial(s);
     close_dial(c, oldest);
     return oldest;
 }
@@ -387,12 +405,9 @@ static void connect_timer(struct spate_conn *c, uint64_t now)
 {
     struct spate_conn_setup *s = c->setup;
     if (expired(c, now)) {
-        unsigned oldest = 0; /* the message names the dial that waited longest */
-        for (unsigned k = 0; k < s->nslots; k++)
-            if (s->slots[k].t0 && (!s->slots[oldest].t0 || s->slots[k].t0 < s->slots[oldest].t0))
-                oldest = k;
+        int oldest = oldest_dial(s); /* the message names the dial that waited longest */
         s->kind = SPATE_E_TIMEOUT;
-        if (s->slots[oldest].t0) s->last_ai = s->slots[oldest].ai;
+        if (oldest >= 0) s->last_ai = s->slots[oldest].ai;
         give_up(c);
         return;
     }

@@ -125,6 +125,19 @@ is "$(every "$(out ten)" "$SRV" "0.5 <= t['connect'] <= 0.5 + TOL")" ok \
     "eleven addresses: connected after ten delays of 50 ms (each black hole had its turn)"
 is "$(vias ten)" "127.0.0.1:$P" "eleven addresses: -v names the 11th"
 
+# --- out of descriptors: 8 connections racing 4 addresses each would need 32; with 16 the oldest
+# dial gives way to the next address instead of failing it (the address is not to blame) ----------
+urls fd he3.test 24 fd
+(
+    ulimit -n 16 || exit 1
+    run fd fetch -c 8 --connect-timeout 5 --happy-eyeballs-delay 0.05 \
+        --resolve "he3.test:$P:127.0.0.2,127.0.0.3,127.0.0.50,127.0.0.1" -i "$T/fd.txt"
+)
+is "$(jl "$(out fd)" "(len(rows), sum(1 for r in rows if r['ok']))")" '[24, 24]' \
+    "ulimit -n 16, -c 8, three black holes before the server: all 24 ok"
+is "$(every "$(out fd)" "$SRV" "0.15 <= t['connect'] <= 0.15 + TOL")" ok \
+    "ulimit -n 16: each connect after three delays of 50 ms, as without the limit"
+
 # --- --happy-eyeballs-delay 0: one address at a time, each with its share of the budget -------------
 run seq fetch -v --happy-eyeballs-delay 0 --connect-timeout 1 $DNS "http://he.test:$P/t/0/0?key=seq&close=1"
 is "$(jl "$(out seq)" "[(r['ok'], r['attempts']) for r in rows]")" '[[true, 1]]' "--happy-eyeballs-delay 0: ok"
