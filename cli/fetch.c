@@ -93,6 +93,8 @@ static void usage(FILE *to)
         "      --dns-ttl S  --dns-server ADDR[:PORT]  --resolve HOST:PORT:ADDR\n"
         "      --dns-cache-size N  names cached at most, least recently used evicted;\n"
         "                          0 = no caching [10000]\n"
+        "      --happy-eyeballs-delay S  race the next address of a name when a connect\n"
+        "                          is still pending after S seconds; 0 = one at a time [0.25]\n"
         "      --cacert FILE  -k, --insecure\n"
         "      --max-body BYTES [64M]  --max-header-bytes BYTES [64K]\n"
         "      --coalesce-us N     under load, nap up to N µs before waiting so one wake-up\n"
@@ -133,6 +135,7 @@ enum {
     O_NO_PROGRESS,
     O_COALESCE,
     O_DNS_CACHE,
+    O_HE_DELAY,
 };
 
 static const struct option longopts[] = {
@@ -161,6 +164,7 @@ static const struct option longopts[] = {
     {"dns-cache-size", required_argument, 0, O_DNS_CACHE},
     {"dns-server", required_argument, 0, O_DNS_SERVER},
     {"resolve", required_argument, 0, O_RESOLVE},
+    {"happy-eyeballs-delay", required_argument, 0, O_HE_DELAY},
     {"cacert", required_argument, 0, O_CACERT},
     {"insecure", no_argument, 0, 'k'},
     {"max-body", required_argument, 0, O_MAX_BODY},
@@ -272,6 +276,8 @@ static int option(struct fetch *f, int c, size_t *ndns, size_t *npins)
         return push_str(&f->dns_servers, ndns, optarg);
     case O_RESOLVE:
         return push_str(&f->pins, npins, optarg);
+    case O_HE_DELAY:
+        return secs_opt("--happy-eyeballs-delay", &g->happy_eyeballs_delay);
     case O_CACERT:
         g->cacert = optarg;
         return 0;

@@ -1,6 +1,7 @@
 /* One JSON object per finished request, every field always present (null when not known). */
 #include "output.h"
 #include "json.h"
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,47 +9,64 @@ static const char digits2[] = "0001020304050607080910111213141516171819202122232
                               "34353637383940414243444546474849505152535455565758596061626364656667"
                               "6869707172737475767778798081828384858687888990919293949596979899";
 
-/* Appends "S.UUUUUU" for a duration in seconds; printf's float path is the costliest thing a
- * result line would otherwise do, and five of these are in every line. */
-static void add_secs(char **p, double s)
+/* Copies a string literal to p and returns the end: its length is known at compile time, so this
+ * is a few moves, not a call. */
+#define PUT(p, lit) (memcpy((p), (lit), sizeof(lit) - 1), (p) + sizeof(lit) - 1)
+
+/* Writes v in decimal at p, two digits at a time; returns the end. */
+static char *put_uint(char *p, uint64_t v)
 {
-    unsigned long long us = s > 0 ? (unsigned long long)(s * 1e6 + 0.5) : 0;
-    unsigned long long whole = us / 1000000;
-    unsigned frac = (unsigned)(us % 1000000);
-    char tmp[24];
-    int n = 0;
-    do
-        tmp[n++] = (char)('0' + whole % 10);
-    while ((whole /= 10));
-    while (n)
-        *(*p)++ = tmp[--n];
-    char *d = *p;
-    d[0] = '.';
-    for (int i = 5; i > 0; i -= 2, frac /= 100) /* two digits at a time, right to left */
-        memcpy(d + i, digits2 + 2 * (frac % 100), 2);
-    *p = d + 7;
+    char tmp[20], *end = tmp + sizeof(tmp), *q = end;
+    for (; v >= 100; v /= 100) {
+        q -= 2;
+        memcpy(q, digits2 + 2 * (v % 100), 2);
+    }
+    if (v >= 10) {
+        q -= 2;
+        memcpy(q, digits2 + 2 * v, 2);
+    } else {
+        *--q = (char)('0' + v);
+    }
+    memcpy(p, q, (size_t)(end - q));
+    return p + (end - q);
 }
 
-static int add_time(struct spate_buf *b, const struct spate_timing *t)
+/* Writes "S.UUUUUU" for seconds (a duration, or the start's Unix time) at p; returns the end.
+ * printf's float path is the costliest thing a result line would otherwise do, and seven of
+ * these are in every line. */
+static char *put_secs(char *p, double s)
 {
-#define KEY(s)                                                                                     \
-    {                                                                                              \
-        s, sizeof(s) - 1                                                                           \
-    }
-    static const struct {
-        const char *s;
-        size_t n;
-    } keys[] = {KEY(",\"time\":{\"dns\":"), KEY(",\"connect\":"), KEY(",\"tls\":"),
-                KEY(",\"ttfb\":"), KEY(",\"total\":")};
-#undef KEY
-    const double v[] = {t->dns, t->connect, t->tls, t->ttfb, t->total};
-    if (spate_buf_reserve(b, 5 * (16 + 32) + 2)) return -1;
+    /* through int64_t: a double converts to it in one instruction (bounded: 1e12 s is 31,000 years)
+     */
+    uint64_t us = s > 0 ? (uint64_t)(int64_t)((s < 1e12 ? s : 1e12) * 1e6 + 0.5) : 0;
+    uint64_t whole = us / 1000000;
+    unsigned frac = (unsigned)(us - whole * 1000000);
+    if (whole < 10)
+        *p++ = (char)('0' + whole); /* the usual duration */
+    else
+        p = put_uint(p, whole);
+    p[0] = '.';
+    memcpy(p + 1, digits2 + 2 * (frac / 10000), 2);
+    memcpy(p + 3, digits2 + 2 * (frac / 100 % 100), 2);
+    memcpy(p + 5, digits2 + 2 * (frac % 100), 2);
+    return p + 7;
+}
+
+/* "start" (the first attempt's wall-clock start, or null when there was none) and "time". */
+static int add_times(struct spate_buf *b, double start, const struct spate_timing *t)
+{
+    if (spate_buf_reserve(b, 7 * (16 + 32) + 2)) return -1;
     char *p = b->data + b->len;
-    for (int i = 0; i < 5; i++) {
-        memcpy(p, keys[i].s, keys[i].n);
-        p += keys[i].n;
-        add_secs(&p, v[i]);
-    }
+    if (start > 0)
+        p = put_secs(PUT(p, ",\"start\":"), start);
+    else
+        p = PUT(p, ",\"start\":null");
+    p = put_secs(PUT(p, ",\"time\":{\"dns\":"), t->dns);
+    p = put_secs(PUT(p, ",\"connect\":"), t->connect);
+    p = put_secs(PUT(p, ",\"tls\":"), t->tls);
+    p = put_secs(PUT(p, ",\"ttfb\":"), t->ttfb);
+    p = put_secs(PUT(p, ",\"total\":"), t->total);
+    p = put_secs(PUT(p, ",\"elapsed\":"), t->elapsed);
     *p++ = '}';
     b->len = (size_t)(p - b->data);
     return 0;
@@ -88,7 +106,7 @@ int spate_output_line(struct spate_buf *b, const struct spate_output_rec *rec,
     if (!rc) rc = spate_buf_add_uint(b, r->attempts);
     if (!rc) rc = spate_buf_adds(b, ",\"bytes\":");
     if (!rc) rc = spate_buf_add_uint(b, r->body_bytes);
-    if (!rc) rc = add_time(b, &r->time);
+    if (!rc) rc = add_times(b, r->start, &r->time);
     if (!rc && r->error == SPATE_OK) rc = spate_buf_adds(b, ",\"error\":null");
     if (!rc && r->error != SPATE_OK) {
         rc = spate_buf_printf(

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define SPATE_DNS_MAX_ADDRS 16 /* same definition as in dns.h */
+#define SPATE_DNS_MAX_ADDRS 128 /* same definition as in dns.h */
 #define SPATE_DNS_MAX_NAME 254 /* 253 plus an optional trailing dot */
 
 /* One address without a port. */
@@ -62,7 +62,7 @@ void spate_dns_cache_hold(struct spate_dns_cache *c, struct spate_dns_entry *e);
  * recently used ones beyond the cap (e itself when the cap is 0). */
 void spate_dns_cache_release(struct spate_dns_cache *c, struct spate_dns_entry *e);
 
-/* Stores a positive answer (n <= SPATE_DNS_MAX_ADDRS) fresh until now + ttl_ns. Without memory
+/* Stores a positive answer (cut to SPATE_DNS_MAX_ADDRS) fresh until now + ttl_ns. Without memory
  * for more than two addresses it keeps the first two. */
 void spate_dns_entry_set(struct spate_dns_entry *e, const struct spate_dns_ip *ip, unsigned n,
                          uint64_t now, uint64_t ttl_ns);

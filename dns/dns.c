@@ -232,14 +232,22 @@ static int negative(int status)
 
 /* ---- delivering answers ---- */
 
+#define STACK_ADDRS 16 /* answers up to this size are handed over from the stack */
+
 static void deliver_ips(const struct spate_dns_ip *ip, unsigned n, unsigned port, spate_dns_cb cb,
                         void *arg, int cached)
 {
-    struct spate_dns_addr out[SPATE_DNS_MAX_ADDRS];
+    struct spate_dns_addr small[STACK_ADDRS];
+    struct spate_dns_addr *out = n <= STACK_ADDRS ? small : malloc(n * sizeof(*out));
+    if (!out) { /* the first ones are still an answer */
+        out = small;
+        n = STACK_ADDRS;
+    }
     for (unsigned i = 0; i < n; i++)
         out[i].len = spate_dns_ip_to_sa(&ip[i], port, &out[i].sa);
     struct spate_dns_answer a = {.ok = 1, .n = n, .addrs = out, .cached = cached};
     cb(arg, &a);
+    if (out != small) free(out);
 }
 
 static void deliver_error(int status, const char *host, spate_dns_cb cb, void *arg, int cached)

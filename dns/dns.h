@@ -29,8 +29,10 @@ struct spate_dns_opts {
     long cache_size;
 };
 
-#define SPATE_DNS_MAX_ADDRS 16 /* addresses per answer (also in cache.h) */
-#define SPATE_DNS_NEG_TTL 5.0  /* seconds NXDOMAIN/no-data answers stay cached (or fixed_ttl) */
+/* Addresses kept of one answer (also in cache.h): a name with more is cut to its first ones.
+ * Enough for any answer that fits a UDP reply; memory per cached name follows its answer. */
+#define SPATE_DNS_MAX_ADDRS 128
+#define SPATE_DNS_NEG_TTL 5.0 /* seconds NXDOMAIN/no-data answers stay cached (or fixed_ttl) */
 
 struct spate_dns_addr {
     struct sockaddr_storage sa; /* port already filled in */
@@ -40,7 +42,7 @@ struct spate_dns_addr {
 struct spate_dns_answer {
     int ok; /* 1 = addresses below; 0 = error */
     /* Valid only during the callback. IPv6 and IPv4 in the order the server gave them (no RFC 6724
-     * sorting), at most 16. localhost gives 127.0.0.1 then ::1. */
+     * sorting), at most SPATE_DNS_MAX_ADDRS. localhost gives 127.0.0.1 then ::1. */
     size_t n;
     const struct spate_dns_addr *addrs;
     /* When !ok: names the host and the reason, e.g. "could not resolve host nx.test (NXDOMAIN)",

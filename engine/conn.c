@@ -17,7 +17,6 @@
 
 static void on_event(struct spate_io *io, unsigned ev);
 static void on_timer(struct spate_timer *t);
-static void try_connect(struct spate_conn *c);
 
 static struct spate_conn *of_io(struct spate_io *io)
 {
@@ -29,18 +28,23 @@ static struct spate_conn *of_timer(struct spate_timer *t)
     return (struct spate_conn *)((char *)t - offsetof(struct spate_conn, timer));
 }
 
-void spate_conn_peer(const struct spate_conn *c, char *buf, size_t len)
+static void format_addr(const union spate_sockaddr *a, char *buf, size_t len)
 {
-    char a[INET6_ADDRSTRLEN] = "";
-    if (c->peer.sa.sa_family == AF_INET) {
-        inet_ntop(AF_INET, &c->peer.in4.sin_addr, a, sizeof(a));
-        snprintf(buf, len, "%s:%u", a, ntohs(c->peer.in4.sin_port));
-    } else if (c->peer.sa.sa_family == AF_INET6) {
-        inet_ntop(AF_INET6, &c->peer.in6.sin6_addr, a, sizeof(a));
-        snprintf(buf, len, "[%s]:%u", a, ntohs(c->peer.in6.sin6_port));
+    char s[INET6_ADDRSTRLEN] = "";
+    if (a->sa.sa_family == AF_INET) {
+        inet_ntop(AF_INET, &a->in4.sin_addr, s, sizeof(s));
+        snprintf(buf, len, "%s:%u", s, ntohs(a->in4.sin_port));
+    } else if (a->sa.sa_family == AF_INET6) {
+        inet_ntop(AF_INET6, &a->in6.sin6_addr, s, sizeof(s));
+        snprintf(buf, len, "[%s]:%u", s, ntohs(a->in6.sin6_port));
     } else {
         snprintf(buf, len, "%s", "");
     }
+}
+
+void spate_conn_peer(const struct spate_conn *c, char *buf, size_t len)
+{
+    format_addr(&c->peer, buf, len);
 }
 
 /* Every failure goes through here: the owner learns the kind, ctx->msg says why. */
@@ -75,8 +79,56 @@ static void set_timer(struct spate_conn *c, uint64_t deadline)
         spate_loop_untimer(&c->ctx->loop, &c->timer);
 }
 
-/* ---------- resolve and connect ---------- */
+/* ---------- resolve and connect ----------
+ * The answer's addresses are tried in the order RFC 8305 section 4 asks for: families
+ * alternating, each family in the answer's order. A connect in progress is a dial, held in a
+ * slot; slot 0 dials on the connection's own socket (c->io, c->tr), so the usual case, the first
+ * address answering, moves nothing. With a race delay the next address starts when no dial has
+ * connected for that long, and at once when one fails; the first to connect wins and the others
+ * are closed (RFC 8305 section 5). Without one, the addresses are tried one at a time, each
+ * with its share of the remaining connect budget. Every address is tried until the connect
+ * deadline ends the whole connect. */
 
+/* dials in progress at once per connection; the oldest yields to a new one */
+#define RACE_SLOTS 8
+
+struct spate_dial {
+    struct spate_io io; /* slots 1..: the dial's socket (slot 0 dials on the connection's io) */
+    struct spate_conn *c;
+    uint64_t t0; /* when its connect started; 0 = the slot is free */
+    unsigned ai; /* its address, an index into addrs */
+};
+
+struct spate_conn_setup {
+    struct spate_reap reap;      /* frees the block after the batch: a fetched event may name it */
+    union spate_sockaddr *addrs; /* the answer in the order tried (inside this block) */
+    unsigned naddrs, next;       /* next: the address the next dial takes */
+    unsigned nslots, pending;    /* slots, and dials in progress */
+    uint64_t t_next;             /* when the next address starts unless a dial fails first;
+                                    0 = only then */
+    enum spate_error_kind kind;  /* how the last failed dial ended (timeout until one did) ... */
+    int last_err;                /* ... its errno (kind connect) ... */
+    unsigned last_ai;            /* ... and its address */
+    struct spate_dial slots[];
+};
+
+static struct spate_io *dial_io(struct spate_conn *c, unsigned k)
+{
+    return k ? &c->setup->slots[k].io : &c->io;
+}
+
+static socklen_t sa_len(const union spate_sockaddr *a)
+{
+    return a->sa.sa_family == AF_INET6 ? sizeof(a->in6) : sizeof(a->in4);
+}
+
+static void set_peer(struct spate_conn *c, unsigned ai)
+{
+    c->peer = c->setup->addrs[ai];
+    format_addr(&c->peer, c->peer_str, sizeof(c->peer_str));
+}
+
+/* Closes the connection's own socket (slot 0's dial, or the established connection). */
 static void close_fd(struct spate_conn *c)
 {
     if (c->tr.ops && c->tr.ops->release) c->tr.ops->release(&c->tr);
@@ -87,104 +139,321 @@ static void close_fd(struct spate_conn *c)
     c->tr.fd = -1;
 }
 
-static void free_addrs(struct spate_conn *c)
+/* Closes dial k (if in progress) and frees its slot. */
+static void close_dial(struct spate_conn *c, unsigned k)
 {
-    free(c->addrs);
-    c->addrs = NULL;
-    c->naddrs = c->ai = 0;
-}
-
-/* Per-address deadline: the remaining connect budget shared by the addresses left to try, so
- * one black-holed address cannot eat the whole budget of a host that has others. */
-static uint64_t address_deadline(struct spate_conn *c)
-{
-    if (!c->connect_deadline) return 0;
-    uint64_t now = spate_clock_now();
-    if (now >= c->connect_deadline) return now;
-    unsigned left = c->naddrs - c->ai;
-    return now + (c->connect_deadline - now) / (left ? left : 1);
-}
-
-static void next_address(struct spate_conn *c, enum spate_error_kind k)
-{
-    close_fd(c);
-    c->ai++;
-    if (c->ai < c->naddrs && spate_clock_now() < c->connect_deadline)
-        try_connect(c);
-    else
-        fail(c, k);
-}
-
-static void connect_failed(struct spate_conn *c, int err)
-{
-    char a[80];
-    spate_conn_peer(c, a, sizeof(a));
-    char why[96];
-    snprintf(why, sizeof(why), "%s", strerror(err));
-    why[0] = (char)tolower((unsigned char)why[0]); /* "connection refused", as curl says it */
-    snprintf(c->ctx->msg, sizeof(c->ctx->msg), "%s (%s, host %s)", why, a, c->target->host);
-    next_address(c, SPATE_E_CONNECT);
-}
-
-static void try_connect(struct spate_conn *c)
-{
-    const struct sockaddr *sa = (const struct sockaddr *)&c->addrs[c->ai].sa;
-    socklen_t len = c->addrs[c->ai].len;
-    memset(&c->peer, 0, sizeof(c->peer));
-    memcpy(&c->peer, sa, len < sizeof(c->peer) ? len : sizeof(c->peer));
-    c->peer_str[0] = 0;
-    spate_conn_peer(c, c->peer_str, sizeof(c->peer_str));
-    c->ctx->stats.connects++;
-    c->t_tcp0 = spate_clock_now();
-    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        snprintf(c->ctx->msg, sizeof(c->ctx->msg), "cannot create socket: %s", strerror(errno));
-        fail(c, SPATE_E_CONNECT);
+    struct spate_conn_setup *s = c->setup;
+    if (!s->slots[k].t0) return;
+    s->slots[k].t0 = 0;
+    s->pending--;
+    if (k == 0) {
+        close_fd(c);
         return;
     }
+    struct spate_io *io = &s->slots[k].io;
+    int fd = io->fd;
+    spate_loop_del(&c->ctx->loop, io);
+    if (fd >= 0) close(fd);
+}
+
+static void free_setup(struct spate_reap *r)
+{
+    free((char *)r - offsetof(struct spate_conn_setup, reap));
+}
+
+/* Ends the connect phase: closes every dial still in progress and lets the block go. */
+static void end_setup(struct spate_conn *c)
+{
+    struct spate_conn_setup *s = c->setup;
+    if (!s) return;
+    for (unsigned k = 0; k < s->nslots; k++)
+        close_dial(c, k);
+    c->setup = NULL;
+    s->reap.fn = free_setup;
+    spate_loop_defer(&c->ctx->loop, &s->reap);
+}
+
+/* Allocates the setup block with the answer copied in RFC 8305 order: families alternating,
+ * starting with the answer's first. NULL when out of memory. */
+static struct spate_conn_setup *new_setup(const struct spate_dns_addr *src, unsigned n,
+                                          unsigned nslots)
+{
+    struct spate_conn_setup *s =
+        calloc(1, sizeof(*s) + nslots * sizeof(s->slots[0]) + n * sizeof(*s->addrs));
+    if (!s) return NULL;
+    s->addrs = (union spate_sockaddr *)(void *)(s->slots + nslots);
+    s->naddrs = n;
+    s->nslots = nslots;
+    s->kind = SPATE_E_TIMEOUT; /* what giving up means before any dial failed */
+    int fam = src[0].sa.ss_family;
+    for (unsigned o = 0, i = 0, j = 0; o < n;) {
+        while (i < n && src[i].sa.ss_family != fam)
+            i++;
+        while (j < n && src[j].sa.ss_family == fam)
+            j++;
+        if (i < n) memcpy(&s->addrs[o++], &src[i++].sa, sizeof(*s->addrs));
+        if (j < n) memcpy(&s->addrs[o++], &src[j++].sa, sizeof(*s->addrs));
+    }
+    return s;
+}
+
+/* When the dial just started ends its turn (see the top of this section), 0 = never. */
+static uint64_t next_start(struct spate_conn *c, uint64_t now)
+{
+    struct spate_conn_setup *s = c->setup;
+    if (c->ctx->race_delay) return s->next < s->naddrs ? now + c->ctx->race_delay : 0;
+    if (!c->connect_deadline || now >= c->connect_deadline) return 0;
+    unsigned left = s->naddrs - s->next + 1; /* this one included */
+    return now + (c->connect_deadline - now) / left;
+}
+
+static void arm_connect_timer(struct spate_conn *c)
+{
+    uint64_t d = c->connect_deadline, n = c->setup->t_next;
+    set_timer(c, d && (!n || d < n) ? d : n);
+}
+
+/* Opens a socket and starts a non-blocking connect to a on slot k's io: 0 or an errno. */
+static int open_dial(struct spate_conn *c, unsigned k, const union spate_sockaddr *a)
+{
+    int fd = socket(a->sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return errno;
+    c->ctx->stats.connects++;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    spate_tcp_attach(&c->tr, fd);
-    c->state = SPATE_CONN_CONNECTING;
     int rc;
     do
-        rc = connect(fd, sa, len);
+        rc = connect(fd, &a->sa, sa_len(a));
     while (rc < 0 && errno == EINTR);
-    if (rc < 0 && errno != EINPROGRESS) {
-        connect_failed(c, errno);
+    int err = rc < 0 && errno != EINPROGRESS ? errno : 0;
+    /* registered only once connecting: a socket not yet connecting polls as hung up */
+    if (!err)
+        err = -spate_loop_add(&c->ctx->loop, dial_io(c, k), fd,
+                              SPATE_EV_READ | SPATE_EV_WRITE | SPATE_EV_EDGE);
+    if (err) {
+        close(fd);
+        return err;
+    }
+    if (k == 0) spate_tcp_attach(&c->tr, fd);
+    return 0;
+}
+
+/* Tells the owner that no address connected: the last failure's kind, a message naming its
+ * address and, for a name with several, how many were tried. */
+static void give_up(struct spate_conn *c)
+{
+    struct spate_conn_setup *s = c->setup;
+    char tried[64] = "";
+    if (s->naddrs > 1)
+        snprintf(tried, sizeof(tried), "; %u of %u addresses tried", s->next, s->naddrs);
+    set_peer(c, s->last_ai);
+    if (s->kind == SPATE_E_TIMEOUT) {
+        snprintf(c->ctx->msg, sizeof(c->ctx->msg), "connect timeout connecting to %s (host %s%s)",
+                 c->peer_str, c->target->host, tried);
+    } else {
+        char why[96];
+        snprintf(why, sizeof(why), "%s", strerror(s->last_err));
+        why[0] = (char)tolower((unsigned char)why[0]); /* "connection refused", as curl says */
+        snprintf(c->ctx->msg, sizeof(c->ctx->msg), "%s (%s, host %s%s)", why, c->peer_str,
+                 c->target->host, tried);
+    }
+    enum spate_error_kind k = s->kind;
+    end_setup(c);
+    fail(c, k);
+}
+
+static int expired(const struct spate_conn *c, uint64_t now)
+{
+    return c->connect_deadline && now >= c->connect_deadline;
+}
+
+/* A failure of this process (out of descriptors or memory), not of the address. */
+static int local_shortage(int err)
+{
+    return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+}
+
+/* The dial in progress that started first, or -1 when none is. */
+static int oldest_dial(const struct spate_conn_setup *s)
+{
+    int oldest = -1;
+    for (unsigned k = 0; k < s->nslots; k++)
+        if (s->slots[k].t0 && (oldest < 0 || s->slots[k].t0 < s->slots[oldest].t0)) oldest = (int)k;
+    return oldest;
+}
+
+/* Starts dials in slot k (free) until one is in progress or no address is left; one that fails
+ * to start moves on at once. Then arms the timer, or gives up when nothing is in progress. */
+static void dial_next(struct spate_conn *c, unsigned k)
+{
+    struct spate_conn_setup *s = c->setup;
+    uint64_t now;
+    while (s->next < s->naddrs && !expired(c, now = spate_clock_now())) {
+        unsigned ai = s->next++;
+        int err = open_dial(c, k, &s->addrs[ai]);
+        if (!err) {
+            s->slots[k].t0 = now;
+            s->slots[k].ai = ai;
+            s->pending++;
+            s->t_next = next_start(c, now);
+            arm_connect_timer(c);
+            return;
+        }
+        s->kind = SPATE_E_CONNECT;
+        s->last_err = err;
+        s->last_ai = ai;
+        if (local_shortage(err) && s->pending) {
+            /* out of descriptors: not the address's fault; the oldest dial gives way to it */
+            close_dial(c, (unsigned)oldest_dial(s));
+            s->next = ai;
+        }
+    }
+    if (s->pending)
+        arm_connect_timer(c);
+    else
+        give_up(c);
+}
+
+/* A free slot for the next dial; when all are busy, the oldest dial is dropped for it. */
+static unsigned free_slot(struct spate_conn *c)
+{
+    struct spate_conn_setup *s = c->setup;
+    for (unsigned k = 0; k < s->nslots; k++)
+        if (!s->slots[k].t0) return k;
+    unsigned oldest = (unsigned)oldest_dial(s);
+    close_dial(c, oldest);
+    return oldest;
+}
+
+static void established(struct spate_conn *c);
+static void start_tls(struct spate_conn *c);
+
+/* A later slot won: its socket becomes the connection's own. 0, or -1 after failing c. */
+static int adopt(struct spate_conn *c, int fd)
+{
+    spate_tcp_attach(&c->tr, fd);
+    int rc =
+        spate_loop_add(&c->ctx->loop, &c->io, fd, SPATE_EV_READ | SPATE_EV_WRITE | SPATE_EV_EDGE);
+    if (rc == 0) return 0;
+    snprintf(c->ctx->msg, sizeof(c->ctx->msg), "cannot watch socket: %s", strerror(-rc));
+    fail(c, SPATE_E_CONNECT);
+    return -1;
+}
+
+/* Dial k connected first: the others are closed, the connection goes on with its socket. */
+static void dial_won(struct spate_conn *c, unsigned k)
+{
+    struct spate_conn_setup *s = c->setup;
+    struct spate_dial *d = &s->slots[k];
+    int fd = k ? d->io.fd : c->tr.fd;
+    set_peer(c, d->ai);
+    /* out of its slot without closing it, so end_setup leaves it open */
+    if (k) spate_loop_del(&c->ctx->loop, &d->io);
+    d->t0 = 0;
+    s->pending--;
+    end_setup(c);
+    c->t_tcp = spate_loop_update_now(&c->ctx->loop);
+    c->hup = 0; /* a failed dial's hang-up on slot 0 is not this connection's */
+    c->ctx->stats.established++;
+    if (k && adopt(c, fd) < 0) return;
+    if (c->target->https) {
+        set_timer(c, c->connect_deadline);
+        start_tls(c);
+    } else {
+        established(c);
+    }
+}
+
+/* Dial k failed: the next address starts at once (in its slot), or the connect gives up when
+ * none is left and no other dial is in progress. */
+static void dial_failed(struct spate_conn *c, unsigned k, int err)
+{
+    struct spate_conn_setup *s = c->setup;
+    s->kind = SPATE_E_CONNECT;
+    s->last_err = err;
+    s->last_ai = s->slots[k].ai;
+    close_dial(c, k);
+    dial_next(c, k);
+}
+
+/* Any event on dial k's socket: connected, failed, or nothing yet. */
+static void dial_event(struct spate_conn *c, unsigned k, unsigned ev)
+{
+    if (!c->setup || !c->setup->slots[k].t0) return; /* stale: that dial is over */
+    if (!(ev & (SPATE_EV_WRITE | SPATE_EV_ERROR))) return;
+    /* kqueue hands the socket error over with the event; epoll leaves it to SO_ERROR */
+    struct spate_io *io = dial_io(c, k);
+    int err = (ev & SPATE_EV_ERROR) ? io->err : 0;
+    socklen_t len = sizeof(err);
+    if (!err && getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+    if (err == EINPROGRESS || (err == 0 && !(ev & SPATE_EV_WRITE))) return;
+    if (err)
+        dial_failed(c, k, err);
+    else
+        dial_won(c, k);
+}
+
+/* Events of slots 1.. (slot 0's come through on_event). */
+static void on_dial_event(struct spate_io *io, unsigned ev)
+{
+    struct spate_dial *d = (struct spate_dial *)((char *)io - offsetof(struct spate_dial, io));
+    struct spate_conn *c = d->c;
+    if (io->fd < 0 || c->state != SPATE_CONN_CONNECTING) return;
+    dial_event(c, (unsigned)(d - c->setup->slots), ev);
+}
+
+/* The connect timer: the whole connect's deadline, or the current address's turn is over. */
+static void connect_timer(struct spate_conn *c, uint64_t now)
+{
+    struct spate_conn_setup *s = c->setup;
+    if (expired(c, now)) {
+        int oldest = oldest_dial(s); /* the message names the dial that waited longest */
+        s->kind = SPATE_E_TIMEOUT;
+        if (oldest >= 0) s->last_ai = s->slots[oldest].ai;
+        give_up(c);
         return;
     }
-    if (spate_loop_add(&c->ctx->loop, &c->io, fd, SPATE_EV_READ | SPATE_EV_WRITE | SPATE_EV_EDGE) <
-        0) {
-        snprintf(c->ctx->msg, sizeof(c->ctx->msg), "cannot watch socket: %s", strerror(errno));
-        fail(c, SPATE_E_CONNECT);
+    if (!s->t_next || now < s->t_next) {
+        arm_connect_timer(c);
         return;
     }
-    set_timer(c, address_deadline(c));
+    if (c->ctx->race_delay) { /* none connected within the delay: the next address joins in */
+        dial_next(c, free_slot(c));
+        return;
+    }
+    /* one at a time: this address had its share of the budget */
+    s->kind = SPATE_E_TIMEOUT;
+    s->last_ai = s->slots[0].ai;
+    close_dial(c, 0);
+    dial_next(c, 0);
 }
 
 static void on_resolved(void *arg, const struct spate_dns_answer *a)
 {
     struct spate_conn *c = arg;
     c->dnsq = NULL;
-    c->t_dns = spate_clock_now();
+    c->t_dns = a->cached ? 0 : spate_clock_now(); /* a cache hit costs no lookup time */
     if (!a->ok || a->n == 0) {
         snprintf(c->ctx->msg, sizeof(c->ctx->msg), "%s",
                  a->error ? a->error : "name resolved to no address");
         fail(c, SPATE_E_DNS);
         return;
     }
-    if (a->cached) c->t_dns = c->t_open; /* a cache hit costs no lookup time */
-    c->addrs = malloc(a->n * sizeof(*c->addrs));
-    if (!c->addrs) {
+    unsigned n = (unsigned)a->n;
+    unsigned nslots = c->ctx->race_delay ? (n < RACE_SLOTS ? n : RACE_SLOTS) : 1;
+    c->setup = new_setup(a->addrs, n, nslots);
+    if (!c->setup) {
         snprintf(c->ctx->msg, sizeof(c->ctx->msg), "out of memory");
         fail(c, SPATE_E_CONNECT);
         return;
     }
-    memcpy(c->addrs, a->addrs, a->n * sizeof(*c->addrs));
-    c->naddrs = (unsigned)a->n;
-    c->ai = 0;
-    try_connect(c);
+    for (unsigned k = 1; k < nslots; k++) {
+        c->setup->slots[k].io.fd = -1;
+        c->setup->slots[k].io.cb = on_dial_event;
+        c->setup->slots[k].c = c;
+    }
+    c->state = SPATE_CONN_CONNECTING;
+    dial_next(c, 0);
 }
 
 struct spate_conn *spate_conn_open(struct spate_ctx *ctx, const struct spate_target *target,
@@ -222,7 +491,6 @@ struct spate_conn *spate_conn_open(struct spate_ctx *ctx, const struct spate_tar
 
 static void established(struct spate_conn *c)
 {
-    free_addrs(c);
     c->state = SPATE_CONN_IDLE;
     set_timer(c, 0);
     c->ops->ready(c);
@@ -257,7 +525,7 @@ static void do_handshake(struct spate_conn *c)
         transport_failed(c, rc, "during TLS handshake");
         return;
     }
-    c->t_tls = spate_clock_now();
+    c->t_tls = spate_loop_update_now(&c->ctx->loop);
     c->resumed = (unsigned char)spate_tls_resumed(&c->tr);
     c->ctx->stats.tls_handshakes++;
     c->ctx->stats.tls_resumed += c->resumed;
@@ -276,28 +544,6 @@ static void start_tls(struct spate_conn *c)
     }
     c->state = SPATE_CONN_HANDSHAKE;
     do_handshake(c);
-}
-
-static void check_connect(struct spate_conn *c, unsigned ev)
-{
-    if (!(ev & (SPATE_EV_WRITE | SPATE_EV_ERROR))) return;
-    /* kqueue hands the socket error over with the event; epoll leaves it to SO_ERROR */
-    int err = (ev & SPATE_EV_ERROR) ? c->io.err : 0;
-    socklen_t len = sizeof(err);
-    if (!err && getsockopt(c->tr.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
-    if (err == EINPROGRESS || (err == 0 && !(ev & SPATE_EV_WRITE))) return;
-    if (err) {
-        connect_failed(c, err);
-        return;
-    }
-    c->t_tcp = spate_clock_now();
-    c->ctx->stats.established++;
-    if (c->target->https) {
-        set_timer(c, c->connect_deadline);
-        start_tls(c);
-    } else {
-        established(c);
-    }
 }
 
 /* ---------- exchange ---------- */
@@ -321,7 +567,7 @@ void spate_conn_send(struct spate_conn *c, const char *out, size_t len, int head
     c->out_off = 0;
     c->wire_bytes = 0;
     c->leftover = 0;
-    c->last_io = c->ctx->loop.now; /* the caller stamped it when the attempt started */
+    c->last_io = c->ctx->loop.now; /* stamped when the attempt started or the connection came up */
     c->t_first = 0;
     c->state = SPATE_CONN_SENDING;
     read_timer(c);
@@ -347,7 +593,6 @@ static void parse_failed(struct spate_conn *c)
 static int feed(struct spate_conn *c, const char *p, size_t n)
 {
     size_t used = 0;
-    if (!c->t_first) c->t_first = c->ctx->loop.now; /* when the wait that brought it ended */
     c->wire_bytes += n;
     switch (spate_http1_feed(&c->resp, p, n, &used)) {
     case SPATE_H1_MORE:
@@ -379,7 +624,9 @@ static void do_read(struct spate_conn *c)
     for (;;) {
         ssize_t n = c->tr.ops->read(&c->tr, c->ctx->rbuf, c->ctx->rbuf_len);
         if (n > 0) {
-            c->last_io = c->ctx->loop.now;
+            /* read now, not taken from the loop: the fields printed are these stamps */
+            c->last_io = spate_loop_update_now(&c->ctx->loop);
+            if (!c->t_first) c->t_first = c->last_io;
             if (feed(c, c->ctx->rbuf, (size_t)n)) return;
             /* over TCP a short read drained the socket, unless the peer closed too (that FIN
              * raises no new edge); TLS returns one record per read, so only WANT_READ says
@@ -389,6 +636,7 @@ static void do_read(struct spate_conn *c)
         }
         if (n == SPATE_IO_WANT_READ || n == SPATE_IO_WANT_WRITE) return;
         if (n == SPATE_IO_EOF) {
+            c->last_io = spate_loop_update_now(&c->ctx->loop); /* a body ended by the close */
             at_eof(c);
             return;
         }
@@ -460,7 +708,7 @@ static void on_event(struct spate_io *io, unsigned ev)
     if (ev & SPATE_EV_ERROR) c->hup = 1;
     switch (c->state) {
     case SPATE_CONN_CONNECTING:
-        check_connect(c, ev);
+        dial_event(c, 0, ev);
         break;
     case SPATE_CONN_HANDSHAKE:
         do_handshake(c);
@@ -500,14 +748,9 @@ static void on_timer(struct spate_timer *t)
                  c->target->host);
         fail(c, SPATE_E_DNS);
         break;
-    case SPATE_CONN_CONNECTING: {
-        char a[80];
-        spate_conn_peer(c, a, sizeof(a));
-        snprintf(c->ctx->msg, sizeof(c->ctx->msg), "connect timeout connecting to %s (host %s)", a,
-                 c->target->host);
-        next_address(c, SPATE_E_TIMEOUT);
+    case SPATE_CONN_CONNECTING:
+        connect_timer(c, now);
         break;
-    }
     case SPATE_CONN_HANDSHAKE:
         snprintf(c->ctx->msg, sizeof(c->ctx->msg),
                  "connect timeout: TLS handshake with %s did not finish", c->target->host);
@@ -540,7 +783,7 @@ void spate_conn_close(struct spate_conn *c)
     if (c->dnsq) spate_dns_cancel(c->dnsq);
     c->dnsq = NULL;
     spate_loop_untimer(&c->ctx->loop, &c->timer);
-    free_addrs(c);
+    end_setup(c);
     close_fd(c);
     free(c->deferred_msg);
     c->deferred_msg = NULL;

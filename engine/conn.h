@@ -1,6 +1,7 @@
-/* One client connection and its state machine: resolve, connect (trying each address), TLS
- * handshake, send a request, receive its response, idle in the pool. The owner (a fetch request
- * or a bench slot) drives it through spate_conn_* calls and hears back through spate_conn_ops. */
+/* One client connection and its state machine: resolve, connect (the answer's addresses raced
+ * per RFC 8305), TLS handshake, send a request, receive its response, idle in the pool. The owner
+ * (a fetch request or a bench slot) drives it through spate_conn_* calls and hears back through
+ * spate_conn_ops. */
 #ifndef SPATE_CONN_H
 #define SPATE_CONN_H
 #include "ctx.h"
@@ -42,7 +43,14 @@ struct spate_conn_ops {
 };
 
 struct spate_dns_query;
-struct spate_dns_addr;
+struct spate_conn_setup; /* conn.c: the answer's addresses and the connects pending on them */
+
+/* An IPv4 or IPv6 socket address. */
+union spate_sockaddr {
+    struct sockaddr sa;
+    struct sockaddr_in in4;
+    struct sockaddr_in6 in6;
+};
 
 struct spate_conn {
     struct spate_io io;
@@ -54,23 +62,21 @@ struct spate_conn {
     void *user;                     /* the owner's current object */
     struct spate_conn *prev, *next; /* owner's list links (a host's idle list, bench slots) */
     struct spate_conn *lru_prev, *lru_next; /* the pool's engine-wide idle list */
-    struct spate_timer timer;               /* connect deadline, then the read-silence check */
+    struct spate_timer timer; /* connect deadline (or the next address's start), then the
+                                 read-silence check */
     uint64_t connect_deadline;
-    uint64_t last_io; /* ns of the last byte received, for --read-timeout */
+    uint64_t last_io; /* ns of the last byte received (the response's end once done) */
     const char *out;  /* request bytes being sent (not owned) */
     size_t out_len, out_off;
     struct spate_http1_resp resp;
     struct spate_dns_query *dnsq;
-    struct spate_dns_addr *addrs; /* while connecting: owned copy of the answer */
-    unsigned naddrs, ai;
-    union {
-        struct sockaddr sa;
-        struct sockaddr_in in4;
-        struct sockaddr_in6 in6;
-    } peer;            /* the address connected to */
-    char peer_str[48]; /* peer as "ADDR:PORT", formatted once per connection */
-    /* monotonic ns marks of the setup and the current exchange */
-    uint64_t t_open, t_dns, t_tcp0, t_tcp, t_tls, t_first;
+    struct spate_conn_setup *setup; /* while connecting (owned) */
+    union spate_sockaddr peer;      /* the address connected to (the race's winner) */
+    char peer_str[48];              /* peer as "ADDR:PORT", formatted once per connection */
+    /* Monotonic ns, each read when its event happened (0 = did not happen): opened, name
+     * resolved by a lookup (not a cache hit), TCP connected, TLS done, and of the current
+     * exchange the first response byte; last_io is the last read (or the send's start). */
+    uint64_t t_open, t_dns, t_tcp, t_tls, t_first;
     uint64_t wire_bytes; /* response bytes read in the current exchange */
     unsigned exchanges;  /* responses completed on this connection */
     uint64_t idle_batch; /* loop batch in which it went idle */

@@ -15,6 +15,7 @@ struct spate_ctx {
     struct spate_tls *tls; /* NULL until the first https connection needs it */
     struct spate_http1_limits lim;
     uint64_t connect_timeout; /* ns, 0 = none */
+    uint64_t race_delay;      /* ns before the next address races a pending connect, 0 = none */
     uint64_t read_timeout;    /* ns, 0 = none */
     char *rbuf;               /* shared read buffer: the loop is single-threaded */
     size_t rbuf_len;

@@ -65,6 +65,7 @@ void spate_config_init(struct spate_config *c)
     memset(c, 0, sizeof(*c));
     c->concurrency = 100;
     c->connect_timeout = 10;
+    c->happy_eyeballs_delay = 0.25;
     c->timeout = 30;
     c->backoff = 0.5;
     c->backoff_max = 30;
@@ -86,6 +87,14 @@ static char *dup_str(const char *s)
 static double secs(uint64_t from, uint64_t to)
 {
     return to > from ? (double)(to - from) / 1e9 : 0;
+}
+
+/* The wall clock in Unix seconds (for the result's start; durations use the monotonic clock). */
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* ---------- engine life ---------- */
@@ -118,6 +127,7 @@ int spate_engine_create(struct spate_engine **out, const struct spate_config *cf
     x->lim.max_header_bytes = cfg->max_header_bytes;
     x->lim.max_headers = cfg->max_headers;
     x->connect_timeout = spate_clock_from_sec(cfg->connect_timeout);
+    x->race_delay = spate_clock_from_sec(cfg->happy_eyeballs_delay);
     x->read_timeout = spate_clock_from_sec(cfg->read_timeout);
     x->rbuf_len = READ_BUF;
     x->rbuf = malloc(READ_BUF);
@@ -453,7 +463,32 @@ static void build_headers(struct spate_req *r, struct spate_header *v)
     }
 }
 
-static void complete(struct spate_req *r)
+static uint64_t later(uint64_t a, uint64_t b)
+{
+    return b > a ? b : a;
+}
+
+/* The points of the final attempt and the whole life (see struct spate_timing): each mark that
+ * did not happen, or came before the previous point, takes the previous point's value. */
+static void fill_timing(const struct spate_req *r, uint64_t end_of_life, struct spate_timing *t)
+{
+    if (!r->t_first) { /* never attempted */
+        memset(t, 0, sizeof(*t));
+        return;
+    }
+    uint64_t a = r->t_attempt, dns = later(a, r->m_dns), tcp = later(dns, r->m_tcp),
+             tls = later(tcp, r->m_tls), first = later(tls, r->m_first),
+             end = later(first, r->m_end);
+    t->dns = secs(a, dns);
+    t->connect = secs(a, tcp);
+    t->tls = secs(a, tls);
+    t->ttfb = secs(a, first);
+    t->total = secs(a, end);
+    t->elapsed = secs(r->t_first, later(end, end_of_life));
+}
+
+/* end_of_life: monotonic ns the request ends (the final attempt's end, or a cancel). */
+static void complete(struct spate_req *r, uint64_t end_of_life)
 {
     struct spate_engine *e = r->e;
     r->phase = REQ_DONE;
@@ -465,21 +500,18 @@ static void complete(struct spate_req *r)
         .status = r->status,
         .error = r->error,
         .message = r->message ? r->message : "",
-        .attempts = r->attempts ? r->attempts : 1,
+        .attempts = r->attempts ? r->attempts : r->t_first != 0, /* 0: never attempted */
         .body_bytes = r->body_bytes,
         .body = r->keep_body ? (r->bodybuf.data ? r->bodybuf.data : "") : NULL,
         .body_len = r->keep_body ? r->bodybuf.len : 0,
         .headers = hv,
         .nheaders = hv ? r->nresp_headers : 0,
-        .time = r->time,
+        .start = r->t_first ? r->wall_first : 0,
         .remote = r->remote,
         .tls_resumed = r->tls_resumed,
         .reused = r->reused,
     };
-    /* the loop's time: when the wait that brought the last bytes ended, or later */
-    uint64_t end = e->ctx.loop.now;
-    if (end < r->t_first) end = spate_clock_now();
-    resp.time.total = secs(r->t_first, end);
+    fill_timing(r, end_of_life, &resp.time);
     e->active--;
     if (r->aprev)
         r->aprev->anext = r->anext;
@@ -646,9 +678,12 @@ static void start_attempt(void *owner, struct spate_req *r)
     r->phase = REQ_RUNNING;
     r->inflight = 1;
     e->lim.inflight++;
-    if (!r->t_first) r->t_first = now;
+    if (!r->t_first) {
+        r->t_first = now;
+        r->wall_first = wall_now();
+    }
     r->t_attempt = now;
-    memset(&r->time, 0, sizeof(r->time));
+    r->m_dns = r->m_tcp = r->m_tls = r->m_first = r->m_end = 0;
     r->resp_started = 0;
     body_reset(r);
     if (e->cfg.timeout > 0) deadline_add(e, r, now + spate_clock_from_sec(e->cfg.timeout));
@@ -713,6 +748,7 @@ static void schedule_retry(struct spate_req *r)
 static void attempt_ended(struct spate_req *r, enum spate_error_kind k, const char *msg)
 {
     struct spate_engine *e = r->e;
+    if (!r->m_end) r->m_end = spate_clock_now();
     r->conn = NULL;
     r->attempts++;
     stop_timers(e, r);
@@ -722,7 +758,7 @@ static void attempt_ended(struct spate_req *r, enum spate_error_kind k, const ch
     if (k != SPATE_OK && retryable(r, k, got))
         schedule_retry(r);
     else
-        complete(r);
+        complete(r, r->m_end);
     spate_limit_pump(&e->lim);
 }
 
@@ -820,20 +856,22 @@ static void response_done(struct spate_req *r)
     }
 }
 
-static void note_setup_times(struct spate_req *r, struct spate_conn *c)
+/* Copies the attempt's marks from its connection when the attempt ends (the connection may be
+ * pooled or closed right after). A pooled connection's set-up belongs to an earlier request. */
+static void take_marks(struct spate_req *r, const struct spate_conn *c)
 {
-    if (r->reused) return;
-    r->time.dns = secs(c->t_open, c->t_dns);
-    r->time.connect = secs(c->t_tcp0, c->t_tcp);
-    r->time.tls = c->t_tls ? secs(c->t_tcp, c->t_tls) : 0;
-    r->tls_resumed = c->resumed;
+    if (!r->reused) {
+        r->m_dns = c->t_dns;
+        r->m_tcp = c->t_tcp;
+        r->m_tls = c->t_tls;
+        r->tls_resumed = c->resumed;
+    }
+    r->m_first = c->t_first; /* 0 until a byte of this exchange came */
 }
 
 static void on_ready(struct spate_conn *c)
 {
-    struct spate_req *r = c->user;
-    note_setup_times(r, c);
-    send_on(r, c);
+    send_on(c->user, c);
 }
 
 static void on_done(struct spate_conn *c)
@@ -842,7 +880,8 @@ static void on_done(struct spate_conn *c)
     struct spate_engine *e = r->e;
     struct spate_host *h = r->host;
     r->status = c->resp.status;
-    r->time.ttfb = secs(r->t_attempt, c->t_first);
+    take_marks(r, c);
+    r->m_end = c->last_io; /* read when the last byte came */
     if (spate_conn_reusable(c)) {
         c->user = NULL;
         spate_pool_put(&e->pool, h, c);
@@ -860,9 +899,8 @@ static void on_fail(struct spate_conn *c, enum spate_error_kind k)
     int unsent = c->out_off == 0;
     r->resp_started = (unsigned char)started; /* a response had begun: not retried */
     memcpy(r->remote, c->peer_str, sizeof(c->peer_str));
-    if (c->t_first && c->state != SPATE_CONN_RESOLVING)
-        r->time.ttfb = secs(r->t_attempt, c->t_first);
-    if (!r->reused) note_setup_times(r, c);
+    take_marks(r, c);
+    r->m_end = spate_clock_now();
     forget_conn(e, c);
     /* a pooled connection the server had already closed: not the request's fault */
     if (r->reused && !started && k == SPATE_E_RESET && !r->stale_resent &&
@@ -918,7 +956,7 @@ static void attempt_timed_out(struct spate_req *r)
              e->cfg.timeout);
     if (r->conn) {
         struct spate_conn *c = r->conn;
-        if (!r->reused) note_setup_times(r, c);
+        take_marks(r, c);
         forget_conn(e, c);
     }
     attempt_ended(r, SPATE_E_TIMEOUT, m);
@@ -988,13 +1026,19 @@ void spate_engine_stats(const struct spate_engine *e, struct spate_stats *out)
 
 static void cancel(struct spate_req *r)
 {
+    uint64_t now = spate_clock_now();
     set_error(r, SPATE_E_CANCELED, "canceled: the engine was destroyed");
+    if (r->phase == REQ_RUNNING) { /* the attempt in flight ends here, and counts */
+        r->attempts++;
+        r->m_end = now;
+    }
     if (r->conn) {
+        take_marks(r, r->conn);
         forget_conn(r->e, r->conn);
         r->conn = NULL;
     }
     release_slot(r);
-    complete(r);
+    complete(r, now);
 }
 
 static void cancel_all(struct spate_engine *e)

@@ -49,9 +49,12 @@ struct spate_req {
     unsigned char stale_resent, force_new, inflight, streamed;
     unsigned char resp_started; /* the failed attempt had received response bytes */
     double retry_after;         /* seconds from the last response, < 0 = none */
-    uint64_t t_first;           /* ns the first attempt left the queue */
-    uint64_t t_attempt;         /* ns the current attempt started */
-    struct spate_timing time;
+    /* Monotonic ns, each read when its event happened: the first attempt's start (0 = never
+     * attempted), the current attempt's start, then that attempt's marks (0 = did not happen):
+     * name known, TCP connected, TLS done, first response byte, end (last byte or failure). */
+    uint64_t t_first, t_attempt;
+    uint64_t m_dns, m_tcp, m_tls, m_first, m_end;
+    double wall_first; /* wall clock at t_first, Unix seconds */
     int status;
     uint64_t body_bytes;
     enum spate_error_kind error;

@@ -1,5 +1,5 @@
 /* Retry policy arithmetic: which failures are retried, exponential backoff with jitter, and the
- * Retry-After header in both of its forms. */
+ * Retry-After header in all of its forms (delta-seconds and the three HTTP-date forms). */
 #ifndef SPATE_RETRY_H
 #define SPATE_RETRY_H
 #include <stddef.h>

@@ -61,6 +61,10 @@ struct spate_config {
     unsigned per_host;      /* connections per scheme+host+port, 0 = only the global cap [0] */
     double rate;            /* requests started per second, 0 = unlimited [0] */
     double connect_timeout; /* seconds for DNS + TCP + TLS [10] */
+    /* Happy Eyeballs (RFC 8305): seconds a connect may stay pending before the next address of
+     * the name (families alternating) starts alongside it; the first to connect wins.
+     * 0 = one address at a time, each with its share of the connect budget [0.25] */
+    double happy_eyeballs_delay;
     double timeout;         /* seconds for one whole attempt, 0 = none [30] */
     double read_timeout;    /* longest silence between bytes, 0 = none [0] */
     unsigned retries;       /* extra attempts [0] */
@@ -104,23 +108,30 @@ struct spate_header {
     const char *value;
 };
 
-/* Seconds spent in each phase of the last attempt; 0 when the phase did not happen. */
+/* Seconds, like curl's -w timers: points on a monotonic clock read when each event happened,
+ * measured from the start of the final attempt: name known (dns), TCP connected (connect), TLS
+ * handshake done (tls), first response byte (ttfb), last byte or failure (total). So
+ * dns <= connect <= tls <= ttfb <= total; a step that did not happen (cache hit, pooled
+ * connection, plain http, no response) takes the previous point's value. elapsed: the whole
+ * request from its first attempt's start, every retry and wait included (== total after one
+ * attempt). All 0 for a request never attempted. */
 struct spate_timing {
-    double dns, connect, tls, ttfb, total;
+    double dns, connect, tls, ttfb, total, elapsed;
 };
 
 struct spate_response {
     int status;                  /* last HTTP status, 0 if none */
     enum spate_error_kind error; /* SPATE_OK on success */
     const char *message;         /* error message naming the cause, "" on success */
-    unsigned attempts;           /* >= 1 */
+    unsigned attempts;           /* >= 1; 0 when never attempted (canceled while queued) */
     uint64_t body_bytes;         /* body bytes received in the final attempt */
     const char *body;            /* whole body when keep_body was set, else NULL */
     size_t body_len;
     const struct spate_header *headers; /* response headers of the final response */
     size_t nheaders;
     struct spate_timing time;
-    const char *remote; /* "ADDR:PORT" the final attempt used, "" if none */
+    double start;       /* wall clock at the first attempt's start, Unix seconds; 0 = never */
+    const char *remote; /* "ADDR:PORT" the final attempt used (the winner of a race), "" if none */
     int tls_resumed;    /* the final connection resumed a TLS session */
     int reused;         /* the final attempt ran on a pooled connection */
 };

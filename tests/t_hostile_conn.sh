@@ -62,11 +62,12 @@ like_i "$(res C40.connect_timeout "by_id[0]['error']['message']")" 'connect' "C4
 fge "$ELAPSED" 0.9; ok $? "C40.connect_timeout: waited the connect timeout (${ELAPSED}s >= 0.9s)"
 
 # --- C40b per-address connect timeout: the first address black-holes, the second serves ----------------------------
-# --resolve gives the name both addresses on the black hole's port; the connect budget is shared by
-# the addresses left to try, so the first gets half of it and the request still succeeds in time.
+# --resolve gives the name both addresses on the black hole's port; with Happy Eyeballs off
+# (--happy-eyeballs-delay 0) the connect budget is shared by the addresses left to try, so the
+# first gets half of it and the request still succeeds in time (the race: t_happy_eyeballs.sh).
 bg_start "$PY" "$TAP_LIB/dns_peer_http.py" 127.0.0.2 "$BH" "$T/c40b.log" >"$T/c40b.port" 2>/dev/null
 _i=0; while ! grep -q . "$T/c40b.port" && [ $_i -lt 100 ]; do sleep 0.05; _i=$((_i + 1)); done
-hrun C40b.failover 10 fetch -q -v --connect-timeout 2 --resolve "fo.test:$BH:127.0.0.1,127.0.0.2" "http://fo.test:$BH/x"
+hrun C40b.failover 10 fetch -q -v --connect-timeout 2 --happy-eyeballs-delay 0 --resolve "fo.test:$BH:127.0.0.1,127.0.0.2" "http://fo.test:$BH/x"
 is "$(res C40b.failover "(rows[0]['ok'], rows[0]['attempts'])")" '[true, 1]' \
     "C40b.failover: a black-holed first address falls over to the second within one attempt"
 like "$(cat "$(err C40b.failover)" 2>/dev/null)" "via 127\\.0\\.0\\.2:$BH" "C40b.failover: -v names the address used"

@@ -33,6 +33,11 @@ static void write_zone(void)
     for (int i = 1; i <= 20; i++)
         snprintf(big + strlen(big), sizeof(big) - strlen(big), "%s\"127.0.1.%d\"", i > 1 ? "," : "",
                  i);
+    static char huge[300 * 16]; /* more A records than an answer keeps, and than UDP carries */
+    huge[0] = 0;
+    for (int i = 0; i < 300; i++)
+        snprintf(huge + strlen(huge), sizeof(huge) - strlen(huge), "%s\"127.0.%d.%d\"",
+                 i ? "," : "", 2 + i / 255, 1 + i % 255);
     char tmp[160];
     snprintf(tmp, sizeof(tmp), "%s.tmp", srv.zone);
     FILE *f = fopen(tmp, "w");
@@ -54,6 +59,7 @@ static void write_zone(void)
             " \"slow4.test\": {\"A\": [\"127.0.0.18\"], \"ttl\": 300, \"delay\": 0.1},\n"
             " \"move.test\": {\"A\": [\"%s\"], \"ttl\": 1},\n"
             " \"big.test\": {\"A\": [%s], \"ttl\": 300},\n"
+            " \"huge.test\": {\"A\": [%s], \"ttl\": 300},\n"
             " \"v6.test\": {\"AAAA\": [\"::1\"], \"ttl\": 300},\n"
             " \"nx.test\": {\"rcode\": \"NXDOMAIN\"},\n"
             " \"sf.test\": {\"rcode\": \"SERVFAIL\"},\n"
@@ -64,7 +70,7 @@ static void write_zone(void)
             " \"lru-b.test\": {\"A\": [\"127.0.0.1\"], \"ttl\": 300},\n"
             " \"lru-c.test\": {\"A\": [\"127.0.0.1\"], \"ttl\": 300},\n"
             " \"slow5.test\": {\"A\": [\"127.0.0.19\"], \"ttl\": 300, \"delay\": 0.2}}\n",
-            move_addr, big);
+            move_addr, big, huge);
     fclose(f);
     rename(tmp, srv.zone); /* atomic: the server never reads half a zone */
 }
@@ -395,7 +401,20 @@ static void test_answers(struct spate_dns *d)
     ok(r.ok && r.n == 4 && v4 == 3 && v6 == 1 && order,
        "3 A + 1 AAAA: all four, the A records in server order (no sorting)");
     resolve_wait(d, "big.test", 80, &r);
-    ok(r.ok && r.n == SPATE_DNS_MAX_ADDRS, "20 A records: capped at 16 (%zu)", r.n);
+    int all = r.ok && r.n == 20;
+    for (size_t i = 0; all && i < r.n; i++) {
+        char want[32];
+        snprintf(want, sizeof(want), "127.0.1.%zu:80", i + 1);
+        all = strcmp(addr_str(&r.addrs[i]), want) == 0;
+    }
+    ok(all, "20 A records: all 20, in order (%zu)", r.n);
+    resolve_wait(d, "big.test", 81, &r);
+    ok(r.ok && r.cached && r.n == 20 && strcmp(addr_str(&r.addrs[19]), "127.0.1.20:81") == 0,
+       "20 A records from the cache: all 20 (%zu)", r.n);
+    resolve_wait(d, "huge.test", 80, &r);
+    ok(r.ok && r.n == SPATE_DNS_MAX_ADDRS &&
+           strcmp(addr_str(&r.addrs[SPATE_DNS_MAX_ADDRS - 1]), "127.0.2.128:80") == 0,
+       "300 A records (a reply over TCP): cut to the first %d (%zu)", SPATE_DNS_MAX_ADDRS, r.n);
 }
 
 static void test_pins(void)
@@ -860,7 +879,7 @@ int main(int argc, char **argv)
 {
     (void)argc;
     signal(SIGPIPE, SIG_IGN);
-    plan(70);
+    plan(72);
     if (spate_loop_init(&loop) < 0 || start_server(argv[0]) < 0) {
         ok(0, "start the loop and tests/lib/dns_server.py");
         stop_server();

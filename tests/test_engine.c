@@ -61,6 +61,8 @@ struct result {
     size_t body_len, streamed;
     int resets;
     unsigned attempts;
+    double start;
+    struct spate_timing time;
 };
 
 static void on_done(void *user, const struct spate_response *r)
@@ -70,6 +72,8 @@ static void on_done(void *user, const struct spate_response *r)
     res->status = r->status;
     res->error = r->error;
     res->attempts = r->attempts;
+    res->start = r->start;
+    res->time = r->time;
     snprintf(res->message, sizeof(res->message), "%s", r->message);
     if (r->body) {
         res->body_len = r->body_len < sizeof(res->body) - 1 ? r->body_len : sizeof(res->body) - 1;
@@ -229,6 +233,53 @@ static void test_destroy_in_flight(void)
     ok(all, "destroy completes every pending request exactly once, as canceled");
 }
 
+static double wall(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double mono(void);
+
+/* A request canceled while queued was never attempted: attempts 0, no start and every time 0
+ * (it used to report the time since boot). One canceled in flight ends its attempt then. */
+static void test_cancel_times(void)
+{
+    struct spate_config c;
+    spate_config_init(&c);
+    c.concurrency = 1;
+    struct spate_engine *e = NULL;
+    spate_engine_create(&e, &c, NULL, 0);
+    struct result run = {0}, queued = {0};
+    submit(e, "/case/slow/3000", &run, 0);
+    submit(e, "/case/ok", &queued, 0);
+    double w0 = wall(), t0 = mono();
+    while (mono() - t0 < 0.3) {
+        struct pollfd p = {.fd = spate_engine_fd(e), .events = POLLIN};
+        poll(&p, 1, 10);
+        spate_engine_step(e);
+    }
+    double held = mono() - t0;
+    spate_engine_destroy(e);
+    const struct spate_timing *q = &queued.time, *t = &run.time;
+    ok(queued.calls == 1 && queued.error == SPATE_E_CANCELED && queued.attempts == 0,
+       "canceled while queued: canceled, attempts 0 (%u)", queued.attempts);
+    ok(queued.start == 0 && q->dns == 0 && q->connect == 0 && q->tls == 0 && q->ttfb == 0 &&
+           q->total == 0 && q->elapsed == 0,
+       "canceled while queued: no start, every time 0 (total %g, elapsed %g)", q->total,
+       q->elapsed);
+    ok(run.calls == 1 && run.error == SPATE_E_CANCELED && run.attempts == 1,
+       "canceled in flight: canceled, attempts 1 (%u)", run.attempts);
+    ok(run.start >= w0 - 0.001 && run.start <= w0 + 0.1,
+       "canceled in flight: start is the attempt's wall clock (%.6f, run at %.6f)", run.start, w0);
+    ok(t->total >= 0.28 && t->total <= held + 0.01 && t->elapsed == t->total,
+       "canceled in flight: total = elapsed = until the cancel (%.3f of %.3f s)", t->total, held);
+    ok(t->connect > 0 && t->connect < 0.1 && t->tls == t->connect && t->ttfb == t->connect,
+       "canceled in flight: connected, no response byte (ttfb takes connect's value %.6f)",
+       t->ttfb);
+}
+
 static void test_refused_and_timeout(void)
 {
     struct spate_config c;
@@ -375,6 +426,7 @@ int main(void)
     test_submit_in_callback();
     test_stream_and_invalid();
     test_destroy_in_flight();
+    test_cancel_times();
     test_refused_and_timeout();
     test_recycled();
     test_deadlines();

@@ -1,5 +1,6 @@
 /* Unit tests for engine/retry.c: retried statuses, the backoff envelope and its jitter, and
- * Retry-After in delta-seconds and IMF-fixdate form, including garbage. */
+ * Retry-After in delta-seconds and all three HTTP-date forms (IMF-fixdate, RFC 850, asctime),
+ * including garbage. */
 #include "retry.h"
 #include "tap.h"
 #include <math.h>
@@ -151,12 +152,54 @@ static void test_after(void)
     after("Tue, 14 Nov 2023 22:60:30 GMT", now, 0, 0);
     after("Tue, 14 Nov 2023 22:13:30 GMTX", now, 0, 0);
     after("Tue, 14 Nov 2023 22:13:30 GMT x", now, 0, 0);
-    after("Tuesday, 14-Nov-23 22:13:30 GMT", now, 0, 0); /* RFC 850: not accepted */
-    after("Tue Nov 14 22:13:30 2023", now, 0, 0);        /* asctime: not accepted */
+    after("Xyz, 14 Nov 2023 22:13:30 GMT", now, 0, 0); /* not a day name */
     /* sign characters in numeric fields are not digits: a date with them is malformed */
     after("Tue, 14 Nov 2023 22:-1:30 GMT", now, 0, 0);
     after("Tue, 14 Nov 2023 -1:13:30 GMT", now, 0, 0);
     after("Tue, 14 Nov 2023 22:13:-1 GMT", now, 0, 0);
+}
+
+/* The two obsolete HTTP-date forms every recipient must accept (RFC 9110 5.6.7). */
+static void test_after_obsolete(void)
+{
+    time_t now = 1700000000; /* Tue, 14 Nov 2023 22:13:20 GMT */
+    /* RFC 850: full day name, dashes, two-digit year */
+    after("Tuesday, 14-Nov-23 22:13:30 GMT", now, 1, 10);
+    after("Tuesday, 14-Nov-23 23:13:20 GMT", now, 1, 3600);
+    after("Wednesday, 15-Nov-23 22:13:20 GMT", now, 1, 86400);
+    after(" Tuesday, 14-Nov-23 22:13:25 GMT\t", now, 1, 5);
+    after("Sunday, 06-Nov-94 08:49:37 GMT", now, 1, 0); /* 1994: in the past */
+    /* two-digit years: more than 50 years ahead means the previous century (RFC 9110) */
+    after("Monday, 01-Jan-73 00:00:00 GMT", now, 1, 3250454400.0 - now); /* 2073: 50 years on */
+    after("Monday, 01-Jan-74 00:00:00 GMT", now, 1, 0);                  /* 1974, past */
+    after("Friday, 14-Nov-70 22:13:20 GMT", now, 1, 3183228800.0 - now); /* 2070 */
+    after("Tuesday, 14-Nov-2023 22:13:30 GMT", now, 0, 0);               /* four-digit year */
+    after("Tue, 14-Nov-23 22:13:30 GMT", now, 0, 0);                     /* short day name */
+    after("Tuesday, 14 Nov 23 22:13:30 GMT", now, 0, 0);                 /* spaces, not dashes */
+    after("Tuesday, 14-Nov-23 22:13:30 UTC", now, 0, 0);
+    after("Tuesday, 14-Nov-23 22:13:30", now, 0, 0);
+    after("Tuesday, 14-Nov-23 25:13:30 GMT", now, 0, 0);
+    after("Tuesday, 14-Foo-23 22:13:30 GMT", now, 0, 0);
+    after("Tuesday, 1x-Nov-23 22:13:30 GMT", now, 0, 0);
+    after("Tuesday, 14-Nov--3 22:13:30 GMT", now, 0, 0);
+    after("Someday, 14-Nov-23 22:13:30 GMT", now, 0, 0);
+    after(", 14-Nov-23 22:13:30 GMT", now, 0, 0);
+    /* asctime: day space-padded (or two digits), time, four-digit year, no zone */
+    after("Tue Nov 14 22:13:30 2023", now, 1, 10);
+    after("Wed Nov 15 22:13:20 2023", now, 1, 86400);
+    after("Sun Nov  6 08:49:37 1994", now, 1, 0);
+    after("Fri Dec  1 00:00:00 2023", now, 1, 1701388800.0 - now);
+    after("Fri Dec 01 00:00:00 2023", now, 1, 1701388800.0 - now);
+    after("  Tue Nov 14 22:13:30 2023  ", now, 1, 10);
+    after("Tue Nov 14 22:13:30 2023 GMT", now, 0, 0);
+    after("Tue Nov 14 22:13:30 23", now, 0, 0);
+    after("Tue Nov 14 22:13 2023", now, 0, 0);
+    after("Tue Nov  x 22:13:30 2023", now, 0, 0);
+    after("Tue Nov 32 22:13:30 2023", now, 0, 0);
+    after("Tue Nov 14 22:13:61 2023", now, 0, 0);
+    after("Tuesday Nov 14 22:13:30 2023", now, 0, 0);
+    after("Tue Foo 14 22:13:30 2023", now, 0, 0);
+    after("Tue Nov 14 22:13:30 -023", now, 0, 0);
 }
 
 int main(void)
@@ -164,5 +207,6 @@ int main(void)
     test_status();
     test_backoff();
     test_after();
+    test_after_obsolete();
     return done();
 }

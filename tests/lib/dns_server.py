@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Test DNS responder (stdlib only): UDP on 127.0.0.1, port 0, prints the port on stdout.
+"""Test DNS responder (stdlib only): UDP and TCP on 127.0.0.1, one free port number for both,
+printed on stdout.
 
 usage: dns_server.py ZONE.json QUERYLOG.jsonl
 
@@ -12,8 +13,11 @@ answers and TTLs mid-run (write a temporary file and rename it over the zone):
 A "*.SUFFIX" key answers every name under SUFFIX that has no entry of its own (a test with
 30,000 distinct names needs no 30,000-entry zone).
 Unknown names get NXDOMAIN; a known name without records of the asked type gets an empty
-NOERROR answer. Every query is logged to QUERYLOG as one JSON line {"name", "type", "t"} before
-it is answered, so a test that got its answer can count queries.
+NOERROR answer. Every query is logged to QUERYLOG as one JSON line {"name", "type", "t", "tcp"}
+before it is answered, so a test that got its answer can count queries.
+Like a real server, a UDP reply larger than the client can take (512 bytes, or the EDNS size it
+announced) is sent truncated (TC set, no answers), and the client asks again over TCP, where the
+whole answer goes (a name with hundreds of addresses).
 """
 import heapq
 import json
@@ -122,43 +126,116 @@ def build(zone, qid, flags, qname, qtype, question):
     return head + question + b"".join(answers), delay
 
 
+def udp_limit(pkt, question):
+    """The largest UDP reply the client takes: 512, or the size its EDNS OPT record announces."""
+    arcount = struct.unpack("!H", pkt[10:12])[0]
+    opt = pkt[12 + len(question):]
+    if arcount and len(opt) >= 5 and opt[0] == 0 and struct.unpack("!H", opt[1:3])[0] == 41:
+        return max(512, struct.unpack("!H", opt[3:5])[0])
+    return 512
+
+
+def truncated(reply):
+    """The reply's header with TC set and no records, plus its question."""
+    qid, rflags, qd = struct.unpack("!HHH", reply[:6])
+    _, question = reply[:12], reply[12:]
+    end = 0
+    while question[end] != 0:
+        end += question[end] + 1
+    return struct.pack("!HHHHHH", qid, rflags | 0x0200, qd, 0, 0, 0) + question[:end + 5]
+
+
+def bind_pair():
+    """A UDP and a TCP socket on the same free port of 127.0.0.1."""
+    for _ in range(50):
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        # a burst of lookups (hundreds at once) must queue, not be dropped, while this process
+        # waits for a CPU: the default buffer holds about 200 datagrams (best effort: capped by
+        # rmem_max)
+        udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        udp.bind(("127.0.0.1", 0))
+        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            tcp.bind(("127.0.0.1", udp.getsockname()[1]))
+        except OSError:
+            udp.close()
+            tcp.close()
+            continue
+        tcp.listen(64)
+        return udp, tcp
+    sys.exit("dns_server.py: no free port for both UDP and TCP")
+
+
 def main():
     zone = Zone(sys.argv[1])
     log = open(sys.argv[2], "a", encoding="utf-8")
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    # a burst of lookups (hundreds at once) must queue, not be dropped, while this process waits
-    # for a CPU: the default buffer holds about 200 datagrams (best effort: capped by rmem_max)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-    sock.bind(("127.0.0.1", 0))
+    sock, listener = bind_pair()
     print(sock.getsockname()[1], flush=True)
-    later, seq = [], 0  # heap of (due, seq, reply, peer)
+    later, seq = [], 0  # heap of (due, seq, reply, peer); peer is a TCP socket or an address
+    conns = {}  # TCP socket -> bytes received so far
+
+    def answer(pkt, peer, tcp):
+        nonlocal seq
+        q = parse_query(pkt)
+        if q is None:
+            return
+        qid, flags, qname, qtype, question = q
+        log.write(json.dumps({"name": qname, "type": TYPES.get(qtype, str(qtype)),
+                              "t": time.time(), "tcp": tcp}) + "\n")
+        log.flush()
+        reply, delay = build(zone, qid, flags, qname, qtype, question)
+        if reply is None:
+            return
+        if tcp:
+            reply = struct.pack("!H", len(reply)) + reply
+        elif len(reply) > udp_limit(pkt, question):
+            reply = truncated(reply)
+        seq += 1
+        heapq.heappush(later, (time.monotonic() + delay, seq, reply, peer))
+
+    def send(reply, peer):
+        try:
+            if isinstance(peer, socket.socket):
+                if peer in conns:
+                    peer.sendall(reply)
+            else:
+                sock.sendto(reply, peer)
+        except OSError:
+            pass
+
     while True:
         now = time.monotonic()
         while later and later[0][0] <= now:
             _, _, reply, peer = heapq.heappop(later)
-            sock.sendto(reply, peer)
+            send(reply, peer)
         timeout = max(0.0, later[0][0] - now) if later else None
-        if not select.select([sock], [], [], timeout)[0]:
-            continue
-        try:
-            pkt, peer = sock.recvfrom(4096)
-        except OSError:
-            continue
-        q = parse_query(pkt)
-        if q is None:
-            continue
-        qid, flags, qname, qtype, question = q
-        log.write(json.dumps({"name": qname, "type": TYPES.get(qtype, str(qtype)),
-                              "t": time.time()}) + "\n")
-        log.flush()
-        reply, delay = build(zone, qid, flags, qname, qtype, question)
-        if reply is None:
-            continue
-        if delay > 0:
-            seq += 1
-            heapq.heappush(later, (time.monotonic() + delay, seq, reply, peer))
-        else:
-            sock.sendto(reply, peer)
+        ready = select.select([sock, listener] + list(conns), [], [], timeout)[0]
+        for r in ready:
+            if r is listener:
+                c, _ = listener.accept()
+                conns[c] = b""
+            elif r is sock:
+                try:
+                    pkt, peer = sock.recvfrom(65535)
+                except OSError:
+                    continue
+                answer(pkt, peer, False)
+            else:
+                try:
+                    data = r.recv(65535)
+                except OSError:
+                    data = b""
+                if not data:
+                    del conns[r]
+                    r.close()
+                    continue
+                buf = conns[r] + data
+                while len(buf) >= 2 and len(buf) >= 2 + struct.unpack("!H", buf[:2])[0]:
+                    n = struct.unpack("!H", buf[:2])[0]
+                    answer(buf[2:2 + n], r, True)
+                    buf = buf[2 + n:]
+                conns[r] = buf
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from collections import Counter
 
 KINDS = {"dns", "connect", "tls", "timeout", "reset", "protocol", "http", "too_large", "input",
          "canceled"}
-TIMES = ("dns", "connect", "tls", "ttfb", "total")
+TIMES = ("dns", "connect", "tls", "ttfb", "total", "elapsed")  # in the order SPEC says they hold
 
 
 def load(path):
@@ -45,7 +45,7 @@ def row_problems(r):
     if not isinstance(r, dict):
         return ["not an object"]
     p = []
-    for k in ("id", "url", "method", "status", "ok", "attempts", "bytes", "time", "error"):
+    for k in ("id", "url", "method", "status", "ok", "attempts", "bytes", "start", "time", "error"):
         if k not in r:
             p.append("missing field %r" % k)
     if p:
@@ -60,8 +60,13 @@ def row_problems(r):
     if not isinstance(r["ok"], bool):
         p.append("ok is not a boolean")
     a = r["attempts"]
-    if not (isinstance(a, int) and not isinstance(a, bool) and a >= 1):
-        p.append("attempts %r is not an integer >= 1" % (a,))
+    if not (isinstance(a, int) and not isinstance(a, bool) and a >= 0):
+        p.append("attempts %r is not an integer >= 0" % (a,))
+    st0 = r["start"]
+    if st0 is not None and not (is_num(st0) and st0 > 1e9):
+        p.append("start %r is neither null nor Unix seconds" % (st0,))
+    if (a == 0) != (st0 is None):
+        p.append("attempts %r with start %r: null exactly when never attempted" % (a, st0))
     b = r["bytes"]
     if not (isinstance(b, int) and not isinstance(b, bool) and b >= 0):
         p.append("bytes %r is not an integer >= 0" % (b,))
@@ -74,6 +79,12 @@ def row_problems(r):
                 p.append("time.%s missing" % k)
             elif not (is_num(t[k]) and 0 <= t[k] < 3600):
                 p.append("time.%s = %r is not a number of seconds" % (k, t[k]))
+        vals = [t.get(k) for k in TIMES]
+        if all(is_num(v) for v in vals):
+            if any(x > y for x, y in zip(vals, vals[1:])):
+                p.append("time %r is not ordered dns <= connect <= tls <= ttfb <= total <= elapsed" % (t,))
+            if a == 0 and any(vals):
+                p.append("time %r is not all 0 for a request never attempted" % (t,))
     e = r["error"]
     if e is not None:
         if not isinstance(e, dict):
