@@ -1,6 +1,8 @@
 /* Command-line value parsing. Every rejection names the option and the rule it broke. */
 #include "args.h"
 #include "buf.h"
+#include "json.h"
+#include "suggest.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -45,12 +47,32 @@ static int decimal(const char *s, double *out)
     return 0;
 }
 
+/* The multiplier to seconds of a unit suffix, 0 when s is not one. */
+static double unit_secs(const char *u)
+{
+    static const struct {
+        const char *name;
+        double secs;
+    } units[] = {{"ms", 1e-3}, {"s", 1}, {"m", 60}, {"h", 3600}};
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+        if (!strcmp(u, units[i].name)) return units[i].secs;
+    return 0;
+}
+
 int spate_args_secs(const char *cmd, const char *opt, const char *s, double *out)
 {
-    double v;
-    if (decimal(s, &v) || v < 0 || v > 1e6)
-        return bad(cmd, opt, s, "expected seconds from 0 to 1000000, decimals allowed");
-    *out = v;
+    static const char rule[] = "expected seconds from 0 to 1000000, decimals allowed, or a "
+                               "number with a unit: 250ms, 10s, 2m, 1h";
+    char num[64];
+    size_t n = strlen(s), digits = n;
+    while (digits && strchr("smh", s[digits - 1]))
+        digits--;
+    double mult = digits < n ? unit_secs(s + digits) : 1, v;
+    if (n >= sizeof(num) || !mult) return bad(cmd, opt, s, rule);
+    memcpy(num, s, digits);
+    num[digits] = 0;
+    if (decimal(num, &v) || v < 0 || v * mult > 1e6) return bad(cmd, opt, s, rule);
+    *out = v * mult;
     return 0;
 }
 
@@ -164,6 +186,26 @@ static int read_file(const char *cmd, const char *path, char **out, size_t *len)
     return -1;
 }
 
+/* A JSON body must be one JSON value: sent malformed, it would fail at every server instead. */
+static int check_json(const char *cmd, const char *arg, const char *p, size_t n)
+{
+    struct spate_json *v = NULL;
+    char err[160];
+    int rc = spate_json_parse(p, n, &v, err, sizeof(err));
+    spate_json_free(v);
+    if (rc == -ENOMEM) {
+        fprintf(stderr, "spate %s: out of memory\n", cmd);
+        return -1;
+    }
+    if (rc == 0) return 0;
+    if (arg[0] == '@')
+        fprintf(stderr, "spate %s: '%s' is not valid JSON: %s\n", cmd, arg + 1, err);
+    else
+        fprintf(stderr, "spate %s: the JSON body '%.60s%s' is not valid JSON: %s\n", cmd, arg,
+                strlen(arg) > 60 ? "..." : "", err);
+    return -1;
+}
+
 int spate_args_data(const char *cmd, struct spate_args_req *r, const char *arg, int json)
 {
     free(r->body);
@@ -176,7 +218,7 @@ int spate_args_data(const char *cmd, struct spate_args_req *r, const char *arg, 
         if (!r->body) return -1;
     }
     r->json = json;
-    return 0;
+    return json ? check_json(cmd, arg, r->body, r->body_len) : 0;
 }
 
 static int set_auth(struct spate_args_req *r, const char *scheme, const char *cred)
@@ -227,14 +269,106 @@ void spate_args_req_fini(struct spate_args_req *r)
     memset(r, 0, sizeof(*r));
 }
 
+/* 1 if name (up to '=') is exactly a long option that takes no value. */
+static int is_flag(const char *name, const struct option *longopts)
+{
+    if (!longopts) return 0;
+    size_t n = strcspn(name, "=");
+    for (const struct option *o = longopts; o->name; o++)
+        if (strlen(o->name) == n && !memcmp(o->name, name, n)) return o->has_arg == no_argument;
+    return 0;
+}
+
+/* The token of the last long option getopt_long matched by a prefix, refused by
+ * spate_args_getopt; and the table it was matched against, for the hint. */
+static const char *inexact;
+static const struct option *last_table;
+
+/* The argv element that held the long option getopt_long just returned: the value may have been
+ * the next element ("--timeout 5") or inside it ("--timeout=5"). */
+static const char *long_token(char **argv, const struct option *o)
+{
+    if (o->has_arg == required_argument && optarg && optind >= 2 && optarg == argv[optind - 1])
+        return argv[optind - 2];
+    return argv[optind - 1];
+}
+
+int spate_args_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts)
+{
+    int idx = -1;
+    last_table = longopts;
+    inexact = NULL;
+    int c = getopt_long(argc, argv, shortopts, longopts, &idx);
+    if (c == -1 || c == '?' || c == ':' || idx < 0) return c;
+    const char *tok = long_token(argv, &longopts[idx]);
+    const char *name = tok + 2;
+    size_t n = strcspn(name, "=");
+    if (strncmp(tok, "--", 2) || n != strlen(longopts[idx].name) ||
+        memcmp(name, longopts[idx].name, n)) {
+        inexact = tok; /* an abbreviation: "--time" must never silently mean --timeout */
+        optopt = 0;
+        return '?';
+    }
+    return c;
+}
+
+/* The single-dash element that held the unknown short option optopt, or NULL. getopt has moved
+ * optind past it only when optopt was its last character. */
+static const char *short_token(int argc, char **argv)
+{
+    const char *prev = optind >= 1 ? argv[optind - 1] : NULL;
+    if (prev && prev[0] == '-' && prev[1] != '-' && prev[1] && prev[strlen(prev) - 1] == optopt)
+        return prev;
+    if (optind < argc && argv[optind][0] == '-' && argv[optind][1] != '-' &&
+        strchr(argv[optind] + 1, optopt))
+        return argv[optind];
+    return NULL;
+}
+
+static void hint(const char *typed)
+{
+    const char *s = last_table ? spate_suggest_option(typed, last_table) : NULL;
+    if (s) fprintf(stderr, " (did you mean --%s?)", s);
+}
+
+/* The element getopt_long stopped at, when it was a long option ("--x" or "--x=v"): every long
+ * option error moves optind past its element. A short option's val can equal optopt too, so a
+ * flag given a value is told apart by its name. */
+static const char *long_error_token(int c, char **argv)
+{
+    if (inexact) return inexact;
+    if (optind < 1 || strncmp(argv[optind - 1], "--", 2)) return NULL;
+    if (optopt <= 0 || optopt >= 128 || c == ':') return argv[optind - 1];
+    return strchr(argv[optind - 1], '=') && is_flag(argv[optind - 1] + 2, last_table)
+               ? argv[optind - 1]
+               : NULL;
+}
+
 int spate_args_bad_option(const char *cmd, int c, char **argv)
 {
-    const char *what = c == '?' ? "unknown option" : "missing value for option";
-    /* for a long option optopt holds its internal code, not a character */
-    if (optopt > 0 && optopt < 128 && optopt != '?')
-        fprintf(stderr, "spate %s: %s '-%c'\n", cmd, what, optopt);
-    else
-        fprintf(stderr, "spate %s: %s '%s'\n", cmd, what, argv[optind - 1]);
+    int argc = 0;
+    while (argv[argc])
+        argc++;
+    const char *tok = long_error_token(c, argv);
+    int n = tok ? (int)strcspn(tok, "=") : 0;
+    if (c == ':' && tok) {
+        fprintf(stderr, "spate %s: missing value for option '%s'\n", cmd, tok);
+    } else if (c == ':') {
+        fprintf(stderr, "spate %s: missing value for option '-%c'\n", cmd, optopt);
+    } else if (tok && !inexact && strchr(tok, '=') && is_flag(tok + 2, last_table)) {
+        fprintf(stderr, "spate %s: option '%.*s' takes no value\n", cmd, n, tok);
+    } else if (tok) {
+        fprintf(stderr, "spate %s: unknown option '%.*s'", cmd, n, tok);
+        hint(tok + 2);
+        fputc('\n', stderr);
+    } else {
+        const char *word = short_token(argc, argv);
+        char one[2] = {(char)optopt, 0};
+        fprintf(stderr, "spate %s: unknown option '-%c'", cmd, optopt);
+        /* "-timeout": a long option written with one dash */
+        hint(word && strlen(word) > 2 && word[1] == optopt ? word + 1 : one);
+        fputc('\n', stderr);
+    }
     fprintf(stderr, "try 'spate %s --help'\n", cmd);
     return -1;
 }

@@ -165,7 +165,7 @@ static int parse_args(struct bench *b, int argc, char **argv)
     int c, have_d = 0;
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":c:d:n:R:X:H:A:u:kh", longopts, NULL)) != -1) {
+    while ((c = spate_args_getopt(argc, argv, ":c:d:n:R:X:H:A:u:kh", longopts)) != -1) {
         if (c == 'h') {
             usage(stdout);
             exit(0);

@@ -327,7 +327,7 @@ static int parse_args(struct fetch *f, int argc, char **argv)
     opterr = 0;
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, ":i:c:X:H:d:u:A:Lko:qvh", longopts, NULL)) != -1) {
+    while ((c = spate_args_getopt(argc, argv, ":i:c:X:H:d:u:A:Lko:qvh", longopts)) != -1) {
         if (c == 'h') {
             usage(stdout);
             exit(0);

@@ -784,3 +784,8 @@ fail:
     teardown(d);
     return rc;
 }
+
+const char *spate_dns_library_version(void)
+{
+    return ares_version(NULL);
+}

@@ -94,4 +94,7 @@ struct spate_dns_stats {
 };
 void spate_dns_get_stats(const struct spate_dns *d, struct spate_dns_stats *s);
 
+/* The c-ares this process runs with, as the library reports it ("1.18.1"). */
+const char *spate_dns_library_version(void);
+
 #endif

@@ -38,6 +38,11 @@ SPATE_API const char *spate_version(void);
  * Static storage, English, never NULL; unknown codes give "unknown error". */
 SPATE_API const char *spate_strerror(int err);
 
+/* The version of a component this process runs with: "spate" (as spate_version()), "openssl"
+ * and "c-ares" as those libraries report themselves at run time, "llhttp" (compiled in). A
+ * static string, or NULL for any other name. */
+SPATE_API const char *spate_version_of(const char *component);
+
 enum spate_error_kind {
     SPATE_OK = 0,
     SPATE_E_DNS,       /* name resolution failed */

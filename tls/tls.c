@@ -551,3 +551,8 @@ int spate_tls_unclean_eof(const struct spate_transport *t)
     const struct conn_tls *c = t->tls;
     return c && t->ops == &tls_ops && c->unclean;
 }
+
+const char *spate_tls_library_version(void)
+{
+    return OpenSSL_version(OPENSSL_VERSION);
+}

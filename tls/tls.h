@@ -44,6 +44,9 @@ int spate_tls_resumed(const struct spate_transport *t);
  * delimited only by the close may be truncated), else 0. */
 int spate_tls_unclean_eof(const struct spate_transport *t);
 
+/* The OpenSSL this process runs with, as the library reports it ("OpenSSL 3.0.13 30 Jan 2024"). */
+const char *spate_tls_library_version(void);
+
 /* Number of sessions in ctx's cache (for tests). */
 size_t spate_tls_cached_sessions(const struct spate_tls *ctx);
 
