@@ -3,12 +3,19 @@
 #include "fetch.h"
 #include "args.h"
 #include "buf.h"
+#include "bodyfile.h"
 #include "input.h"
+#include "json.h"
 #include "output.h"
+#include "progress.h"
+#include "signals.h"
 #include "spate.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +25,11 @@
 #include <unistd.h>
 
 #define CMD "fetch"
+
+/* A run winds down in two steps: on the first interrupt nothing new starts and what runs gets
+ * --grace to finish (DRAINING); then, or at once on a second interrupt or a lost output,
+ * everything still pending is canceled (STOPPED). */
+enum stop { RUNNING, DRAINING, STOPPED };
 
 struct fetch {
     struct spate_config cfg;
@@ -38,15 +50,28 @@ struct fetch {
     size_t hv_cap;
     char **held; /* --ordered: lines that finished early */
     size_t next_print;
-    double t0, last_progress, last_flush, flush_every;
-    int write_failed;
+    double t0, last_flush, flush_every;
     struct job *spare_jobs; /* finished jobs, for the next submissions */
+    double grace;           /* --grace: seconds in flight requests get after an interrupt */
+    int max_body_set;       /* --max-body given (else -o lifts the cap) */
+    struct spate_bodyfiles files;
+    struct spate_progress prog;
+    int prog_on, prog_shared; /* progress drawn; on the terminal stdout writes to */
+    enum stop stop;
+    int stop_sig;          /* the signal that stopped the run, 0 = none */
+    unsigned signals_seen; /* signals handled so far */
+    double grace_end;
+    int out_closed;    /* stdout went away (EPIPE): stop, exit 141 */
+    int write_failed;  /* a result line could not be written: stop, exit non-zero */
+    size_t lost_lines; /* result lines that could not be written */
+    size_t unstarted;  /* canceled before their first attempt: no line */
 };
 
 struct job {
     struct fetch *f;
     size_t index;
     int fd;           /* -o: the body file, -1 until the first byte (or the end) */
+    const char *path; /* -o: its path (owned by f->files), NULL until opened */
     struct job *next; /* on f->spare_jobs */
 };
 
@@ -78,33 +103,57 @@ static void usage(FILE *to)
 {
     fputs(
         "usage: spate fetch [OPTIONS] [URL ...]\n"
-        "  -i, --input FILE        read requests from FILE ('-' = stdin), one per line:\n"
-        "                          a URL or a JSON object {url, method, headers, body, json, id}\n"
-        "  -c, --concurrency N     requests in flight and open connections at most [100]\n"
-        "      --per-host N        connections per host:port at most, 0 = no own limit [0]\n"
-        "      --rate R            requests started per second at most [unlimited]\n"
-        "      --connect-timeout S [10]  --timeout S [30]  --read-timeout S [none]\n"
-        "                          (seconds; 0 = no limit)\n"
-        "      --retries N [0]  --backoff S [0.5]  --backoff-max S [30]\n"
-        "      --retry-after-max S [60]  --retry-all-methods\n"
-        "  -X, --request METHOD    -H, --header 'Name: value'   -A, --user-agent UA\n"
-        "  -d, --data DATA|@FILE   --json DATA|@FILE   --bearer TOKEN   -u, --user USER:PASS\n"
-        "  -L, --location          follow redirects, --max-redirs N [10]\n"
-        "      --dns-ttl S  --dns-server ADDR[:PORT]  --resolve HOST:PORT:ADDR\n"
-        "      --dns-cache-size N  names cached at most, least recently used evicted;\n"
-        "                          0 = no caching [10000]\n"
-        "      --happy-eyeballs-delay S  race the next address of a name when a connect\n"
-        "                          is still pending after S seconds; 0 = one at a time [0.25]\n"
-        "      --cacert FILE  -k, --insecure\n"
-        "      --max-body BYTES [64M]  --max-header-bytes BYTES [64K]\n"
-        "      --coalesce-us N     under load, nap up to N µs before waiting so one wake-up\n"
-        "                          serves several responses (less CPU); 0 = off [100]\n"
-        "      --ordered           print results in input order\n"
-        "      --body              include the body in each result\n"
-        "  -o, --output-dir DIR    write each body to DIR/<id>\n"
-        "      --no-fail           a complete response with status >= 400 counts as ok\n"
-        "  -q, --quiet             no summary or progress on stderr\n"
-        "      --progress / --no-progress   -v, --verbose   -h, --help\n",
+        "Requests come from the URL arguments, then from each -i input, one per line: a URL or a\n"
+        "JSON object {url, method, headers, body, json, id}. One JSON line per result on stdout.\n"
+        "Durations S: seconds (decimals allowed) or with a unit: 250ms, 10s, 2m, 1h.\n"
+        "Sizes BYTES: bytes or with K, M or G (powers of 1024).\n"
+        "  -i, --input FILE            read requests from FILE ('-' = stdin); repeatable\n"
+        "  -c, --concurrency N         requests in flight and open connections at most [100]\n"
+        "      --per-host N            connections per host:port at most, 0 = no own limit [0]\n"
+        "      --rate R                requests started per second at most [unlimited]\n"
+        "      --connect-timeout S     DNS + TCP + TLS, 0 = no limit [10]\n"
+        "      --timeout S             one whole attempt, 0 = no limit [30]\n"
+        "      --read-timeout S        longest silence between bytes [none]\n"
+        "      --retries N             extra attempts on failures worth retrying [0]\n"
+        "      --backoff S             base of the exponential backoff [0.5]\n"
+        "      --backoff-max S         cap of one backoff wait [30]\n"
+        "      --retry-after-max S     cap of a 429/503 Retry-After wait [60]\n"
+        "      --retry-all-methods     retry POST and PATCH too\n"
+        "  -X, --request METHOD        request method [GET, or POST with a body]\n"
+        "  -H, --header 'Name: value'  add a header; repeatable\n"
+        "  -A, --user-agent UA         User-Agent [spate/VERSION]\n"
+        "  -d, --data DATA|@FILE       request body (a file's bytes unchanged)\n"
+        "      --json DATA|@FILE       JSON body, with Content-Type and Accept application/json\n"
+        "      --bearer TOKEN          Authorization: Bearer TOKEN\n"
+        "  -u, --user USER:PASS        Authorization: Basic\n"
+        "  -L, --location              follow redirects\n"
+        "      --max-redirs N          redirects followed at most [10]\n"
+        "      --dns-ttl S             fixed DNS cache lifetime [the records' TTLs]\n"
+        "      --dns-server ADDR[:PORT]  resolver to ask; repeatable [the system's]\n"
+        "      --resolve HOST:PORT:ADDR  use ADDR for HOST:PORT; repeatable\n"
+        "      --dns-cache-size N      names cached at most, least recently used evicted;\n"
+        "                              0 = no caching [10000]\n"
+        "      --happy-eyeballs-delay S  race the next address of a name when a connect is\n"
+        "                              still pending after S; 0 = one at a time [250ms]\n"
+        "      --cacert FILE           trusted CA certificates [the system store]\n"
+        "  -k, --insecure              skip TLS certificate and host name checks\n"
+        "      --max-body BYTES        longest body [64M; no cap with -o unless given]\n"
+        "      --max-header-bytes BYTES  longest response head [64K]\n"
+        "      --coalesce-us N         under load, nap up to N us before a wait so one wake-up\n"
+        "                              serves several responses; 0 = off [100]\n"
+        "      --ordered               print results in input order\n"
+        "      --body                  include each body in its result\n"
+        "  -o, --output-dir DIR        write each body to DIR/<id>, named in the result's "
+        "\"file\"\n"
+        "      --no-fail               a complete response with status >= 400 counts as ok\n"
+        "      --grace S               after SIGINT/SIGTERM, time in-flight requests get [2]\n"
+        "  -q, --quiet                 no summary or progress line on stderr\n"
+        "      --progress              draw the progress line [when stderr is a terminal]\n"
+        "      --no-progress           never draw it\n"
+        "  -v, --verbose               one line per request and connection figures on stderr\n"
+        "  -h, --help                  this text\n"
+        "Exit status: 0 all ok, 1 any failed or a result line lost, 2 usage error,\n"
+        "130/143 interrupted by SIGINT/SIGTERM, 141 stdout closed.\n",
         to);
 }
 
@@ -136,6 +185,7 @@ enum {
     O_COALESCE,
     O_DNS_CACHE,
     O_HE_DELAY,
+    O_GRACE,
 };
 
 static const struct option longopts[] = {
@@ -177,6 +227,7 @@ static const struct option longopts[] = {
     {"progress", no_argument, 0, O_PROGRESS},
     {"no-progress", no_argument, 0, O_NO_PROGRESS},
     {"coalesce-us", required_argument, 0, O_COALESCE},
+    {"grace", required_argument, 0, O_GRACE},
     {"verbose", no_argument, 0, 'v'},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
@@ -287,6 +338,7 @@ static int option(struct fetch *f, int c, size_t *ndns, size_t *npins)
     case O_MAX_BODY:
         if (spate_args_size(CMD, "--max-body", optarg, &sz)) return -1;
         g->max_body = sz;
+        f->max_body_set = 1;
         return 0;
     case O_MAX_HDR:
         if (spate_args_size(CMD, "--max-header-bytes", optarg, &sz)) return -1;
@@ -316,6 +368,8 @@ static int option(struct fetch *f, int c, size_t *ndns, size_t *npins)
     case 'v':
         f->verbose = 1;
         return 0;
+    case O_GRACE:
+        return secs_opt("--grace", &f->grace);
     default:
         return -1;
     }
@@ -455,7 +509,7 @@ static int read_input(struct fetch *f, const char *path)
     size_t cap = 0, lineno = 0;
     ssize_t n;
     int rc = 0;
-    while (rc == 0 && (n = getline(&line, &cap, in)) >= 0) {
+    while (rc == 0 && !spate_signals_count() && (n = getline(&line, &cap, in)) >= 0) {
         lineno++;
         if ((size_t)n > MAX_LINE) {
             fprintf(stderr, "spate fetch: %s:%zu: line longer than %u bytes\n", name, lineno,
@@ -466,7 +520,9 @@ static int read_input(struct fetch *f, const char *path)
         if (n && line[n - 1] == '\n') n--;
         rc = take_line(f, line, (size_t)n, name, lineno);
     }
-    if (rc == 0 && ferror(in)) {
+    if (spate_signals_count()) {
+        clearerr(in); /* an interrupted read: the run ends before it starts */
+    } else if (rc == 0 && ferror(in)) {
         fprintf(stderr, "spate fetch: cannot read '%s': %s\n", path, strerror(errno));
         rc = -1;
     }
@@ -498,44 +554,75 @@ static int read_all(struct fetch *f, int argc, char **argv)
     }
     for (size_t i = 0; i < f->ninputs; i++)
         if (read_input(f, f->inputs[i])) return -1;
-    if (f->n == 0) {
+    if (optind == argc && f->ninputs == 0) {
         fprintf(stderr, "spate fetch: no URLs given (arguments, -i FILE or -i -)\n");
         return -1;
     }
-    return 0;
+    return 0; /* inputs that hold no request: a run of 0 requests, not an error */
 }
 
 /* ---------- output ---------- */
 
-#define FLUSH_MS 25 /* results reach stdout at most this late, in one write per batch */
+#define FLUSH_MS 25        /* results reach stdout at most this late, in one write per batch */
+#define SIGNAL_POLL_MS 200 /* a signal landing just before a wait is seen this late at most */
+
+static int draw_progress(struct fetch *f, int force);
+
+/* A message on stderr during the run: the progress line goes first, or they would share it. */
+static void say(struct fetch *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(struct fetch *f, const char *fmt, ...)
+{
+    if (f->prog_on) spate_progress_clear(&f->prog);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+}
+
+static size_t count_lines(const char *p, size_t n)
+{
+    size_t k = 0;
+    for (const char *e = p + n; (p = memchr(p, '\n', (size_t)(e - p))); p++)
+        k++;
+    return k;
+}
+
+/* Lines not written are lost for good (a line cut by a failed write would glue to the next), so
+ * the first failure ends the run: a closed pipe like any Unix tool's, a full disk with exit 1. */
+static void write_failed(struct fetch *f, int err, const char *rest, size_t n)
+{
+    f->lost_lines += count_lines(rest, n);
+    if (f->out_closed || f->write_failed) return;
+    if (err == EPIPE) {
+        f->out_closed = 1;
+        return;
+    }
+    f->write_failed = 1;
+    say(f, "spate fetch: cannot write results: %s; stopping\n", strerror(err));
+}
 
 static void flush_out(struct fetch *f)
 {
+    f->last_flush = coarse_s();
+    if (!f->out.len) return;
+    if (f->out_closed || f->write_failed) {
+        f->lost_lines += count_lines(f->out.data, f->out.len);
+        spate_buf_reset(&f->out);
+        return;
+    }
+    if (f->prog_shared) spate_progress_clear(&f->prog); /* results start on a clean line */
     size_t off = 0;
-    while (off < f->out.len && !f->write_failed) {
+    while (off < f->out.len) {
         ssize_t n = write(1, f->out.data + off, f->out.len - off);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
-            fprintf(stderr, "spate fetch: cannot write results: %s\n", strerror(errno));
-            f->write_failed = 1;
+            write_failed(f, n < 0 ? errno : EIO, f->out.data + off, f->out.len - off);
             break;
         }
         off += (size_t)n;
     }
     spate_buf_reset(&f->out);
-    f->last_flush = coarse_s();
-}
-
-static int before_wait(void *arg)
-{
-    struct fetch *f = arg;
-    if (!f->out.len) return -1;
-    double due = f->last_flush + f->flush_every - coarse_s();
-    if (due <= 0) {
-        flush_out(f);
-        return -1;
-    }
-    return (int)(due * 1e3) + 1;
+    if (f->prog_shared) draw_progress(f, 1);
 }
 
 static void emit(struct fetch *f, size_t index, const char *line, size_t len)
@@ -557,49 +644,54 @@ static void emit(struct fetch *f, size_t index, const char *line, size_t len)
     if (f->out.len > (1u << 16)) flush_out(f);
 }
 
-static void progress(struct fetch *f, int final)
+/* --ordered after a stop: requests that never started leave gaps; what finished still prints. */
+static void emit_held(struct fetch *f)
 {
-    double t = now_s();
-    if (!final && t - f->last_progress < 0.2) return;
-    f->last_progress = t;
-    double el = t - f->t0;
-    fprintf(stderr, "\r%zu/%zu done, %zu failed, %.0f req/s%s", f->finished, f->n, f->failed,
-            el > 0 ? (double)f->finished / el : 0.0, final ? "\n" : "  ");
+    for (; f->held && f->next_print < f->n; f->next_print++) {
+        if (!f->held[f->next_print]) continue;
+        spate_buf_adds(&f->out, f->held[f->next_print]);
+        free(f->held[f->next_print]);
+        f->held[f->next_print] = NULL;
+    }
+}
+
+/* Redraws the progress line when due (or now, with force); ms until the next redraw. */
+static int draw_progress(struct fetch *f, int force)
+{
+    if (!f->prog_on) return INT32_MAX;
+    struct spate_stats st;
+    spate_engine_stats(f->e, &st);
+    struct spate_progress_counts c = {
+        .done = f->finished,
+        .failed = f->failed,
+        .in_flight = (size_t)st.in_flight,
+        .total = f->n - f->unstarted,
+    };
+    return spate_progress_tick(&f->prog, now_s(), &c, force);
 }
 
 /* ---------- bodies to files (-o) ---------- */
 
-static int safe_id(const char *id)
-{
-    if (!id || id[0] != '"' || id[1] == '.' || id[1] == '"') return 0;
-    size_t n = strlen(id);
-    if (n > 200 || id[n - 1] != '"') return 0;
-    for (size_t i = 1; i + 1 < n; i++)
-        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", id[i]))
-            return 0;
-    return 1;
-}
-
-/* DIR/<id>: the input's id when it is a plain string of safe characters, else the index. */
-static void body_path(const struct fetch *f, size_t index, char *buf, size_t len)
-{
-    const char *id = f->items[index].id_json;
-    if (safe_id(id))
-        snprintf(buf, len, "%s/%.*s", f->outdir, (int)strlen(id) - 2, id + 1);
-    else if (id && id[0] != '"' && id[0] != '{' && id[0] != '[')
-        snprintf(buf, len, "%s/%s", f->outdir, id);
-    else
-        snprintf(buf, len, "%s/%zu", f->outdir, index);
-}
-
+/* The bytes an id names its file by: a string id's text, any other id's JSON, else the index. */
 static int open_body(struct job *j)
 {
     if (j->fd >= 0) return 0;
-    char path[4096];
-    body_path(j->f, j->index, path, sizeof(path));
-    j->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    struct fetch *f = j->f;
+    const char *idj = f->items[j->index].id_json;
+    char num[32], err[4300];
+    const char *id = num;
+    size_t n;
+    struct spate_json *v = NULL;
+    if (!idj)
+        n = (size_t)snprintf(num, sizeof(num), "%zu", j->index);
+    else if (idj[0] == '"' && spate_json_parse(idj, strlen(idj), &v, err, sizeof(err)) == 0)
+        id = spate_json_str(v, &n);
+    else
+        id = idj, n = strlen(idj);
+    j->fd = spate_bodyfiles_open(&f->files, id, n, &j->path, err, sizeof(err));
+    spate_json_free(v);
     if (j->fd < 0) {
-        fprintf(stderr, "spate fetch: cannot write '%s': %s\n", path, strerror(errno));
+        say(f, "spate fetch: #%zu: %s\n", j->index, err);
         return -1;
     }
     return 0;
@@ -623,23 +715,37 @@ static int on_body(void *user, const char *p, size_t n)
     return 0;
 }
 
+/* A complete response keeps its file, error statuses too (an API's 4xx payload is data); a body
+ * cut short (reset, timeout, too large, canceled) is removed so it cannot pass for a whole one.
+ * Returns the path to name in the result, or NULL. */
+static const char *finish_body(struct job *j, const struct spate_response *r)
+{
+    struct fetch *f = j->f;
+    if (!f->outdir) return NULL;
+    int whole = r->error == SPATE_OK || r->error == SPATE_E_HTTP;
+    if (whole) open_body(j); /* an empty body still gets its file */
+    if (j->fd >= 0) close(j->fd);
+    j->fd = -1;
+    if (!whole && j->path) {
+        spate_bodyfiles_discard(&f->files, j->path);
+        j->path = NULL;
+    }
+    return j->path;
+}
+
 /* ---------- running ---------- */
 
 static void submit_more(struct fetch *f);
 
-static void on_done(void *user, const struct spate_response *r)
+static void recycle(struct fetch *f, struct job *j)
 {
-    struct job *j = user;
-    struct fetch *f = j->f;
+    j->next = f->spare_jobs;
+    f->spare_jobs = j;
+}
+
+static void print_result(struct fetch *f, struct job *j, const struct spate_response *r)
+{
     const struct spate_input_item *it = &f->items[j->index];
-    if (f->outdir && r->error == SPATE_OK) open_body(j); /* an empty body still gets its file */
-    if (j->fd >= 0) close(j->fd);
-    if (f->outdir && r->error != SPATE_OK && j->fd >= 0) {
-        /* a failed request leaves no file that could pass for a complete body */
-        char path[4096];
-        body_path(f, j->index, path, sizeof(path));
-        unlink(path);
-    }
     struct spate_buf *line = &f->line;
     spate_buf_reset(line);
     const char *method = it->method                  ? it->method
@@ -652,12 +758,28 @@ static void on_done(void *user, const struct spate_response *r)
         .url = it->url,
         .method = method,
         .with_body = f->with_body,
+        .with_file = f->outdir != NULL,
+        .file = finish_body(j, r),
     };
     if (spate_output_line(line, &rec, r) == 0) emit(f, j->index, line->data, line->len);
     if (f->verbose)
-        fprintf(stderr, "spate fetch: #%zu %s -> %d via %s (%s%s)%s%s\n", j->index, it->url,
-                r->status, r->remote[0] ? r->remote : "-", r->reused ? "reused" : "new",
-                r->tls_resumed ? ", TLS resumed" : "", r->error ? ": " : "", r->message);
+        say(f, "spate fetch: #%zu %s -> %d via %s (%s%s)%s%s\n", j->index, it->url, r->status,
+            r->remote[0] ? r->remote : "-", r->reused ? "reused" : "new",
+            r->tls_resumed ? ", TLS resumed" : "", r->error ? ": " : "", r->message);
+}
+
+static void on_done(void *user, const struct spate_response *r)
+{
+    struct job *j = user;
+    struct fetch *f = j->f;
+    if (r->error == SPATE_E_CANCELED && r->attempts == 0) {
+        /* stopped before its first attempt: no line, it is left for --resume */
+        finish_body(j, r);
+        f->unstarted++;
+        recycle(f, j);
+        return;
+    }
+    print_result(f, j, r);
     f->finished++;
     if (r->error == SPATE_OK) {
         f->ok++;
@@ -665,16 +787,15 @@ static void on_done(void *user, const struct spate_response *r)
         f->failed++;
         f->by_kind[r->error]++;
     }
-    j->next = f->spare_jobs;
-    f->spare_jobs = j;
-    if (f->progress && !f->quiet) progress(f, 0);
+    recycle(f, j);
     submit_more(f);
 }
 
 static void submit_more(struct fetch *f)
 {
     size_t window = f->cfg.concurrency * 4 + 256;
-    while (f->submitted < f->n && f->submitted - f->finished < window) {
+    while (f->stop == RUNNING && f->submitted < f->n &&
+           f->submitted - f->finished - f->unstarted < window) {
         size_t i = f->submitted++;
         struct spate_input_item *it = &f->items[i];
         struct spate_header *hv = f->hv; /* sized by check_item for every item */
@@ -701,11 +822,102 @@ static void submit_more(struct fetch *f)
     }
 }
 
+/* ---------- stopping ---------- */
+
+static const char *sig_name(int sig)
+{
+    return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal";
+}
+
+/* Cancels everything pending; each started request still gets its whole line. */
+static void stop_now(struct fetch *f, const char *why)
+{
+    f->stop = STOPPED;
+    spate_engine_cancel(f->e, SPATE_CANCEL_ALL, why);
+}
+
+static size_t pending(const struct fetch *f)
+{
+    return f->submitted - f->finished - f->unstarted;
+}
+
+/* The first interrupt: nothing new starts, requests in flight get --grace; a second one, or
+ * the end of the grace, cancels them. */
+static void on_interrupt(struct fetch *f, double now)
+{
+    unsigned n = spate_signals_count();
+    char why[160];
+    if (n != f->signals_seen) {
+        f->signals_seen = n;
+        if (!f->stop_sig) f->stop_sig = spate_signals_first();
+        const char *name = sig_name(f->stop_sig);
+        if (f->stop == RUNNING && n == 1 && f->grace > 0) {
+            f->stop = DRAINING;
+            f->grace_end = now + f->grace;
+            spate_engine_cancel(f->e, SPATE_CANCEL_QUEUED, "canceled before it started");
+            if (!f->quiet)
+                say(f,
+                    "spate fetch: %s: no new requests; %zu in flight get %.3g s to finish "
+                    "(interrupt again to stop now)\n",
+                    name, pending(f), f->grace);
+        } else if (f->stop != STOPPED) {
+            snprintf(why, sizeof(why), "canceled: interrupted by %s", name);
+            stop_now(f, why);
+        }
+    }
+    if (f->stop == DRAINING && now >= f->grace_end) {
+        snprintf(why, sizeof(why),
+                 "canceled: interrupted by %s, still running after the %.3g s grace",
+                 sig_name(f->stop_sig), f->grace);
+        stop_now(f, why);
+    }
+}
+
+/* Called by spate_run before each wait: interrupts, lost output, the flush and the progress
+ * line, each due at its own time; returns how long the wait may last (ms). */
+static int before_wait(void *arg)
+{
+    struct fetch *f = arg;
+    double now = coarse_s();
+    on_interrupt(f, now);
+    if (f->stop != STOPPED && (f->out_closed || f->write_failed))
+        stop_now(f, f->out_closed ? "canceled: the output was closed"
+                                  : "canceled: results could not be written");
+    int cap = SIGNAL_POLL_MS;
+    if (f->out.len) {
+        double due = f->last_flush + f->flush_every - now;
+        if (due <= 0)
+            flush_out(f);
+        else if ((int)(due * 1e3) + 1 < cap)
+            cap = (int)(due * 1e3) + 1;
+    }
+    int ms = draw_progress(f, 0);
+    if (ms < cap) cap = ms;
+    if (f->stop == DRAINING) {
+        int left = (int)((f->grace_end - now) * 1e3) + 1;
+        if (left < cap) cap = left > 0 ? left : 0;
+    }
+    return cap;
+}
+
 static void summary(struct fetch *f)
 {
     double el = now_s() - f->t0;
-    fprintf(stderr, "spate fetch: %zu requests, %zu ok, %zu failed in %.3f s (%.0f req/s)\n", f->n,
-            f->ok, f->failed, el, el > 0 ? (double)f->n / el : 0.0);
+    if (f->stop_sig || f->out_closed || f->write_failed) {
+        size_t never = f->n - f->finished;
+        fprintf(stderr,
+                "spate fetch: %s: %zu of %zu requests not started (no line; left for "
+                "--resume)\n",
+                f->stop_sig
+                    ? (f->stop_sig == SIGINT ? "interrupted by SIGINT" : "interrupted by SIGTERM")
+                : f->out_closed ? "stopped: stdout was closed"
+                                : "stopped: results could not be written",
+                never, f->n);
+    }
+    fprintf(stderr, "spate fetch: %zu requests, %zu ok, %zu failed in %.3f s (%.0f req/s)\n",
+            f->finished, f->ok, f->failed, el, el > 0 ? (double)f->finished / el : 0.0);
+    if (f->lost_lines)
+        fprintf(stderr, "spate fetch: %zu result lines could not be written\n", f->lost_lines);
     if (f->verbose) {
         struct spate_stats st;
         spate_engine_stats(f->e, &st);
@@ -742,12 +954,78 @@ static void cleanup(struct fetch *f)
     free(f->pins);
     spate_buf_fini(&f->out);
     spate_buf_fini(&f->line);
+    spate_bodyfiles_fini(&f->files);
     free(f->hv);
     while (f->spare_jobs) {
         struct job *j = f->spare_jobs;
         f->spare_jobs = j->next;
         free(j);
     }
+}
+
+/* Same terminal for results and progress: the line must be cleared before results are written. */
+static int same_terminal(int a, int b)
+{
+    struct stat sa, sb;
+    return isatty(a) && isatty(b) && fstat(a, &sa) == 0 && fstat(b, &sb) == 0 &&
+           sa.st_rdev == sb.st_rdev;
+}
+
+/* Checks what the run needs before anything is fetched; 0 or -1 (message printed). */
+static int prepare(struct fetch *f)
+{
+    if (f->outdir) {
+        struct stat st;
+        if (stat(f->outdir, &st) || !S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "spate fetch: -o: '%s' is not a directory\n", f->outdir);
+            return -1;
+        }
+        spate_bodyfiles_init(&f->files, f->outdir);
+        /* the body goes to disk, not to memory: only --body or --max-body bound it */
+        if (!f->max_body_set && !f->with_body) f->cfg.max_body = UINT64_MAX;
+    }
+    if (f->ordered && f->n && !(f->held = calloc(f->n, sizeof(*f->held)))) {
+        fprintf(stderr, "spate fetch: out of memory\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* Runs the requests; the exit status. */
+static int run(struct fetch *f)
+{
+    char err[300];
+    f->cfg.concurrency = spate_args_fit_fds(CMD, f->cfg.concurrency);
+    f->cfg.before_wait = before_wait;
+    f->cfg.before_wait_arg = f;
+    if (spate_engine_create(&f->e, &f->cfg, err, sizeof(err))) {
+        fprintf(stderr, "spate fetch: %s\n", err);
+        return 2;
+    }
+    f->t0 = now_s();
+    f->last_flush = coarse_s();
+    f->flush_every = FLUSH_MS / 1e3 - coarse_res_s();
+    if (f->flush_every < 0.001) f->flush_every = 0.001;
+    f->prog_on = f->progress && !f->quiet;
+    f->prog_shared = f->prog_on && same_terminal(1, 2);
+    if (f->prog_on) spate_progress_init(&f->prog, 2, f->t0);
+    int loop_failed = 0;
+    if (spate_signals_count()) { /* interrupted while reading the input */
+        f->stop_sig = spate_signals_first();
+        f->stop = STOPPED;
+    }
+    submit_more(f);
+    if (spate_run(f->e) < 0) {
+        fprintf(stderr, "spate fetch: event loop failed\n");
+        loop_failed = 1;
+    }
+    emit_held(f);
+    flush_out(f);
+    if (f->prog_on) spate_progress_clear(&f->prog);
+    if (!f->quiet) summary(f);
+    if (f->stop_sig) return 128 + f->stop_sig;
+    if (f->out_closed) return 128 + SIGPIPE;
+    return loop_failed || f->failed || f->write_failed || f->lost_lines ? 1 : 0;
 }
 
 int spate_fetch_main(int argc, char **argv)
@@ -757,46 +1035,16 @@ int spate_fetch_main(int argc, char **argv)
     spate_config_init(&f.cfg);
     f.cfg.coalesce_us = 100; /* a batch fetch trades up to 0.1 ms of latency for less CPU */
     f.progress = isatty(2);
+    f.grace = 2;
     spate_buf_init(&f.out);
     spate_buf_init(&f.line);
     int rc = 2;
-    char err[300];
-    if (parse_args(&f, argc, argv) || read_all(&f, argc, argv)) goto out;
-    if (f.outdir) {
-        struct stat st;
-        if (stat(f.outdir, &st) || !S_ISDIR(st.st_mode)) {
-            fprintf(stderr, "spate fetch: -o: '%s' is not a directory\n", f.outdir);
-            goto out;
-        }
-    }
-    if (f.ordered && !(f.held = calloc(f.n, sizeof(*f.held)))) {
-        fprintf(stderr, "spate fetch: out of memory\n");
-        goto out;
-    }
-    f.cfg.concurrency = spate_args_fit_fds(CMD, f.cfg.concurrency);
-    f.cfg.before_wait = before_wait;
-    f.cfg.before_wait_arg = &f;
-    if (spate_engine_create(&f.e, &f.cfg, err, sizeof(err))) {
-        fprintf(stderr, "spate fetch: %s\n", err);
-        goto out;
-    }
-    f.t0 = now_s();
-    f.last_flush = coarse_s();
-    f.flush_every = FLUSH_MS / 1e3 - coarse_res_s();
-    if (f.flush_every < 0.001) f.flush_every = 0.001;
-    submit_more(&f);
-    if (spate_run(f.e) < 0) {
-        fprintf(stderr, "spate fetch: event loop failed\n");
-        rc = 1;
-    } else {
-        rc = f.failed || f.write_failed ? 1 : 0;
-    }
-    flush_out(&f);
-    if (!f.quiet) {
-        if (f.progress) progress(&f, 1);
-        summary(&f);
-    }
+    if (parse_args(&f, argc, argv)) goto out;
+    spate_signals_catch(); /* from here an interrupt ends the run with whole lines */
+    if (read_all(&f, argc, argv) || prepare(&f)) goto out;
+    rc = run(&f);
 out:
+    spate_signals_release();
     cleanup(&f);
     return rc;
 }

@@ -114,6 +114,12 @@ int spate_output_line(struct spate_buf *b, const struct spate_output_rec *rec,
         if (!rc) rc = spate_json_add_string(b, r->message, strlen(r->message));
         if (!rc) rc = spate_buf_adds(b, "}");
     }
+    if (!rc && rec->with_file) {
+        rc = spate_buf_adds(b, ",\"file\":");
+        if (!rc)
+            rc = rec->file ? spate_json_add_string(b, rec->file, strlen(rec->file))
+                           : spate_buf_adds(b, "null");
+    }
     if (!rc && rec->with_body) rc = add_body(b, r);
     return rc ? rc : spate_buf_adds(b, "}\n");
 }

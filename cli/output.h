@@ -9,7 +9,9 @@ struct spate_output_rec {
     size_t index;
     const char *url;
     const char *method;
-    int with_body; /* add "body" or "body_base64" */
+    int with_body;    /* add "body" or "body_base64" */
+    int with_file;    /* add "file" (-o): the path of the body's file */
+    const char *file; /* ... or NULL for none (no complete response) */
 };
 
 /* Appends one JSON object and a newline to b. 0 or -ENOMEM. */

@@ -1022,12 +1022,14 @@ void spate_engine_stats(const struct spate_engine *e, struct spate_stats *out)
     spate_dns_get_stats(e->ctx.dns, &d);
     out->dns_queries = d.queries;
     out->dns_cache_hits = d.cache_hits;
+    out->in_flight = e->lim.inflight;
 }
 
-static void cancel(struct spate_req *r)
+/* r is in no limiter queue. The attempt it cuts counts as one. */
+static void cancel(struct spate_req *r, const char *why)
 {
     uint64_t now = spate_clock_now();
-    set_error(r, SPATE_E_CANCELED, "canceled: the engine was destroyed");
+    set_error(r, SPATE_E_CANCELED, why);
     if (r->phase == REQ_RUNNING) { /* the attempt in flight ends here, and counts */
         r->attempts++;
         r->m_end = now;
@@ -1045,7 +1047,44 @@ static void cancel_all(struct spate_engine *e)
 {
     spate_limit_clear(&e->lim);
     while (e->all)
-        cancel(e->all);
+        cancel(e->all, "canceled: the engine was destroyed");
+}
+
+static int never_started(const struct spate_req *r)
+{
+    return !r->t_first;
+}
+
+static int any_req(const struct spate_req *r)
+{
+    (void)r;
+    return 1;
+}
+
+size_t spate_engine_cancel(struct spate_engine *e, enum spate_cancel_scope which, const char *why)
+{
+    int all = which == SPATE_CANCEL_ALL;
+    struct spate_req *list = spate_limit_sift(&e->lim, all ? any_req : never_started);
+    struct spate_req **tail = &list;
+    while (*tail)
+        tail = &(*tail)->next;
+    /* attempts running and backoff waits are in no queue: ->next is free to list them */
+    for (struct spate_req *r = e->all; all && r; r = r->anext)
+        if (r->phase == REQ_RUNNING || r->phase == REQ_BACKOFF) {
+            r->next = NULL;
+            *tail = r;
+            tail = &r->next;
+        }
+    size_t n = 0;
+    while (list) { /* callbacks may submit: those requests are not on this list */
+        struct spate_req *r = list;
+        list = r->next;
+        r->next = NULL;
+        cancel(r, why ? why : "canceled");
+        n++;
+    }
+    spate_limit_pump(&e->lim);
+    return n;
 }
 
 void spate_engine_destroy(struct spate_engine *e)

@@ -181,6 +181,45 @@ void spate_limit_pump(struct spate_limit *l)
     l->pumping = 0;
 }
 
+/* Moves the requests of one queue that drop() picks to the end of *out_tail's list. */
+static void sift_queue(struct spate_req **head, struct spate_req **tail,
+                       int (*drop)(const struct spate_req *r), struct spate_req ***out_tail)
+{
+    struct spate_req *r = *head;
+    *head = *tail = NULL;
+    while (r) {
+        struct spate_req *next = r->next;
+        if (drop(r)) {
+            r->next = NULL;
+            **out_tail = r;
+            *out_tail = &r->next;
+        } else {
+            q_push(head, tail, r);
+        }
+        r = next;
+    }
+}
+
+struct spate_req *spate_limit_sift(struct spate_limit *l, int (*drop)(const struct spate_req *r))
+{
+    struct spate_req *out = NULL, **out_tail = &out;
+    sift_queue(&l->q_head, &l->q_tail, drop, &out_tail);
+    struct spate_host **pp = &l->w_head, *prev = NULL;
+    while (*pp) {
+        struct spate_host *h = *pp;
+        sift_queue(&h->wait_head, &h->wait_tail, drop, &out_tail);
+        if (h->wait_head) {
+            prev = h;
+            pp = &h->wnext;
+            continue;
+        }
+        *pp = h->wnext; /* nothing left waiting for this host */
+        h->in_wlist = 0;
+        if (l->w_tail == h) l->w_tail = prev;
+    }
+    return out;
+}
+
 void spate_limit_clear(struct spate_limit *l)
 {
     l->pumping = 1; /* completions during teardown must not start new work */

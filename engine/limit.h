@@ -36,6 +36,9 @@ void spate_limit_pump(struct spate_limit *l);
 int spate_limit_host_can_open(const struct spate_limit *l, const struct spate_host *h);
 /* The server asked h to wait until `until` (ns): its queued requests wait too. */
 void spate_limit_hold(struct spate_limit *l, struct spate_host *h, uint64_t until);
+/* Takes out of every queue the requests for which drop(r) is nonzero, the others keeping their
+ * order; returns the ones taken, linked by ->next. O(queued). */
+struct spate_req *spate_limit_sift(struct spate_limit *l, int (*drop)(const struct spate_req *r));
 /* Empties every queue without starting anything (engine teardown). */
 void spate_limit_clear(struct spate_limit *l);
 /* Stops the limiter's timers (hold timers are the hosts': cleared with the pool). */

@@ -201,6 +201,16 @@ SPATE_API int spate_engine_timeout_ms(struct spate_engine *e);
  * not yet completed (0 = idle), or a negative error. */
 SPATE_API int spate_engine_step(struct spate_engine *e);
 
+/* Winding a run down (an interrupt, a closed output): SPATE_CANCEL_QUEUED cancels the requests
+ * whose first attempt has not started (nothing of them reached a server: attempts 0),
+ * SPATE_CANCEL_ALL every pending request, cutting the attempts in flight. Each canceled
+ * request's callback runs once before this returns, with SPATE_E_CANCELED and the message `why`
+ * (copied; NULL = "canceled"); requests those callbacks submit are not canceled, and the engine
+ * stays usable. Call it outside request callbacks, e.g. from before_wait: spate_run returns
+ * once nothing is pending. Returns the number of requests canceled. */
+enum spate_cancel_scope { SPATE_CANCEL_QUEUED, SPATE_CANCEL_ALL };
+size_t spate_engine_cancel(struct spate_engine *e, enum spate_cancel_scope which, const char *why);
+
 /* Counters for the whole engine life. */
 struct spate_stats {
     uint64_t connects;       /* TCP connections attempted */
@@ -211,6 +221,7 @@ struct spate_stats {
     uint64_t dns_queries;    /* lookups sent to c-ares */
     uint64_t dns_cache_hits;
     uint64_t stale_resends; /* requests re-sent after a pooled connection proved dead */
+    uint64_t in_flight;     /* now: attempts running (a gauge, not a count) */
 };
 SPATE_API void spate_engine_stats(const struct spate_engine *e, struct spate_stats *out);
 
