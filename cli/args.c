@@ -325,10 +325,14 @@ static const char *short_token(int argc, char **argv)
     return NULL;
 }
 
+/* " (did you mean --a?)", " (did you mean --a or --b?)", " (did you mean --a, --b or --c?)" */
 static void hint(const char *typed)
 {
-    const char *s = last_table ? spate_suggest_option(typed, last_table) : NULL;
-    if (s) fprintf(stderr, " (did you mean --%s?)", s);
+    const char *v[SPATE_SUGGEST_MAX];
+    size_t n = last_table ? spate_suggest_options(typed, last_table, v) : 0;
+    for (size_t i = 0; i < n; i++)
+        fprintf(stderr, "%s--%s", i == 0 ? " (did you mean " : i + 1 < n ? ", " : " or ", v[i]);
+    if (n) fputs("?)", stderr);
 }
 
 /* The element getopt_long stopped at, when it was a long option ("--x" or "--x=v"): every long

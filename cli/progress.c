@@ -21,14 +21,16 @@ void spate_progress_init(struct spate_progress *p, int fd, double now)
     p->ring_n = 1;
 }
 
-/* "m:ss" or "h:mm:ss"; "--" when unknown. */
-static void clock_text(char *buf, size_t len, double s)
+/* "m:ss" or "h:mm:ss"; "--" when unknown. Elapsed time is shown whole seconds gone, an ETA
+ * rounded up, so neither claims a second early. */
+static void clock_text(char *buf, size_t len, double s, int up)
 {
     if (!(s >= 0) || s > 360000 * 24) {
         snprintf(buf, len, "--");
         return;
     }
-    unsigned long t = (unsigned long)(s + 0.5);
+    unsigned long t = (unsigned long)s;
+    if (up && (double)t < s) t++;
     if (t >= 3600)
         snprintf(buf, len, "%lu:%02lu:%02lu", t / 3600, t / 60 % 60, t % 60);
     else
@@ -39,10 +41,10 @@ size_t spate_progress_format(char *buf, size_t len, double elapsed, double rate,
                              const struct spate_progress_counts *c, unsigned width)
 {
     char el[32], eta[32];
-    clock_text(el, sizeof(el), elapsed);
+    clock_text(el, sizeof(el), elapsed, 0);
     int known = c->total != SIZE_MAX;
     size_t left = known && c->total > c->done ? c->total - c->done : 0;
-    clock_text(eta, sizeof(eta), !known ? -1 : left == 0 ? 0 : rate > 0 ? left / rate : -1);
+    clock_text(eta, sizeof(eta), !known ? -1 : left == 0 ? 0 : rate > 0 ? left / rate : -1, 1);
     int n;
     if (known)
         n = snprintf(buf, len, "%zu/%zu done (%.1f%%)  elapsed %s  ETA %s  in flight %zu", c->done,

@@ -71,42 +71,72 @@ static size_t common_prefix(const char *a, size_t na, const char *b)
     return i;
 }
 
-/* The option fewest edits away; ties go to the longer shared start ("retry" is nearer
- * "retries" than "rate"). An abbreviation counts as near whatever its length. */
+/* Every option typed abbreviates, nearest first (ties to table order), at most max. */
+static size_t abbreviated(const char *typed, size_t n, const struct option *longopts,
+                          const char **out, size_t max)
+{
+    size_t k = 0;
+    unsigned dist[SPATE_SUGGEST_MAX];
+    for (const struct option *o = longopts; o->name && n >= 2; o++) {
+        if (strncmp(o->name, typed, n)) continue;
+        unsigned d = (unsigned)(strlen(o->name) - n);
+        size_t at = k;
+        while (at > 0 && dist[at - 1] > d)
+            at--;
+        if (at == max) continue;
+        if (k < max) k++;
+        memmove(&out[at + 1], &out[at], (k - 1 - at) * sizeof(*out));
+        memmove(&dist[at + 1], &dist[at], (k - 1 - at) * sizeof(*dist));
+        out[at] = o->name;
+        dist[at] = d;
+    }
+    return k;
+}
+
+/* The option fewest edits away, if near enough: ties go to the longer shared start ("retry" is
+ * nearer "retries" than "rate"). */
 static const char *nearest(const char *typed, size_t n, const struct option *longopts)
 {
     const char *best = NULL;
     unsigned best_d = 0;
     size_t best_p = 0;
-    int best_abbrev = 0;
     for (const struct option *o = longopts; o->name; o++) {
         size_t len = strlen(o->name);
         unsigned d = spate_suggest_distance(typed, n, o->name, len);
         size_t p = common_prefix(typed, n, o->name);
-        int abbrev = n >= 2 && p == n;
         size_t longer = len > n ? len : n;
-        if (!abbrev && d > 2 && 3 * d > longer) continue;
-        int better = !best || abbrev > best_abbrev ||
-                     (abbrev == best_abbrev && (d < best_d || (d == best_d && p > best_p)));
-        if (better) {
+        if (d > 2 && 3 * d > longer) continue;
+        if (!best || d < best_d || (d == best_d && p > best_p)) {
             best = o->name;
             best_d = d;
             best_p = p;
-            best_abbrev = abbrev;
         }
     }
     return best;
 }
 
-const char *spate_suggest_option(const char *typed, const struct option *longopts)
+size_t spate_suggest_options(const char *typed, const struct option *longopts,
+                             const char *out[SPATE_SUGGEST_MAX])
 {
     size_t n = strcspn(typed, "=");
-    if (n == 0 || n > MAX_NAME) return NULL;
+    if (n == 0 || n > MAX_NAME) return 0;
     for (size_t i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++) {
         if (strlen(aliases[i].typed) != n || memcmp(aliases[i].typed, typed, n)) continue;
         const struct option *o = find(longopts, aliases[i].meant, strlen(aliases[i].meant));
-        if (o) return o->name;
+        if (o) {
+            out[0] = o->name;
+            return 1;
+        }
     }
-    if (n == 1) return NULL; /* a single letter is near everything */
-    return nearest(typed, n, longopts);
+    if (n == 1) return 0; /* a single letter is near everything */
+    size_t k = abbreviated(typed, n, longopts, out, SPATE_SUGGEST_MAX);
+    if (k) return k;
+    out[0] = nearest(typed, n, longopts);
+    return out[0] != NULL;
+}
+
+const char *spate_suggest_option(const char *typed, const struct option *longopts)
+{
+    const char *v[SPATE_SUGGEST_MAX];
+    return spate_suggest_options(typed, longopts, v) ? v[0] : NULL;
 }

@@ -1,10 +1,11 @@
 #!/bin/sh
 # t_fetch_usage.sh: bad `spate fetch` command lines and inputs: exit 2, a message on stderr that
-# names the problem, no result on stdout, and nothing fetched (a valid URL to http_server.py is
+# names the problem, no result on stdout, and nothing fetched; an input without requests is a
+# run of 0 (exit 0) (a valid URL to http_server.py is
 # given in every case, before the bad part where order matters; the server must log nothing).
 . "$(dirname "$0")/lib/tap.sh"
 require_spate
-plan 79
+plan 81
 
 tmpdir T
 srv_start "$T" || { echo "Bail out! http_server.py did not start"; exit 1; }
@@ -30,7 +31,7 @@ bad c-abc '(-c|concurrency|abc)' -c abc "$G/c-abc"
 bad c-negative '(-c|concurrency)' -c -1 "$G/c-negative"
 bad timeout-negative 'timeout' --timeout -1 "$G/timeout-negative"
 bad timeout-nan 'timeout' --timeout nan "$G/timeout-nan"
-bad timeout-junk 'timeout' --timeout 1s "$G/timeout-junk"
+bad timeout-junk 'timeout' --timeout 1sec "$G/timeout-junk"
 bad retries-negative 'retries' --retries -1 "$G/retries-negative"
 bad per-host-abc 'per-host' --per-host abc "$G/per-host-abc"
 bad coalesce-abc 'coalesce-us' --coalesce-us abc "$G/coalesce-abc"
@@ -52,8 +53,13 @@ bad method-crlf 'method' -X "$CRLF_METHOD" "$G/method-crlf"
 bad no-urls '(no (url|request)|nothing to (fetch|do)|missing url)'
 : >"$T/empty.txt"
 printf '# only a comment\n\n' >"$T/comments.txt"
-bad empty-file '(no (url|request)|empty|nothing)' -i "$T/empty.txt"
-bad comments-only '(no (url|request)|empty|nothing)' -i "$T/comments.txt"
+# an input that holds no request is a run of 0 requests, not an error (SPEC)
+for _c in empty comments; do
+    run "$_c-file" fetch -i "$T/$_c.txt"
+    is "$RC" 0 "$_c-file: an input without requests exits 0"
+    is "$(cat "$(out "$_c-file")")" "" "$_c-file: no result line"
+    like "$(cat "$(err "$_c-file")")" '^spate fetch: 0 requests, 0 ok, 0 failed' "$_c-file: a summary of 0 requests"
+done
 bad missing-file 'urls-missing\.txt.*no such file|no such file.*urls-missing\.txt' "$G/missing-file" -i "$T/urls-missing.txt"
 bad dir-as-file 'directory' "$G/dir-as-file" -i "$T"
 printf '%s\n%s\n{"url": \n%s\n' "$G/badjson-1" "$G/badjson-2" "$G/badjson-4" >"$T/urls.txt"
