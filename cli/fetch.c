@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -61,10 +62,12 @@ struct fetch {
     int stop_sig;          /* the signal that stopped the run, 0 = none */
     unsigned signals_seen; /* signals handled so far */
     double grace_end;
-    int out_closed;    /* stdout went away (EPIPE): stop, exit 141 */
-    int write_failed;  /* a result line could not be written: stop, exit non-zero */
-    size_t lost_lines; /* result lines that could not be written */
-    size_t unstarted;  /* canceled before their first attempt: no line */
+    int out_closed;     /* stdout went away (EPIPE): stop, exit 141 */
+    int out_is_pipe;    /* stdout is a pipe or socket: watched for its reader leaving */
+    double out_checked; /* when that was last looked at */
+    int write_failed;   /* a result line could not be written: stop, exit non-zero */
+    size_t lost_lines;  /* result lines that could not be written */
+    size_t unstarted;   /* canceled before their first attempt: no line */
 };
 
 struct job {
@@ -873,6 +876,17 @@ static void on_interrupt(struct fetch *f, double now)
     }
 }
 
+/* A reader that left is seen at the next write; between results (slow requests) a look at the
+ * pipe every SIGNAL_POLL_MS finds it sooner: the write end of a pipe without readers polls as
+ * an error, a closed socket as a hang-up. */
+static void watch_out(struct fetch *f, double now)
+{
+    if (!f->out_is_pipe || f->out_closed || now - f->out_checked < SIGNAL_POLL_MS / 1e3) return;
+    f->out_checked = now;
+    struct pollfd p = {.fd = 1, .events = 0};
+    if (poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP))) f->out_closed = 1;
+}
+
 /* Called by spate_run before each wait: interrupts, lost output, the flush and the progress
  * line, each due at its own time; returns how long the wait may last (ms). */
 static int before_wait(void *arg)
@@ -880,6 +894,7 @@ static int before_wait(void *arg)
     struct fetch *f = arg;
     double now = coarse_s();
     on_interrupt(f, now);
+    watch_out(f, now);
     if (f->stop != STOPPED && (f->out_closed || f->write_failed))
         stop_now(f, f->out_closed ? "canceled: the output was closed"
                                   : "canceled: results could not be written");
@@ -1008,6 +1023,8 @@ static int run(struct fetch *f)
     if (f->flush_every < 0.001) f->flush_every = 0.001;
     f->prog_on = f->progress && !f->quiet;
     f->prog_shared = f->prog_on && same_terminal(1, 2);
+    struct stat st;
+    f->out_is_pipe = fstat(1, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
     if (f->prog_on) spate_progress_init(&f->prog, 2, f->t0);
     int loop_failed = 0;
     if (spate_signals_count()) { /* interrupted while reading the input */

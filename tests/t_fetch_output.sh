@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib/tap.sh"
 . "$TAP_LIB/nginx.sh"
 require_spate
-plan 31
+plan 34
 
 tmpdir T shm
 mkdir -p "$T/www/r"
@@ -139,6 +139,29 @@ sleep 0.5
 SEEN=$(grep -c '^/r/1?' "$NGINX_DIR/access.log")
 cmp_num "$SEEN" -lt $((N / 10)) "| head -1: nginx saw far fewer than $N requests ($SEEN)"
 like "$(cat "$T/head.err")" 'stdout was closed' "| head -1: the summary says why the run stopped"
+
+# between results too: a reader that leaves while every request is slow ends the run at once
+srv_start "$T" || { echo "Bail out! http_server.py did not start"; exit 1; }
+for i in 0 1 2 3 4 5; do echo "$SRV_URL/case/slow/5000/gone-$i"; done >"$T/gone.txt"
+mkfifo "$T/fifo2"
+"$SPATE_BIN" fetch -c 2 -i "$T/gone.txt" >"$T/fifo2" 2>"$T/gone.err" &
+SP=$!
+on_exit "kill -KILL $SP 2>/dev/null"
+exec 4<"$T/fifo2" # a reader that never reads, until 2 requests are in flight at the server
+_i=0
+while [ "$(srv_requests)" -lt 2 ] && [ $_i -lt 200 ]; do sleep 0.05; _i=$((_i + 1)); done
+exec 4<&-
+T_GONE=$(now)
+sh -c 'sleep 30; kill -KILL "$1"' _ $SP >/dev/null 2>&1 </dev/null &
+WD=$!
+wait $SP
+RC=$?
+TOOK=$(echo "$T_GONE $(now)" | awk '{printf "%.3f", $2 - $1}')
+kill $WD 2>/dev/null
+is "$RC" 141 "reader gone while requests are slow: exit status 141"
+echo "$TOOK" | awk '{ exit !($1 < 1) }'; ok $? "reader gone: spate exits within a second, not after the 5 s answers (${TOOK}s)"
+sleep 0.3
+is "$(srv_requests)" 2 "reader gone: the 2 in flight were all the server saw, none started after"
 
 # --- a result line that cannot be written makes the status non-zero ---------------------------------
 if [ -w /dev/full ]; then
