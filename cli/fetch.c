@@ -8,6 +8,7 @@
 #include "json.h"
 #include "output.h"
 #include "progress.h"
+#include "results.h"
 #include "signals.h"
 #include "spate.h"
 #include <errno.h>
@@ -20,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <poll.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,28 +45,22 @@ struct fetch {
     size_t submitted, finished, ok, failed;
     size_t by_kind[SPATE_E_CANCELED + 1];
     struct spate_engine *e;
-    struct spate_buf out;    /* stdout, flushed before the engine waits */
     struct spate_buf line;   /* one result being formatted */
     struct spate_header *hv; /* scratch header array for build() */
     size_t hv_cap;
-    char **held; /* --ordered: lines that finished early */
-    size_t next_print;
-    double t0, last_flush, flush_every;
+    struct spate_results res; /* stdout */
+    double t0;
     struct job *spare_jobs; /* finished jobs, for the next submissions */
     double grace;           /* --grace: seconds in flight requests get after an interrupt */
     int max_body_set;       /* --max-body given (else -o lifts the cap) */
     struct spate_bodyfiles files;
     struct spate_progress prog;
-    int prog_on, prog_shared; /* progress drawn; on the terminal stdout writes to */
+    int prog_on; /* the progress line is drawn */
     enum stop stop;
     int stop_sig;          /* the signal that stopped the run, 0 = none */
     unsigned signals_seen; /* signals handled so far */
     double grace_end;
-    int out_closed;     /* stdout went away (EPIPE): stop, exit 141 */
-    int out_is_pipe;    /* stdout is a pipe or socket: watched for its reader leaving */
-    double out_checked; /* when that was last looked at */
-    int write_failed;   /* a result line could not be written: stop, exit non-zero */
-    size_t lost_lines;  /* result lines that could not be written */
+    int write_reported; /* the write error was said on stderr */
     size_t unstarted;   /* canceled before their first attempt: no line */
 };
 
@@ -582,80 +576,23 @@ static void say(struct fetch *f, const char *fmt, ...)
     va_end(ap);
 }
 
-static size_t count_lines(const char *p, size_t n)
+/* A full disk is said once, when it happens; a closed pipe needs no words. */
+static void note_output(struct fetch *f)
 {
-    size_t k = 0;
-    for (const char *e = p + n; (p = memchr(p, '\n', (size_t)(e - p))); p++)
-        k++;
-    return k;
+    if (!f->res.write_errno || f->write_reported) return;
+    f->write_reported = 1;
+    say(f, "spate fetch: cannot write results: %s; stopping\n", strerror(f->res.write_errno));
 }
 
-/* Lines not written are lost for good (a line cut by a failed write would glue to the next), so
- * the first failure ends the run: a closed pipe like any Unix tool's, a full disk with exit 1. */
-static void write_failed(struct fetch *f, int err, const char *rest, size_t n)
+/* Around each write of results: the progress line leaves the terminal they go to, then comes
+ * back under them. */
+static void around_write(void *arg, int before)
 {
-    f->lost_lines += count_lines(rest, n);
-    if (f->out_closed || f->write_failed) return;
-    if (err == EPIPE) {
-        f->out_closed = 1;
-        return;
-    }
-    f->write_failed = 1;
-    say(f, "spate fetch: cannot write results: %s; stopping\n", strerror(err));
-}
-
-static void flush_out(struct fetch *f)
-{
-    f->last_flush = coarse_s();
-    if (!f->out.len) return;
-    if (f->out_closed || f->write_failed) {
-        f->lost_lines += count_lines(f->out.data, f->out.len);
-        spate_buf_reset(&f->out);
-        return;
-    }
-    if (f->prog_shared) spate_progress_clear(&f->prog); /* results start on a clean line */
-    size_t off = 0;
-    while (off < f->out.len) {
-        ssize_t n = write(1, f->out.data + off, f->out.len - off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            write_failed(f, n < 0 ? errno : EIO, f->out.data + off, f->out.len - off);
-            break;
-        }
-        off += (size_t)n;
-    }
-    spate_buf_reset(&f->out);
-    if (f->prog_shared) draw_progress(f, 1);
-}
-
-static void emit(struct fetch *f, size_t index, const char *line, size_t len)
-{
-    if (!f->ordered) {
-        spate_buf_add(&f->out, line, len);
-    } else if (index != f->next_print) {
-        f->held[index] = strndup(line, len);
-        return;
-    } else {
-        spate_buf_add(&f->out, line, len);
-        f->next_print++;
-        while (f->next_print < f->n && f->held[f->next_print]) {
-            spate_buf_adds(&f->out, f->held[f->next_print]);
-            free(f->held[f->next_print]);
-            f->held[f->next_print++] = NULL;
-        }
-    }
-    if (f->out.len > (1u << 16)) flush_out(f);
-}
-
-/* --ordered after a stop: requests that never started leave gaps; what finished still prints. */
-static void emit_held(struct fetch *f)
-{
-    for (; f->held && f->next_print < f->n; f->next_print++) {
-        if (!f->held[f->next_print]) continue;
-        spate_buf_adds(&f->out, f->held[f->next_print]);
-        free(f->held[f->next_print]);
-        f->held[f->next_print] = NULL;
-    }
+    struct fetch *f = arg;
+    if (before)
+        spate_progress_clear(&f->prog);
+    else
+        draw_progress(f, 1);
 }
 
 /* Redraws the progress line when due (or now, with force); ms until the next redraw. */
@@ -764,7 +701,8 @@ static void print_result(struct fetch *f, struct job *j, const struct spate_resp
         .with_file = f->outdir != NULL,
         .file = finish_body(j, r),
     };
-    if (spate_output_line(line, &rec, r) == 0) emit(f, j->index, line->data, line->len);
+    if (spate_output_line(line, &rec, r) == 0)
+        spate_results_add(&f->res, j->index, line->data, line->len);
     if (f->verbose)
         say(f, "spate fetch: #%zu %s -> %d via %s (%s%s)%s%s\n", j->index, it->url, r->status,
             r->remote[0] ? r->remote : "-", r->reused ? "reused" : "new",
@@ -876,17 +814,6 @@ static void on_interrupt(struct fetch *f, double now)
     }
 }
 
-/* A reader that left is seen at the next write; between results (slow requests) a look at the
- * pipe every SIGNAL_POLL_MS finds it sooner: the write end of a pipe without readers polls as
- * an error, a closed socket as a hang-up. */
-static void watch_out(struct fetch *f, double now)
-{
-    if (!f->out_is_pipe || f->out_closed || now - f->out_checked < SIGNAL_POLL_MS / 1e3) return;
-    f->out_checked = now;
-    struct pollfd p = {.fd = 1, .events = 0};
-    if (poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP))) f->out_closed = 1;
-}
-
 /* Called by spate_run before each wait: interrupts, lost output, the flush and the progress
  * line, each due at its own time; returns how long the wait may last (ms). */
 static int before_wait(void *arg)
@@ -894,19 +821,14 @@ static int before_wait(void *arg)
     struct fetch *f = arg;
     double now = coarse_s();
     on_interrupt(f, now);
-    watch_out(f, now);
-    if (f->stop != STOPPED && (f->out_closed || f->write_failed))
-        stop_now(f, f->out_closed ? "canceled: the output was closed"
-                                  : "canceled: results could not be written");
     int cap = SIGNAL_POLL_MS;
-    if (f->out.len) {
-        double due = f->last_flush + f->flush_every - now;
-        if (due <= 0)
-            flush_out(f);
-        else if ((int)(due * 1e3) + 1 < cap)
-            cap = (int)(due * 1e3) + 1;
-    }
-    int ms = draw_progress(f, 0);
+    int ms = spate_results_tick(&f->res, now, SIGNAL_POLL_MS / 1e3);
+    if (ms >= 0 && ms < cap) cap = ms;
+    note_output(f);
+    if (f->stop != STOPPED && spate_results_done(&f->res))
+        stop_now(f, f->res.closed ? "canceled: the output was closed"
+                                  : "canceled: results could not be written");
+    ms = draw_progress(f, 0);
     if (ms < cap) cap = ms;
     if (f->stop == DRAINING) {
         int left = (int)((f->grace_end - now) * 1e3) + 1;
@@ -918,21 +840,21 @@ static int before_wait(void *arg)
 static void summary(struct fetch *f)
 {
     double el = now_s() - f->t0;
-    if (f->stop_sig || f->out_closed || f->write_failed) {
+    if (f->stop_sig || spate_results_done(&f->res)) {
         size_t never = f->n - f->finished;
         fprintf(stderr,
                 "spate fetch: %s: %zu of %zu requests not started (no line; left for "
                 "--resume)\n",
                 f->stop_sig
                     ? (f->stop_sig == SIGINT ? "interrupted by SIGINT" : "interrupted by SIGTERM")
-                : f->out_closed ? "stopped: stdout was closed"
+                : f->res.closed ? "stopped: stdout was closed"
                                 : "stopped: results could not be written",
                 never, f->n);
     }
     fprintf(stderr, "spate fetch: %zu requests, %zu ok, %zu failed in %.3f s (%.0f req/s)\n",
             f->finished, f->ok, f->failed, el, el > 0 ? (double)f->finished / el : 0.0);
-    if (f->lost_lines)
-        fprintf(stderr, "spate fetch: %zu result lines could not be written\n", f->lost_lines);
+    if (f->res.lost)
+        fprintf(stderr, "spate fetch: %zu result lines could not be written\n", f->res.lost);
     if (f->verbose) {
         struct spate_stats st;
         spate_engine_stats(f->e, &st);
@@ -958,16 +880,11 @@ static void cleanup(struct fetch *f)
     for (size_t i = 0; i < f->n; i++)
         spate_input_item_fini(&f->items[i]);
     free(f->items);
-    if (f->held) {
-        for (size_t i = 0; i < f->n; i++)
-            free(f->held[i]);
-        free(f->held);
-    }
     spate_args_req_fini(&f->req);
     free(f->inputs);
     free(f->dns_servers);
     free(f->pins);
-    spate_buf_fini(&f->out);
+    spate_results_fini(&f->res);
     spate_buf_fini(&f->line);
     spate_bodyfiles_fini(&f->files);
     free(f->hv);
@@ -999,7 +916,9 @@ static int prepare(struct fetch *f)
         /* the body goes to disk, not to memory: only --body or --max-body bound it */
         if (!f->max_body_set && !f->with_body) f->cfg.max_body = UINT64_MAX;
     }
-    if (f->ordered && f->n && !(f->held = calloc(f->n, sizeof(*f->held)))) {
+    double every = FLUSH_MS / 1e3 - coarse_res_s(); /* the flush clock ticks coarsely */
+    if (spate_results_init(&f->res, 1, f->ordered ? f->n : 0, every < 0.001 ? 0.001 : every,
+                           coarse_s())) {
         fprintf(stderr, "spate fetch: out of memory\n");
         return -1;
     }
@@ -1018,13 +937,11 @@ static int run(struct fetch *f)
         return 2;
     }
     f->t0 = now_s();
-    f->last_flush = coarse_s();
-    f->flush_every = FLUSH_MS / 1e3 - coarse_res_s();
-    if (f->flush_every < 0.001) f->flush_every = 0.001;
     f->prog_on = f->progress && !f->quiet;
-    f->prog_shared = f->prog_on && same_terminal(1, 2);
-    struct stat st;
-    f->out_is_pipe = fstat(1, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
+    if (f->prog_on && same_terminal(1, 2)) {
+        f->res.around = around_write;
+        f->res.arg = f;
+    }
     if (f->prog_on) spate_progress_init(&f->prog, 2, f->t0);
     int loop_failed = 0;
     if (spate_signals_count()) { /* interrupted while reading the input */
@@ -1036,13 +953,14 @@ static int run(struct fetch *f)
         fprintf(stderr, "spate fetch: event loop failed\n");
         loop_failed = 1;
     }
-    emit_held(f);
-    flush_out(f);
+    spate_results_release_held(&f->res);
+    spate_results_flush(&f->res, coarse_s());
+    note_output(f);
     if (f->prog_on) spate_progress_clear(&f->prog);
     if (!f->quiet) summary(f);
     if (f->stop_sig) return 128 + f->stop_sig;
-    if (f->out_closed) return 128 + SIGPIPE;
-    return loop_failed || f->failed || f->write_failed || f->lost_lines ? 1 : 0;
+    if (f->res.closed) return 128 + SIGPIPE;
+    return loop_failed || f->failed || f->res.write_errno || f->res.lost ? 1 : 0;
 }
 
 int spate_fetch_main(int argc, char **argv)
@@ -1053,7 +971,6 @@ int spate_fetch_main(int argc, char **argv)
     f.cfg.coalesce_us = 100; /* a batch fetch trades up to 0.1 ms of latency for less CPU */
     f.progress = isatty(2);
     f.grace = 2;
-    spate_buf_init(&f.out);
     spate_buf_init(&f.line);
     int rc = 2;
     if (parse_args(&f, argc, argv)) goto out;
