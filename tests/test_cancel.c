@@ -106,7 +106,7 @@ static int count(enum spate_error_kind k, unsigned attempts)
 
 int main(void)
 {
-    plan(16);
+    plan(22);
     int port, lfd = blackhole(&port);
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/hang", port);
     snprintf(dead_url, sizeof(dead_url), "http://127.0.0.1:%d/refused", free_port());
@@ -144,7 +144,31 @@ int main(void)
     is_int(calls[ncalls - 1].tag, 100, "... and its callback ran");
     is_int(spate_run(engine), 0, "spate_run returns at once: nothing pending");
 
+    /* requests waiting for a host slot (--per-host 1) leave the host's queue cleanly: later
+     * requests to that host still wait for it, then start */
+    spate_engine_destroy(engine);
+    cfg.concurrency = 4;
+    cfg.per_host = 1;
+    spate_engine_create(&engine, &cfg, err, sizeof(err));
+    ncalls = 0;
+    for (int i = 0; i < 4; i++)
+        submit(i, url);
+    pump(300);
+    is_int(in_flight(), 1, "--per-host 1: 1 in flight, 3 waiting for the host");
+    is_int((long long)spate_engine_cancel(engine, SPATE_CANCEL_QUEUED, "q"), 3,
+           "per-host: QUEUED takes the 3 out of the host's queue");
+    submit(50, url);
+    pump(200);
+    is_int(in_flight(), 1, "per-host: a new request waits for the host");
+    is_int((long long)spate_engine_cancel(engine, SPATE_CANCEL_ALL, "all"), 2,
+           "per-host: ALL cancels the running one and the waiting one");
+    submit(51, url);
+    pump(300);
+    is_int(in_flight(), 1, "per-host: the next request starts: the host's queue is sound");
+    is_int((long long)spate_engine_cancel(engine, SPATE_CANCEL_ALL, "end"), 1, "per-host: done");
+
     /* a request waiting out a backoff has started: QUEUED leaves it, ALL cancels it */
+    cfg.per_host = 0;
     spate_engine_destroy(engine);
     cfg.retries = 3;
     cfg.backoff = 30;
