@@ -9,7 +9,7 @@
 #include "output.h"
 #include "progress.h"
 #include "results.h"
-#include "signals.h"
+#include "interrupt.h"
 #include "spate.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -506,7 +506,7 @@ static int read_input(struct fetch *f, const char *path)
     size_t cap = 0, lineno = 0;
     ssize_t n;
     int rc = 0;
-    while (rc == 0 && !spate_signals_count() && (n = getline(&line, &cap, in)) >= 0) {
+    while (rc == 0 && !spate_interrupt_count() && (n = getline(&line, &cap, in)) >= 0) {
         lineno++;
         if ((size_t)n > MAX_LINE) {
             fprintf(stderr, "spate fetch: %s:%zu: line longer than %u bytes\n", name, lineno,
@@ -517,7 +517,7 @@ static int read_input(struct fetch *f, const char *path)
         if (n && line[n - 1] == '\n') n--;
         rc = take_line(f, line, (size_t)n, name, lineno);
     }
-    if (spate_signals_count()) {
+    if (spate_interrupt_count()) {
         clearerr(in); /* an interrupted read: the run ends before it starts */
     } else if (rc == 0 && ferror(in)) {
         fprintf(stderr, "spate fetch: cannot read '%s': %s\n", path, strerror(errno));
@@ -786,11 +786,11 @@ static size_t pending(const struct fetch *f)
  * the end of the grace, cancels them. */
 static void on_interrupt(struct fetch *f, double now)
 {
-    unsigned n = spate_signals_count();
+    unsigned n = spate_interrupt_count();
     char why[160];
     if (n != f->signals_seen) {
         f->signals_seen = n;
-        if (!f->stop_sig) f->stop_sig = spate_signals_first();
+        if (!f->stop_sig) f->stop_sig = spate_interrupt_signal();
         const char *name = sig_name(f->stop_sig);
         if (f->stop == RUNNING && n == 1 && f->grace > 0) {
             f->stop = DRAINING;
@@ -944,8 +944,8 @@ static int run(struct fetch *f)
     }
     if (f->prog_on) spate_progress_init(&f->prog, 2, f->t0);
     int loop_failed = 0;
-    if (spate_signals_count()) { /* interrupted while reading the input */
-        f->stop_sig = spate_signals_first();
+    if (spate_interrupt_count()) { /* interrupted while reading the input */
+        f->stop_sig = spate_interrupt_signal();
         f->stop = STOPPED;
     }
     submit_more(f);
@@ -963,6 +963,27 @@ static int run(struct fetch *f)
     return loop_failed || f->failed || f->res.write_errno || f->res.lost ? 1 : 0;
 }
 
+/* SIGINT and SIGTERM are counted (cli/interrupt.c) and acted on between waits. Without
+ * SA_RESTART a read of the input blocked on a quiet pipe returns too, so `kill -TERM` ends a run
+ * whose producer is still silent; every other call here retries EINTR. 0 or -1. */
+static int catch_interrupts(void)
+{
+    int rc = spate_interrupt_install();
+    if (rc) {
+        fprintf(stderr, "spate fetch: cannot catch SIGINT/SIGTERM: %s\n", strerror(-rc));
+        return -1;
+    }
+    static const int sigs[] = {SIGINT, SIGTERM};
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+        struct sigaction sa;
+        if (sigaction(sigs[i], NULL, &sa) == 0) {
+            sa.sa_flags &= ~SA_RESTART;
+            sigaction(sigs[i], &sa, NULL);
+        }
+    }
+    return 0;
+}
+
 int spate_fetch_main(int argc, char **argv)
 {
     struct fetch f;
@@ -974,11 +995,11 @@ int spate_fetch_main(int argc, char **argv)
     spate_buf_init(&f.line);
     int rc = 2;
     if (parse_args(&f, argc, argv)) goto out;
-    spate_signals_catch(); /* from here an interrupt ends the run with whole lines */
+    if (catch_interrupts()) goto out; /* from here an interrupt ends the run with whole lines */
     if (read_all(&f, argc, argv) || prepare(&f)) goto out;
     rc = run(&f);
 out:
-    spate_signals_release();
+    spate_interrupt_uninstall();
     cleanup(&f);
     return rc;
 }
