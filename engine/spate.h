@@ -209,7 +209,8 @@ SPATE_API int spate_engine_step(struct spate_engine *e);
  * stays usable. Call it outside request callbacks, e.g. from before_wait: spate_run returns
  * once nothing is pending. Returns the number of requests canceled. */
 enum spate_cancel_scope { SPATE_CANCEL_QUEUED, SPATE_CANCEL_ALL };
-size_t spate_engine_cancel(struct spate_engine *e, enum spate_cancel_scope which, const char *why);
+SPATE_API size_t spate_engine_cancel(struct spate_engine *e, enum spate_cancel_scope which,
+                                     const char *why);
 
 /* Counters for the whole engine life. */
 struct spate_stats {
