@@ -151,6 +151,7 @@ bench: bench-deps
 	@$(MAKE) --no-print-directory all
 	@sh bench/fetch-compare.sh
 	@sh bench/hosts-mem.sh
+	@sh bench/stream-mem.sh
 
 # libFuzzer targets (URL parser, input lines, response path): FUZZ_SECONDS each, one at a time.
 FUZZ_SECONDS ?= 60

@@ -1,5 +1,6 @@
-/* `spate fetch`: read requests from arguments, files and stdin, validate all of them first (a bad
- * line fetches nothing), then stream them through the engine and print one JSON line each. */
+/* `spate fetch`: requests from arguments, files and stdin, read as the submission window has
+ * room (a bad line becomes a result of kind input; --strict checks everything first), streamed
+ * through the engine, one JSON line each. */
 #include "fetch.h"
 #include "args.h"
 #include "buf.h"
@@ -10,10 +11,14 @@
 #include "progress.h"
 #include "results.h"
 #include "interrupt.h"
+#include "idset.h"
+#include "lines.h"
+#include "split.h"
 #include "spate.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -40,8 +45,22 @@ struct fetch {
     const char **dns_servers, **pins;
     int ordered, with_body, quiet, verbose, progress;
     const char *outdir;
-    struct spate_input_item *items;
-    size_t n, cap;
+    struct spate_lines *in; /* one per input, opened before the run (owned) */
+    size_t cur_in;          /* the input being read */
+    int argc, next_arg;     /* URL arguments: argv[next_arg..argc) still to submit */
+    char **argv;
+    size_t next_index;       /* the index (id) the next request gets */
+    int input_done;          /* every argument and input line has been taken */
+    size_t window;           /* read-ahead: requests pending (--ordered: indexes held) at most */
+    size_t skipped;          /* indexes of other shards or done before (--resume) */
+    size_t bad;              /* bad input lines (counted in finished and failed too) */
+    int read_failed;         /* an input could not be read to its end */
+    int strict;              /* --strict: check every line before fetching */
+    const char *resume_path; /* --resume FILE */
+    struct spate_idset done_ids;
+    const char *shard_arg; /* --shard K/N|auto, NULL = all */
+    unsigned shards;       /* --shards N, 0 = not given */
+    struct spate_split shard;
     size_t submitted, finished, ok, failed;
     size_t by_kind[SPATE_E_CANCELED + 1];
     struct spate_engine *e;
@@ -66,6 +85,7 @@ struct fetch {
 
 struct job {
     struct fetch *f;
+    struct spate_input_item it; /* the request (owned while it runs) */
     size_t index;
     int fd;           /* -o: the body file, -1 until the first byte (or the end) */
     const char *path; /* -o: its path (owned by f->files), NULL until opened */
@@ -139,6 +159,10 @@ static void usage(FILE *to)
         "      --coalesce-us N         under load, nap up to N us before a wait so one wake-up\n"
         "                              serves several responses; 0 = off [100]\n"
         "      --ordered               print results in input order\n"
+        "      --strict                check every input line first; any bad one: exit 2\n"
+        "      --resume FILE           skip requests whose id has an \"ok\": true line in FILE\n"
+        "      --shard K/N|auto        take only requests with index i mod N = K\n"
+        "      --shards N              N for --shard auto (Kubernetes Indexed Job)\n"
         "      --body                  include each body in its result\n"
         "  -o, --output-dir DIR        write each body to DIR/<id>, named in the result's "
         "\"file\"\n"
@@ -183,6 +207,10 @@ enum {
     O_DNS_CACHE,
     O_HE_DELAY,
     O_GRACE,
+    O_STRICT,
+    O_RESUME,
+    O_SHARD,
+    O_SHARDS,
 };
 
 static const struct option longopts[] = {
@@ -225,6 +253,10 @@ static const struct option longopts[] = {
     {"no-progress", no_argument, 0, O_NO_PROGRESS},
     {"coalesce-us", required_argument, 0, O_COALESCE},
     {"grace", required_argument, 0, O_GRACE},
+    {"strict", no_argument, 0, O_STRICT},
+    {"resume", required_argument, 0, O_RESUME},
+    {"shard", required_argument, 0, O_SHARD},
+    {"shards", required_argument, 0, O_SHARDS},
     {"verbose", no_argument, 0, 'v'},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
@@ -367,6 +399,17 @@ static int option(struct fetch *f, int c, size_t *ndns, size_t *npins)
         return 0;
     case O_GRACE:
         return secs_opt("--grace", &f->grace);
+    case O_STRICT:
+        f->strict = 1;
+        return 0;
+    case O_RESUME:
+        f->resume_path = optarg;
+        return 0;
+    case O_SHARD:
+        f->shard_arg = optarg;
+        return 0;
+    case O_SHARDS:
+        return uint_opt("--shards", 1, SPATE_SPLIT_MAX_N, &f->shards);
     default:
         return -1;
     }
@@ -391,23 +434,19 @@ static int parse_args(struct fetch *f, int argc, char **argv)
     f->cfg.resolve = f->pins;
     f->cfg.n_resolve = npins;
     if (f->req.user_agent) f->cfg.user_agent = f->req.user_agent;
+    f->shard = (struct spate_split){0, 1};
+    if (f->shards && !f->shard_arg) /* harmless, but likely a mistake */
+        fprintf(stderr, "spate fetch: warning: --shards N is only read by --shard auto\n");
+    char err[400];
+    if (f->shard_arg && spate_split_parse(f->shard_arg, "--shard", "--shards", f->shards, NULL,
+                                          &f->shard, NULL, err, sizeof(err))) {
+        fprintf(stderr, "spate fetch: %s\n", err);
+        return -1;
+    }
     return 0;
 }
 
 /* ---------- input ---------- */
-
-static int add_item(struct fetch *f, struct spate_input_item *it)
-{
-    if (f->n == f->cap) {
-        size_t cap = f->cap ? f->cap * 2 : 1024;
-        struct spate_input_item *v = realloc(f->items, cap * sizeof(*v));
-        if (!v) return -1;
-        f->items = v;
-        f->cap = cap;
-    }
-    f->items[f->n++] = *it;
-    return 0;
-}
 
 /* Builds the engine request for item i: line fields override command-line ones. headers must
  * hold req.nheaders + item headers + 3 entries. */
@@ -470,65 +509,35 @@ static int check_item(struct fetch *f, struct spate_input_item *it, char *err, s
     return spate_request_check(&q, err, errlen) ? -1 : 0;
 }
 
-static int take_line(struct fetch *f, const char *line, size_t len, const char *name, size_t lineno)
+/* Opens every input before anything is fetched (an unreadable one is a usage error).
+ * 0 or -1 (message printed). */
+static int open_inputs(struct fetch *f)
 {
-    struct spate_input_item it;
-    char err[300];
-    int rc = spate_input_parse_line(line, len, &it, err, sizeof(err));
-    if (rc == 0) return 0;
-    if (rc > 0 && check_item(f, &it, err, sizeof(err)) == 0) {
-        if (add_item(f, &it) == 0) return 0;
-        snprintf(err, sizeof(err), "out of memory");
-    }
-    fprintf(stderr, "spate fetch: %s:%zu: %s\n", name, lineno, err);
-    spate_input_item_fini(&it);
-    return -1;
-}
-
-#define MAX_LINE (1u << 20)
-
-static int read_input(struct fetch *f, const char *path)
-{
-    int is_stdin = !strcmp(path, "-");
-    FILE *in = is_stdin ? stdin : fopen(path, "r");
-    const char *name = is_stdin ? "stdin" : path;
-    if (!in) {
-        fprintf(stderr, "spate fetch: cannot open '%s': %s\n", path, strerror(errno));
+    f->in = calloc(f->ninputs ? f->ninputs : 1, sizeof(*f->in));
+    if (!f->in) {
+        fprintf(stderr, "spate fetch: out of memory\n");
         return -1;
     }
-    struct stat st;
-    if (fstat(fileno(in), &st) == 0 && S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "spate fetch: cannot read '%s': Is a directory\n", path);
-        fclose(in);
-        return -1;
-    }
-    char *line = NULL;
-    size_t cap = 0, lineno = 0;
-    ssize_t n;
-    int rc = 0;
-    while (rc == 0 && !spate_interrupt_count() && (n = getline(&line, &cap, in)) >= 0) {
-        lineno++;
-        if ((size_t)n > MAX_LINE) {
-            fprintf(stderr, "spate fetch: %s:%zu: line longer than %u bytes\n", name, lineno,
-                    MAX_LINE);
-            rc = -1;
-            break;
+    for (size_t i = 0; i < f->ninputs; i++)
+        f->in[i].fd = -1;
+    for (size_t i = 0; i < f->ninputs; i++) {
+        int rc = spate_lines_open(&f->in[i], f->inputs[i]);
+        if (rc) {
+            fprintf(stderr, "spate fetch: cannot %s '%s': %s\n", rc == -EISDIR ? "read" : "open",
+                    f->inputs[i], strerror(-rc));
+            return -1;
         }
-        if (n && line[n - 1] == '\n') n--;
-        rc = take_line(f, line, (size_t)n, name, lineno);
     }
-    if (spate_interrupt_count()) {
-        clearerr(in); /* an interrupted read: the run ends before it starts */
-    } else if (rc == 0 && ferror(in)) {
-        fprintf(stderr, "spate fetch: cannot read '%s': %s\n", path, strerror(errno));
-        rc = -1;
-    }
-    free(line);
-    if (!is_stdin) fclose(in);
-    return rc;
+    return 0;
 }
 
-static int read_all(struct fetch *f, int argc, char **argv)
+static const char *input_name(const struct fetch *f, size_t i)
+{
+    return strcmp(f->inputs[i], "-") ? f->inputs[i] : "stdin";
+}
+
+/* Checks the URL arguments before anything is fetched; 0 or -1 (message printed). */
+static int check_args(struct fetch *f, int argc, char **argv)
 {
     char where[64];
     for (int i = optind; i < argc; i++) {
@@ -539,29 +548,133 @@ static int read_all(struct fetch *f, int argc, char **argv)
             return -1;
         }
         /* an argument is always a URL, never a JSON object or comment */
-        struct spate_input_item it;
-        char err[300] = "out of memory";
-        memset(&it, 0, sizeof(it));
-        it.url = strdup(argv[i]);
-        if (!it.url || check_item(f, &it, err, sizeof(err)) || add_item(f, &it)) {
+        struct spate_input_item it = {.url = argv[i]};
+        char err[300];
+        if (check_item(f, &it, err, sizeof(err))) {
             fprintf(stderr, "spate fetch: %s: %s\n", where, err);
-            spate_input_item_fini(&it);
             return -1;
         }
     }
-    for (size_t i = 0; i < f->ninputs; i++)
-        if (read_input(f, f->inputs[i])) return -1;
     if (optind == argc && f->ninputs == 0) {
         fprintf(stderr, "spate fetch: no URLs given (arguments, -i FILE or -i -)\n");
         return -1;
     }
+    f->argc = argc;
+    f->argv = argv;
+    f->next_arg = optind;
     return 0; /* inputs that hold no request: a run of 0 requests, not an error */
+}
+
+/* One line judged as the run would judge it: 1 a request (*it filled), 0 a line to skip,
+ * -1 a bad line (err says why; *it may hold what did parse). */
+static int judge_line(struct fetch *f, int rc, const char *line, size_t len,
+                      struct spate_input_item *it, char *err, size_t errlen)
+{
+    memset(it, 0, sizeof(*it));
+    if (rc == 2) {
+        snprintf(err, errlen, "line longer than %u bytes", SPATE_LINES_MAX);
+        return -1;
+    }
+    rc = spate_input_parse_line(line, len, it, err, errlen);
+    if (rc > 0 && check_item(f, it, err, errlen)) rc = -1;
+    return rc;
+}
+
+/* A copy of a pipe's input in an unlinked temporary file, for --strict to read it again. */
+static int temp_copy(void)
+{
+    const char *dir = getenv("TMPDIR");
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/spate-strict-XXXXXX", dir && *dir ? dir : "/tmp");
+    int fd = mkstemp(path);
+    if (fd >= 0) unlink(path);
+    return fd;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* --strict, input i: every line checked before anything is fetched; a pipe's lines are kept in
+ * a temporary file (not in memory) and the run reads them from there. Returns the number of bad
+ * lines (each said on stderr), or -1 when the input cannot be read. */
+static long strict_input(struct fetch *f, size_t i)
+{
+    struct spate_lines *l = &f->in[i];
+    int copy = l->seekable ? -1 : temp_copy();
+    if (!l->seekable && copy < 0) {
+        fprintf(stderr, "spate fetch: --strict: no temporary file for %s: %s\n", input_name(f, i),
+                strerror(errno));
+        return -1;
+    }
+    long bad = 0;
+    int failed = 0;
+    const char *line;
+    size_t len;
+    char err[300];
+    for (;;) {
+        int rc = spate_lines_next(l, &line, &len, 1);
+        if (rc < 0) break;
+        if (rc == 0) {
+            if (spate_interrupt_count()) break; /* the run ends before it starts */
+            continue;
+        }
+        if (copy >= 0 && (write_all(copy, line, rc == 2 ? 0 : len) || write_all(copy, "\n", 1))) {
+            fprintf(stderr, "spate fetch: --strict: cannot keep %s: %s\n", input_name(f, i),
+                    strerror(errno));
+            failed = 1;
+            break;
+        }
+        struct spate_input_item it;
+        if (judge_line(f, rc, line, len, &it, err, sizeof(err)) < 0) {
+            fprintf(stderr, "spate fetch: %s:%zu: %s\n", input_name(f, i), l->lineno, err);
+            bad++;
+        }
+        spate_input_item_fini(&it);
+    }
+    if (l->err) {
+        fprintf(stderr, "spate fetch: cannot read '%s': %s\n", f->inputs[i], strerror(l->err));
+        failed = 1;
+    }
+    int rc = failed ? -1 : spate_lines_restart(l, copy >= 0 ? copy : l->fd);
+    if (rc && !failed)
+        fprintf(stderr, "spate fetch: --strict: cannot read %s again: %s\n", input_name(f, i),
+                strerror(-rc));
+    if ((failed || rc) && copy >= 0) close(copy);
+    return failed || rc ? -1 : bad;
+}
+
+static int strict_check(struct fetch *f)
+{
+    long bad = 0;
+    for (size_t i = 0; i < f->ninputs && !spate_interrupt_count(); i++) {
+        long b = strict_input(f, i);
+        if (b < 0) return -1;
+        bad += b;
+    }
+    if (bad) {
+        fprintf(stderr, "spate fetch: --strict: %ld bad input line%s; nothing fetched\n", bad,
+                bad == 1 ? "" : "s");
+        return -1;
+    }
+    return 0;
 }
 
 /* ---------- output ---------- */
 
 #define FLUSH_MS 25        /* results reach stdout at most this late, in one write per batch */
 #define SIGNAL_POLL_MS 200 /* a signal landing just before a wait is seen this late at most */
+/* A line arriving on a pipe while requests are in flight is read this late at most (the
+ * engine's wait does not watch the input); with nothing in flight the pipe itself is waited on. */
+#define INPUT_POLL_MS 10
 
 static int draw_progress(struct fetch *f, int force);
 
@@ -605,7 +718,7 @@ static int draw_progress(struct fetch *f, int force)
         .done = f->finished,
         .failed = f->failed,
         .in_flight = (size_t)st.in_flight,
-        .total = f->n - f->unstarted,
+        .total = f->input_done ? f->next_index - f->skipped - f->unstarted : SIZE_MAX,
     };
     return spate_progress_tick(&f->prog, now_s(), &c, force);
 }
@@ -617,7 +730,7 @@ static int open_body(struct job *j)
 {
     if (j->fd >= 0) return 0;
     struct fetch *f = j->f;
-    const char *idj = f->items[j->index].id_json;
+    const char *idj = j->it.id_json;
     char num[32], err[4300];
     const char *id = num;
     size_t n;
@@ -679,24 +792,40 @@ static void submit_more(struct fetch *f);
 
 static void recycle(struct fetch *f, struct job *j)
 {
+    spate_input_item_fini(&j->it);
     j->next = f->spare_jobs;
     f->spare_jobs = j;
 }
 
+static const char *method_of(const struct fetch *f, const struct spate_input_item *it)
+{
+    return it->method                  ? it->method
+           : f->req.method             ? f->req.method
+           : (it->body || f->req.body) ? "POST"
+                                       : "GET";
+}
+
+static void count(struct fetch *f, enum spate_error_kind k)
+{
+    f->finished++;
+    if (k == SPATE_OK) {
+        f->ok++;
+    } else {
+        f->failed++;
+        f->by_kind[k]++;
+    }
+}
+
 static void print_result(struct fetch *f, struct job *j, const struct spate_response *r)
 {
-    const struct spate_input_item *it = &f->items[j->index];
+    const struct spate_input_item *it = &j->it;
     struct spate_buf *line = &f->line;
     spate_buf_reset(line);
-    const char *method = it->method                  ? it->method
-                         : f->req.method             ? f->req.method
-                         : (it->body || f->req.body) ? "POST"
-                                                     : "GET";
     struct spate_output_rec rec = {
         .id_json = it->id_json,
         .index = j->index,
         .url = it->url,
-        .method = method,
+        .method = method_of(f, it),
         .with_body = f->with_body,
         .with_file = f->outdir != NULL,
         .file = finish_body(j, r),
@@ -717,50 +846,166 @@ static void on_done(void *user, const struct spate_response *r)
         /* stopped before its first attempt: no line, it is left for --resume */
         finish_body(j, r);
         f->unstarted++;
+        spate_results_skip(&f->res, j->index);
         recycle(f, j);
         return;
     }
     print_result(f, j, r);
-    f->finished++;
-    if (r->error == SPATE_OK) {
-        f->ok++;
-    } else {
-        f->failed++;
-        f->by_kind[r->error]++;
-    }
+    count(f, r->error);
     recycle(f, j);
     submit_more(f);
 }
 
-static void submit_more(struct fetch *f)
+static size_t pending(const struct fetch *f)
 {
-    size_t window = f->cfg.concurrency * 4 + 256;
-    while (f->stop == RUNNING && f->submitted < f->n &&
-           f->submitted - f->finished - f->unstarted < window) {
-        size_t i = f->submitted++;
-        struct spate_input_item *it = &f->items[i];
-        struct spate_header *hv = f->hv; /* sized by check_item for every item */
-        struct job *j = f->spare_jobs ? f->spare_jobs : malloc(sizeof(*j));
-        if (j && j == f->spare_jobs) f->spare_jobs = j->next;
-        struct spate_request q;
-        char err[300];
-        if (!hv || !j) {
+    return f->submitted - (f->finished - f->bad) - f->unstarted;
+}
+
+/* The read-ahead is used up: requests pending, and for --ordered the indexes since the first
+ * one not printed yet (its lines are held), are bounded by the window. */
+static int window_full(const struct fetch *f)
+{
+    return pending(f) >= f->window || (f->ordered && f->next_index - f->res.next >= f->window);
+}
+
+/* A bad input line: a result of kind input naming FILE:LINE and the rule; the run goes on. */
+static void bad_line(struct fetch *f, size_t index, const struct spate_input_item *it,
+                     const char *line, size_t len, const char *where, const char *why)
+{
+    char msg[700], url[256];
+    snprintf(msg, sizeof(msg), "%s: %s", where, why);
+    snprintf(url, sizeof(url), "%.*s", (int)(len < 200 ? len : 200), line);
+    struct spate_response r = {.error = SPATE_E_INPUT, .message = msg, .remote = ""};
+    struct spate_output_rec rec = {
+        .id_json = it->id_json,
+        .index = index,
+        .url = it->url ? it->url : url,
+        .method = method_of(f, it),
+        .with_body = f->with_body,
+        .with_file = f->outdir != NULL,
+    };
+    spate_buf_reset(&f->line);
+    if (spate_output_line(&f->line, &rec, &r) == 0)
+        spate_results_add(&f->res, index, f->line.data, f->line.len);
+    count(f, SPATE_E_INPUT);
+    f->bad++;
+}
+
+/* --resume: the id an earlier run printed for this request was ok. */
+static int done_before(struct fetch *f, size_t index, const struct spate_input_item *it)
+{
+    if (!f->resume_path) return 0;
+    char num[32];
+    const char *id = it->id_json;
+    size_t n = id ? strlen(id) : (size_t)snprintf(num, sizeof(num), "%zu", index);
+    return spate_idset_has(&f->done_ids, spate_idset_hash(id ? id : num, n));
+}
+
+/* Submits request `index`; the job takes *it. */
+static void submit(struct fetch *f, size_t index, struct spate_input_item *it)
+{
+    struct spate_header *hv = f->hv; /* sized by check_item for every item */
+    struct job *j = f->spare_jobs ? f->spare_jobs : malloc(sizeof(*j));
+    if (j && j == f->spare_jobs) f->spare_jobs = j->next;
+    struct spate_request q;
+    char err[300];
+    if (!hv || !j) {
+        fprintf(stderr, "spate fetch: out of memory\n");
+        exit(2);
+    }
+    *j = (struct job){.f = f, .it = *it, .index = index, .fd = -1};
+    memset(it, 0, sizeof(*it)); /* the job owns it now */
+    f->submitted++;
+    build(f, &j->it, &q, hv);
+    q.keep_body = f->with_body;
+    q.skip_headers = 1; /* results do not print response headers */
+    q.on_body = f->outdir ? on_body : NULL;
+    q.done = on_done;
+    q.user = j;
+    int rc = spate_submit(f->e, &q, err, sizeof(err));
+    if (rc) { /* checked before: only memory can fail here */
+        fprintf(stderr, "spate fetch: #%zu: %s\n", index, err);
+        exit(2);
+    }
+}
+
+/* Request `index`, read and checked: another shard's, done before, or submitted. */
+static void take(struct fetch *f, size_t index, struct spate_input_item *it)
+{
+    if (index % f->shard.n != f->shard.k || done_before(f, index, it)) {
+        f->skipped++;
+        spate_results_skip(&f->res, index);
+        spate_input_item_fini(it);
+        return;
+    }
+    submit(f, index, it);
+}
+
+/* Takes the next argument or input line. 1 one was taken, 0 none is ready yet (a quiet pipe),
+ * -1 the input is over. */
+static int take_next(struct fetch *f)
+{
+    struct spate_input_item it;
+    char err[300];
+    if (f->next_arg < f->argc) {
+        memset(&it, 0, sizeof(it));
+        it.url = strdup(f->argv[f->next_arg++]);
+        if (!it.url) {
             fprintf(stderr, "spate fetch: out of memory\n");
             exit(2);
         }
-        *j = (struct job){.f = f, .index = i, .fd = -1};
-        build(f, it, &q, hv);
-        q.keep_body = f->with_body;
-        q.skip_headers = 1; /* results do not print response headers */
-        q.on_body = f->outdir ? on_body : NULL;
-        q.done = on_done;
-        q.user = j;
-        int rc = spate_submit(f->e, &q, err, sizeof(err));
-        if (rc) { /* checked before the run: only memory can fail here */
-            fprintf(stderr, "spate fetch: #%zu: %s\n", i, err);
-            exit(2);
-        }
+        take(f, f->next_index++, &it);
+        return 1;
     }
+    while (f->cur_in < f->ninputs) {
+        struct spate_lines *l = &f->in[f->cur_in];
+        const char *line = "";
+        size_t len = 0;
+        int rc = spate_lines_next(l, &line, &len, 0);
+        if (rc == 0) return 0;
+        if (rc < 0) {
+            if (l->err) {
+                say(f, "spate fetch: cannot read '%s': %s\n", f->inputs[f->cur_in],
+                    strerror(l->err));
+                f->read_failed = 1;
+            }
+            spate_lines_fini(l);
+            f->cur_in++;
+            continue;
+        }
+        int k = judge_line(f, rc, line, len, &it, err, sizeof(err));
+        if (k == 0) continue; /* blank or comment: no index */
+        size_t index = f->next_index++;
+        if (k > 0) {
+            take(f, index, &it);
+        } else if (index % f->shard.n != f->shard.k) {
+            f->skipped++; /* another shard reports it */
+            spate_results_skip(&f->res, index);
+        } else {
+            char where[320];
+            snprintf(where, sizeof(where), "%s:%zu", input_name(f, f->cur_in), l->lineno);
+            bad_line(f, index, &it, line, rc == 2 ? 0 : len, where, err);
+        }
+        spate_input_item_fini(&it);
+        return 1;
+    }
+    f->input_done = 1;
+    return -1;
+}
+
+/* Reads and submits while the window has room and the input has lines ready. */
+static void submit_more(struct fetch *f)
+{
+    while (f->stop == RUNNING && !f->input_done && !window_full(f))
+        if (take_next(f) <= 0) break;
+}
+
+/* The input is a pipe (or terminal) still open, with room to read: a line may arrive during a
+ * wait the engine does not know of. */
+static int waiting_for_input(const struct fetch *f)
+{
+    return f->stop == RUNNING && !f->input_done && !window_full(f) && f->cur_in < f->ninputs &&
+           !f->in[f->cur_in].seekable;
 }
 
 /* ---------- stopping ---------- */
@@ -775,11 +1020,6 @@ static void stop_now(struct fetch *f, const char *why)
 {
     f->stop = STOPPED;
     spate_engine_cancel(f->e, SPATE_CANCEL_ALL, why);
-}
-
-static size_t pending(const struct fetch *f)
-{
-    return f->submitted - f->finished - f->unstarted;
 }
 
 /* The first interrupt: nothing new starts, requests in flight get --grace; a second one, or
@@ -830,6 +1070,8 @@ static int before_wait(void *arg)
                                   : "canceled: results could not be written");
     ms = draw_progress(f, 0);
     if (ms < cap) cap = ms;
+    submit_more(f);
+    if (waiting_for_input(f) && INPUT_POLL_MS < cap) cap = INPUT_POLL_MS;
     if (f->stop == DRAINING) {
         int left = (int)((f->grace_end - now) * 1e3) + 1;
         if (left < cap) cap = left > 0 ? left : 0;
@@ -841,15 +1083,20 @@ static void summary(struct fetch *f)
 {
     double el = now_s() - f->t0;
     if (f->stop_sig || spate_results_done(&f->res)) {
-        size_t never = f->n - f->finished;
-        fprintf(stderr,
-                "spate fetch: %s: %zu of %zu requests not started (no line; left for "
-                "--resume)\n",
-                f->stop_sig
-                    ? (f->stop_sig == SIGINT ? "interrupted by SIGINT" : "interrupted by SIGTERM")
-                : f->res.closed ? "stopped: stdout was closed"
-                                : "stopped: results could not be written",
-                never, f->n);
+        const char *why = f->stop_sig     ? (f->stop_sig == SIGINT ? "interrupted by SIGINT"
+                                                                   : "interrupted by SIGTERM")
+                          : f->res.closed ? "stopped: stdout was closed"
+                                          : "stopped: results could not be written";
+        if (f->input_done)
+            fprintf(stderr,
+                    "spate fetch: %s: %zu of %zu requests not started (no line; left for "
+                    "--resume)\n",
+                    why, f->unstarted, f->submitted);
+        else
+            fprintf(stderr,
+                    "spate fetch: %s: %zu requests read and not started, and the input not read "
+                    "to its end (no line; left for --resume)\n",
+                    why, f->unstarted);
     }
     fprintf(stderr, "spate fetch: %zu requests, %zu ok, %zu failed in %.3f s (%.0f req/s)\n",
             f->finished, f->ok, f->failed, el, el > 0 ? (double)f->finished / el : 0.0);
@@ -877,9 +1124,10 @@ static void summary(struct fetch *f)
 static void cleanup(struct fetch *f)
 {
     spate_engine_destroy(f->e);
-    for (size_t i = 0; i < f->n; i++)
-        spate_input_item_fini(&f->items[i]);
-    free(f->items);
+    for (size_t i = 0; f->in && i < f->ninputs; i++)
+        spate_lines_fini(&f->in[i]);
+    free(f->in);
+    spate_idset_fini(&f->done_ids);
     spate_args_req_fini(&f->req);
     free(f->inputs);
     free(f->dns_servers);
@@ -917,12 +1165,24 @@ static int prepare(struct fetch *f)
         if (!f->max_body_set && !f->with_body) f->cfg.max_body = UINT64_MAX;
     }
     double every = FLUSH_MS / 1e3 - coarse_res_s(); /* the flush clock ticks coarsely */
-    if (spate_results_init(&f->res, 1, f->ordered ? f->n : 0, every < 0.001 ? 0.001 : every,
+    f->window = f->cfg.concurrency * 4 > 1024 ? f->cfg.concurrency * 4 : 1024;
+    if (spate_results_init(&f->res, 1, f->ordered ? f->window : 0, every < 0.001 ? 0.001 : every,
                            coarse_s())) {
         fprintf(stderr, "spate fetch: out of memory\n");
         return -1;
     }
     return 0;
+}
+
+/* Nothing in flight and the input is quiet: waits for it (or a signal, or the next flush or
+ * redraw), then reads what came. */
+static void wait_input(struct fetch *f)
+{
+    int ms = before_wait(f); /* also reads and submits what is there already */
+    if (pending(f) || f->input_done || f->stop != RUNNING) return;
+    struct pollfd p = {.fd = f->in[f->cur_in].fd, .events = POLLIN};
+    poll(&p, 1, ms < 0 || ms > SIGNAL_POLL_MS ? SIGNAL_POLL_MS : ms); /* EINTR: a signal */
+    submit_more(f);
 }
 
 /* Runs the requests; the exit status. */
@@ -949,9 +1209,17 @@ static int run(struct fetch *f)
         f->stop = STOPPED;
     }
     submit_more(f);
-    if (spate_run(f->e) < 0) {
-        fprintf(stderr, "spate fetch: event loop failed\n");
-        loop_failed = 1;
+    for (;;) {
+        if (pending(f)) {
+            if (spate_run(f->e) < 0) {
+                fprintf(stderr, "spate fetch: event loop failed\n");
+                loop_failed = 1;
+                break;
+            }
+            continue;
+        }
+        if (f->input_done || f->stop != RUNNING) break;
+        wait_input(f);
     }
     spate_results_release_held(&f->res);
     spate_results_flush(&f->res, coarse_s());
@@ -960,7 +1228,7 @@ static int run(struct fetch *f)
     if (!f->quiet) summary(f);
     if (f->stop_sig) return 128 + f->stop_sig;
     if (f->res.closed) return 128 + SIGPIPE;
-    return loop_failed || f->failed || f->res.write_errno || f->res.lost ? 1 : 0;
+    return loop_failed || f->failed || f->read_failed || f->res.write_errno || f->res.lost ? 1 : 0;
 }
 
 /* SIGINT and SIGTERM are counted (cli/interrupt.c) and acted on between waits. Without
@@ -996,7 +1264,16 @@ int spate_fetch_main(int argc, char **argv)
     int rc = 2;
     if (parse_args(&f, argc, argv)) goto out;
     if (catch_interrupts()) goto out; /* from here an interrupt ends the run with whole lines */
-    if (read_all(&f, argc, argv) || prepare(&f)) goto out;
+    if (open_inputs(&f) || check_args(&f, argc, argv)) goto out;
+    if (f.strict && strict_check(&f)) goto out;
+    if (f.resume_path) {
+        char err[600];
+        if (spate_idset_load(&f.done_ids, f.resume_path, err, sizeof(err))) {
+            fprintf(stderr, "spate fetch: %s\n", err);
+            goto out;
+        }
+    }
+    if (prepare(&f)) goto out;
     rc = run(&f);
 out:
     spate_interrupt_uninstall();

@@ -9,6 +9,10 @@
 
 #define BATCH_MAX (1u << 16) /* a batch this big is written at once */
 
+/* A slot of an index that prints nothing (skipped, or never started): the stream goes past it. */
+static char gap_mark;
+#define GAP (&gap_mark)
+
 int spate_results_init(struct spate_results *r, int fd, size_t ordered, double flush_every,
                        double now)
 {
@@ -27,7 +31,7 @@ int spate_results_init(struct spate_results *r, int fd, size_t ordered, double f
 void spate_results_fini(struct spate_results *r)
 {
     for (size_t i = 0; r->held && i < r->nheld; i++)
-        free(r->held[i]);
+        if (r->held[i] != GAP) free(r->held[i]);
     free(r->held);
     spate_buf_fini(&r->buf);
     memset(r, 0, sizeof(*r));
@@ -79,11 +83,22 @@ void spate_results_flush(struct spate_results *r, double now)
     spate_buf_reset(&r->buf);
 }
 
-static void take_held(struct spate_results *r, size_t i)
+static char **slot(struct spate_results *r, size_t index)
 {
-    spate_buf_adds(&r->buf, r->held[i]);
-    free(r->held[i]);
-    r->held[i] = NULL;
+    return &r->held[index % r->nheld];
+}
+
+/* Moves next past every slot that is filled, in order. */
+static void advance(struct spate_results *r)
+{
+    for (char **s; *(s = slot(r, r->next)); r->next++) {
+        if (*s != GAP) {
+            spate_buf_adds(&r->buf, *s);
+            free(*s);
+        }
+        *s = NULL;
+        r->pending--;
+    }
 }
 
 void spate_results_add(struct spate_results *r, size_t index, const char *line, size_t len)
@@ -91,20 +106,31 @@ void spate_results_add(struct spate_results *r, size_t index, const char *line, 
     if (!r->held) {
         spate_buf_add(&r->buf, line, len);
     } else if (index != r->next) {
-        r->held[index] = strndup(line, len);
+        *slot(r, index) = strndup(line, len);
+        r->pending++;
         return;
     } else {
         spate_buf_add(&r->buf, line, len);
-        for (r->next++; r->next < r->nheld && r->held[r->next]; r->next++)
-            take_held(r, r->next);
+        r->next++;
+        advance(r);
     }
     if (r->buf.len > BATCH_MAX) spate_results_flush(r, r->last_flush);
 }
 
+void spate_results_skip(struct spate_results *r, size_t index)
+{
+    if (!r->held) return;
+    *slot(r, index) = GAP;
+    r->pending++;
+    advance(r);
+}
+
 void spate_results_release_held(struct spate_results *r)
 {
-    for (; r->held && r->next < r->nheld; r->next++)
-        if (r->held[r->next]) take_held(r, r->next);
+    while (r->held && r->pending) {
+        if (!*slot(r, r->next)) *slot(r, r->next) = GAP, r->pending++;
+        advance(r);
+    }
 }
 
 /* The write end of a pipe without readers polls as an error, a closed socket as a hang-up. */

@@ -10,8 +10,9 @@
 struct spate_results {
     int fd;
     struct spate_buf buf; /* lines waiting for the next write */
-    char **held;          /* --ordered: lines that finished before their turn (owned) */
-    size_t nheld, next;   /* ... their count, and the index printed next */
+    char **held;          /* --ordered: a ring of lines that finished before their turn (owned) */
+    size_t nheld, next;   /* ... its size, and the index printed next */
+    size_t pending;       /* slots of the ring in use */
     double last_flush, flush_every;
     int is_pipe;     /* a pipe or socket: watched for its reader leaving */
     double checked;  /* when that was last looked at */
@@ -24,17 +25,20 @@ struct spate_results {
     void *arg;
 };
 
-/* fd: where results go. ordered: the number of indexes to hold lines for (--ordered), 0 to
- * print as completed. flush_every: seconds a line may wait. 0 or -ENOMEM. */
+/* fd: where results go. ordered: for --ordered, the most indexes ahead of the next one to print
+ * that may be added (the input's read-ahead; the caller keeps to it), 0 to print as completed.
+ * flush_every: seconds a line may wait. 0 or -ENOMEM. */
 int spate_results_init(struct spate_results *r, int fd, size_t ordered, double flush_every,
                        double now);
 void spate_results_fini(struct spate_results *r);
 
 /* Adds the line of request `index` (copied); with --ordered it waits for the ones before it. */
 void spate_results_add(struct spate_results *r, size_t index, const char *line, size_t len);
+/* --ordered: index prints nothing (a request skipped or never started); the stream goes on. */
+void spate_results_skip(struct spate_results *r, size_t index);
 /* Writes what is waiting. */
 void spate_results_flush(struct spate_results *r, double now);
-/* --ordered at the end of a stopped run: the lines still held, in order, gaps skipped. */
+/* --ordered at the end of a stopped run: the lines still held, in order, gaps passed over. */
 void spate_results_release_held(struct spate_results *r);
 /* Flushes when due and looks at the pipe (every check_every seconds), so a reader that left
  * is noticed between results too. Returns ms until the next flush is due, or -1 for none. */

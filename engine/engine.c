@@ -982,6 +982,7 @@ int spate_run(struct spate_engine *e)
         if (e->cfg.before_wait) {
             int ms = e->cfg.before_wait(e->cfg.before_wait_arg);
             if (ms >= 0) cap = (uint64_t)ms * SPATE_NS_PER_MS;
+            spate_limit_pump(&e->lim); /* what before_wait submitted starts before the wait */
         }
         e->ctx.loop.nap_ns = e->lim.inflight >= NAP_MIN_INFLIGHT ? e->nap_ns : 0;
         int rc = spate_loop_once(&e->ctx.loop, cap);

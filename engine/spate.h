@@ -100,7 +100,8 @@ struct spate_config {
     unsigned coalesce_us;
     /* Called by spate_run each time before it waits for events, e.g. to flush buffered output
      * so results stream out without a write per result. Returns the longest the wait may
-     * last in milliseconds (say, until the next flush is due), or -1 for no limit.
+     * last in milliseconds (say, until the next flush is due), or -1 for no limit. It may
+     * submit requests (from an input read as it arrives): they start before the wait.
      * NULL = none. */
     int (*before_wait)(void *arg);
     void *before_wait_arg;

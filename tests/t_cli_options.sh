@@ -40,6 +40,8 @@ value() {
     output-dir) echo "$T/odir"; return ;;
     latency-file) echo "$T/lat.txt"; return ;;
     cacert) echo "/etc/ssl/certs/ca-certificates.crt"; return ;;
+    resume) echo /dev/null; return ;;
+    shard) echo 0/1; return ;;
     esac
     case "$3" in
     N) echo 2 ;;

@@ -1,6 +1,7 @@
 #!/bin/sh
 # t_fetch_usage.sh: bad `spate fetch` command lines and inputs: exit 2, a message on stderr that
-# names the problem, no result on stdout, and nothing fetched; an input without requests is a
+# names the problem, no result on stdout, and nothing fetched (bad input lines under --strict;
+# without it they are results of kind input: t_fetch_stream.sh); an input without requests is a
 # run of 0 (exit 0) (a valid URL to http_server.py is
 # given in every case, before the bad part where order matters; the server must log nothing).
 . "$(dirname "$0")/lib/tap.sh"
@@ -63,17 +64,17 @@ done
 bad missing-file 'urls-missing\.txt.*no such file|no such file.*urls-missing\.txt' "$G/missing-file" -i "$T/urls-missing.txt"
 bad dir-as-file 'directory' "$G/dir-as-file" -i "$T"
 printf '%s\n%s\n{"url": \n%s\n' "$G/badjson-1" "$G/badjson-2" "$G/badjson-4" >"$T/urls.txt"
-bad bad-json-line 'urls\.txt:3' -i "$T/urls.txt"
+bad bad-json-line 'urls\.txt:3' --strict -i "$T/urls.txt"
 printf '%s\nftp://x/\n' "$G/badurl-1" >"$T/badurl.txt"
-bad bad-url-line 'badurl\.txt:2' -i "$T/badurl.txt"
+bad bad-url-line 'badurl\.txt:2' --strict -i "$T/badurl.txt"
 printf '%s\n{"method": "GET"}\n' "$G/nourl-1" >"$T/nourl.txt"
-bad json-no-url 'nourl\.txt:2' -i "$T/nourl.txt"
+bad json-no-url 'nourl\.txt:2' --strict -i "$T/nourl.txt"
 printf '{"url": "%s", "headers": {"X": "a\\r\\nY: b"}}\n' "$G/json-crlf" >"$T/jcrlf.txt"
-bad json-header-crlf 'jcrlf\.txt:1' -i "$T/jcrlf.txt"
+bad json-header-crlf 'jcrlf\.txt:1' --strict -i "$T/jcrlf.txt"
 bad data-missing 'data-missing\.bin.*no such file|no such file.*data-missing\.bin' -d "@$T/data-missing.bin" "$G/data-missing"
 # the stdin variant: the message names the line too
 printf '%s\nnot a url at all\n' "$G/stdin-bad-1" >"$T/stdin.txt"
-RUN_STDIN=$T/stdin.txt bad stdin-bad-line '(stdin>?|-):2|line 2' -i -
+RUN_STDIN=$T/stdin.txt bad stdin-bad-line '(stdin>?|-):2|line 2' --strict -i -
 
 sleep 0.2
 is "$(srv_requests)" 0 "nothing was fetched by any of the bad command lines"
