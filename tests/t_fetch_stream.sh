@@ -117,6 +117,7 @@ like "$(jl "$(out badlines)" "[r['error']['message'] for r in rows if r['id'] in
 # --- 4. interrupt and resume ---------------------------------------------------------------------
 urls 20000 /lim/x >"$T/res.urls"
 : >"$LOG"
+: >"$T/res.out" # there before the loop below reads it
 "$SPATE_BIN" fetch -q -c 50 -i "$T/res.urls" >"$T/res.out" 2>"$T/res.err" </dev/null &
 PID=$!
 on_exit "kill -KILL $PID 2>/dev/null"
