@@ -384,10 +384,13 @@ static void interval_end(struct bench *b, const struct spate_load_report *r)
 {
     if (!b->iv || !r->measuring) return;
     uint64_t end = r->late_ns + r->elapsed_ns; /* from the planned start */
-    while ((b->iv_sec + 1) * 1000000000u < end)
+    uint64_t planned = (uint64_t)(b->lo.duration * 1e9);
+    if (planned && end > planned) end = planned; /* the stop timer's own lag is no interval */
+    while ((b->iv_sec + 1) * 1000000000u <= end)
         interval_out(b, 1.0);
-    double len = (double)(end - b->iv_sec * 1000000000u) / 1e9;
-    interval_out(b, len > 0 ? len : 0);
+    uint64_t rest = end - b->iv_sec * 1000000000u;
+    /* no empty sliver of an interval after the last whole second */
+    if (rest >= 1000000u || b->iv->count) interval_out(b, (double)rest / 1e9);
 }
 
 /* ---------- samples ---------- */
