@@ -249,7 +249,7 @@ static int describe_missing(const struct spate_bench_parts *p, double share, cha
         }
     int rc = 0;
     if (same_n && n && n <= 64) {
-        rc = spate_buf_adds(&b, "missing piece(s)");
+        rc = spate_buf_adds(&b, "no report of piece(s)");
         for (unsigned k = 0; k < n && !rc; k++) {
             int have = 0;
             for (size_t i = 0; i < p->n; i++)

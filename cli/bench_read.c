@@ -301,7 +301,7 @@ static int body(struct rd *c, const struct spate_json *j, struct spate_bench_rea
     const struct spate_json *h = member(c, j, "", "histogram", SPATE_JSON_OBJECT);
     if (!h) return -EINVAL;
     if (spate_hist_read_json(&r->t.hist, h, herr, sizeof(herr)))
-        return bad(c, "\"histogram\": %s", herr);
+        return bad(c, "%s", herr); /* "histogram: ..." */
     r->t.bad_status = failed >= errs ? failed - errs : 0;
     return consistent(c, r, failed, errs);
 }

@@ -85,7 +85,7 @@ refused r_cut "b_cut.json: corrupt report: not JSON" "a truncated report: refuse
 printf 'hello\n' >"$T/junk.json"
 refused r_junk "junk.json: not a report" "a file of something else: refused" "$T/a.json" "$T/junk.json"
 "$PY" -c 'import json,sys; j=json.load(open(sys.argv[1])); j["histogram"]["counts"][0][1] += 1; print(json.dumps(j))' "$T/b.json" >"$T/b_hist.json"
-refused r_hist "b_hist.json: corrupt report: \"histogram\": histogram: the bucket counts add up to" "an edited histogram: refused" "$T/a.json" "$T/b_hist.json"
+refused r_hist "b_hist.json: corrupt report: histogram: the bucket counts add up to" "an edited histogram: refused" "$T/a.json" "$T/b_hist.json"
 "$PY" -c 'import json,sys; j=json.load(open(sys.argv[1])); j["status"]["200"] -= 1; print(json.dumps(j))' "$T/b.json" >"$T/b_st.json"
 refused r_status "\"status\" adds up to 9999, not \"responses\" 10000" "statuses that do not add up: refused" "$T/a.json" "$T/b_st.json"
 "$PY" -c 'import json,sys; j=json.load(open(sys.argv[1])); j["histogram"]["sub_bucket_bits"] = 7; print(json.dumps(j))' "$T/b.json" >"$T/b_lay.json"
