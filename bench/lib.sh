@@ -70,7 +70,8 @@ make_cert() {
 
 # nginx_start DIR: one nginx worker serving DIR/www on 127.0.0.1:$NGINX_PORT, and with NGINX_TLS=1
 # also https on $NGINX_TLS_PORT. NGINX_WRAP prefixes the command (e.g. "taskset -c 0");
-# NGINX_CONNS sets worker_connections [4096]. Exports NGINX_PORT, NGINX_TLS_PORT, NGINX_PID.
+# NGINX_CONNS sets worker_connections [4096], NGINX_WORKERS worker_processes [1]. Exports
+# NGINX_PORT, NGINX_TLS_PORT, NGINX_PID.
 # nginx_http_common DIR: the http-level directives every benchmark nginx shares (no logging,
 # unlimited keep-alive, temp paths inside DIR). sendfile and tcp_nopush are on as in Debian's
 # shipped nginx.conf (NGINX_SENDFILE, NGINX_NOPUSH override): with both, nginx corks the socket so
@@ -117,7 +118,7 @@ nginx_start() {
     [ "$(id -u)" = 0 ] && user_line="user root;"
     cat >"$d/nginx.conf" <<EOF
 $user_line
-worker_processes 1;
+worker_processes ${NGINX_WORKERS:-1};
 worker_rlimit_nofile $nofile;
 daemon off;
 pid $d/nginx.pid;

@@ -6,24 +6,74 @@
 #include <stdlib.h>
 #include <string.h>
 
-void spate_bench_errors_note(struct spate_bench_errors *e, enum spate_error_kind k, const char *msg)
+void spate_bench_errors_add(struct spate_bench_errors *e, enum spate_error_kind k, const char *msg,
+                            uint64_t n)
 {
     struct spate_bench_cause *v = e->causes[k];
-    e->total++;
-    e->by_kind[k]++;
-    for (int i = 0; i < SPATE_BENCH_CAUSES; i++) {
+    e->total += n;
+    e->by_kind[k] += n;
+    for (int i = 0; msg && i < SPATE_BENCH_CAUSES; i++) {
         if (v[i].msg && !strcmp(v[i].msg, msg)) {
-            v[i].count++;
+            v[i].count += n;
             return;
         }
         if (!v[i].msg) {
             v[i].msg = strdup(msg); /* out of memory: counted under "other causes" */
             if (!v[i].msg) break;
-            v[i].count = 1;
+            v[i].count = n;
             return;
         }
     }
-    e->other[k]++;
+    e->other[k] += n;
+}
+
+void spate_bench_errors_note(struct spate_bench_errors *e, enum spate_error_kind k, const char *msg)
+{
+    spate_bench_errors_add(e, k, msg, 1);
+}
+
+void spate_bench_errors_merge(struct spate_bench_errors *dst, const struct spate_bench_errors *src)
+{
+    for (int k = 0; k < SPATE_BENCH_KINDS; k++) {
+        uint64_t kept = 0;
+        for (int i = 0; i < SPATE_BENCH_CAUSES && src->causes[k][i].msg; i++) {
+            spate_bench_errors_add(dst, k, src->causes[k][i].msg, src->causes[k][i].count);
+            kept += src->causes[k][i].count;
+        }
+        if (src->by_kind[k] > kept) spate_bench_errors_add(dst, k, NULL, src->by_kind[k] - kept);
+    }
+}
+
+void spate_bench_tally_merge(struct spate_bench_tally *dst, const struct spate_bench_tally *src)
+{
+    spate_hist_merge(&dst->hist, &src->hist);
+    dst->responses += src->responses;
+    dst->bad_status += src->bad_status;
+    dst->bytes += src->bytes;
+    for (int i = 0; i < 600; i++)
+        dst->status[i] += src->status[i];
+    spate_bench_errors_merge(&dst->errors, &src->errors);
+    spate_bench_errors_merge(&dst->setup, &src->setup);
+}
+
+void spate_bench_tally_fini(struct spate_bench_tally *t)
+{
+    spate_bench_errors_fini(&t->errors);
+    spate_bench_errors_fini(&t->setup);
+}
+
+void spate_bench_parts_fini(struct spate_bench_parts *p)
+{
+    if (!p) return;
+    for (size_t i = 0; i < p->n; i++) {
+        free(p->v[i].name);
+        free(p->v[i].fate);
+    }
+    free(p->v);
+    free(p->missing);
+    p->v = NULL;
+    p->missing = NULL;
+    p->n = 0;
 }
 
 void spate_bench_errors_fini(struct spate_bench_errors *e)
@@ -36,7 +86,8 @@ void spate_bench_errors_fini(struct spate_bench_errors *e)
 }
 
 int spate_bench_judge(const struct spate_bench_setup *s, const struct spate_bench_tally *t,
-                      const struct spate_load_report *r, struct spate_bench_verdict *v)
+                      const struct spate_load_report *r, const struct spate_bench_parts *p,
+                      struct spate_bench_verdict *v)
 {
     memset(v, 0, sizeof(*v));
     v->failed = t->errors.total + t->bad_status;
@@ -46,7 +97,9 @@ int spate_bench_judge(const struct spate_bench_setup *s, const struct spate_benc
     v->conns_short = r->connections_up < v->conns_wanted;
     v->stale_outstanding = s->rate > 0 && s->timeout_ns && (r->unfinished || r->unsent) &&
                            r->oldest_ns > s->timeout_ns;
-    return v->too_many_failed || v->conns_short || v->stale_outstanding;
+    for (size_t i = 0; p && i < p->n; i++)
+        v->parts_lost += p->v[i].fate != NULL;
+    return v->too_many_failed || v->conns_short || v->stale_outstanding || v->parts_lost;
 }
 
 /* ---------- text ---------- */
@@ -212,6 +265,68 @@ static void text_schedule(FILE *f, const struct spate_bench_setup *s,
                 share);
 }
 
+/* "0/2": a piece's name. */
+static const char *piece_name(char *buf, size_t len, struct spate_split p)
+{
+    snprintf(buf, len, "%u/%u", p.k, p.n);
+    return buf;
+}
+
+static void text_piece(FILE *f, const struct spate_bench_setup *s)
+{
+    char a[32], b[32];
+    if (s->piece.n <= 1) return;
+    fprintf(f, "  piece        %s of the test (%s connections", piece_name(a, sizeof(a), s->piece),
+            num(b, sizeof(b), s->test.connections));
+    if (s->test.rate > 0) fprintf(f, ", %.0f req/s", s->test.rate);
+    if (s->test.requests) fprintf(f, ", %s requests", num(b, sizeof(b), s->test.requests));
+    fprintf(f, " in all)\n");
+}
+
+/* A late start of this process, against --start-at. */
+static void text_late(FILE *f, const struct spate_load_report *r)
+{
+    char a[32], d[32];
+    if (!r->late_ns) return;
+    fmt_dur(d, sizeof(d), (double)r->late_ns);
+    fprintf(f,
+            "  late         the measured period began %s after --start-at (set-up ended after it)",
+            d);
+    if (r->skipped)
+        fprintf(f, "; %s scheduled requests due before then were skipped",
+                num(a, sizeof(a), r->skipped));
+    fprintf(f, "\n");
+}
+
+static void text_parts(FILE *f, const struct spate_bench_parts *p)
+{
+    char a[32], b[32], d[32];
+    if (!p || !p->n) return;
+    int workers = !strcmp(p->kind, "workers");
+    fprintf(f, "  %-12s %zu:", p->kind, p->n);
+    for (size_t i = 0; i < p->n; i++)
+        fprintf(f, "%s%s", i ? " + " : " ",
+                p->v[i].fate ? "?" : num(a, sizeof(a), p->v[i].requests));
+    fprintf(f, " requests\n");
+    for (size_t i = 0; i < p->n; i++) {
+        const struct spate_bench_part *x = &p->v[i];
+        if (x->fate && x->pid)
+            fprintf(f, "  lost         %s (pid %d) %s: its requests are not in the figures\n",
+                    x->name, x->pid, x->fate);
+        else if (x->fate)
+            fprintf(f, "  lost         %s: %s\n", x->name, x->fate);
+        if (x->fate || x->late_s < SPATE_BENCH_LATE_S) continue;
+        fmt_dur(d, sizeof(d), x->late_s * 1e9);
+        fprintf(f, "  late         %s %s (piece %s) began %s after the planned start",
+                workers ? "worker" : "piece", x->name, piece_name(b, sizeof(b), x->piece), d);
+        if (x->skipped)
+            fprintf(f, ", %s scheduled requests skipped", num(a, sizeof(a), x->skipped));
+        fprintf(f, "\n");
+    }
+    if (p->missing)
+        fprintf(f, "  missing      %s: the figures cover only part of the test\n", p->missing);
+}
+
 static void text_verdict(FILE *f, const struct spate_bench_setup *s,
                          const struct spate_load_report *r, const struct spate_bench_verdict *v,
                          int sig)
@@ -222,7 +337,7 @@ static void text_verdict(FILE *f, const struct spate_bench_setup *s,
         fprintf(f, "  interrupted  by %s after %s %s\n", sig == SIGINT ? "SIGINT" : "SIGTERM", d,
                 r->measuring ? "of measuring: the figures cover that time" : "of set-up");
     }
-    if (!v->too_many_failed && !v->conns_short && !v->stale_outstanding) {
+    if (!v->too_many_failed && !v->conns_short && !v->stale_outstanding && !v->parts_lost) {
         fprintf(f, "  result       ok: %s failed requests (--max-errors %s)\n",
                 num(a, sizeof(a), v->failed), num(b, sizeof(b), s->max_errors));
         return;
@@ -239,14 +354,20 @@ static void text_verdict(FILE *f, const struct spate_bench_setup *s,
                 "  result       FAILED: a request was still outstanding after %s, past --timeout\n",
                 d);
     }
+    if (v->parts_lost)
+        fprintf(f, "  result       FAILED: %u %s lost (died or sent no report)\n", v->parts_lost,
+                v->parts_lost == 1 ? "worker" : "workers");
 }
 
 void spate_bench_text(FILE *f, const struct spate_bench_setup *s, const struct spate_bench_tally *t,
-                      const struct spate_load_report *r, const struct spate_bench_verdict *v,
-                      int sig)
+                      const struct spate_load_report *r, const struct spate_bench_parts *p,
+                      const struct spate_bench_verdict *v, int sig)
 {
     char a[32], b[32], c[32];
     text_head(f, s, r, v);
+    text_piece(f, s);
+    text_late(f, r);
+    text_parts(f, p);
     text_errors(f, "set-up error", &t->setup);
     text_counts(f, t, r);
     if (t->bad_status)
@@ -320,14 +441,16 @@ static int json_verdict(struct spate_buf *o, const struct spate_bench_verdict *v
         !sig            ? "null"
         : sig == SIGINT ? "\"SIGINT\""
                         : "\"SIGTERM\"",
-        v->too_many_failed || v->conns_short || v->stale_outstanding ? "false" : "true");
-    const char *reason[3] = {
+        v->too_many_failed || v->conns_short || v->stale_outstanding || v->parts_lost ? "false"
+                                                                                      : "true");
+    const char *reason[4] = {
         v->too_many_failed ? "failed" : NULL,
         v->conns_short ? "connections" : NULL,
         v->stale_outstanding ? "outstanding" : NULL,
+        v->parts_lost ? "lost" : NULL,
     };
     const char *sep = "";
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         if (reason[i]) {
             rc |= spate_buf_printf(o, "%s\"%s\"", sep, reason[i]);
             sep = ",";
@@ -335,9 +458,71 @@ static int json_verdict(struct spate_buf *o, const struct spate_bench_verdict *v
     return rc | spate_buf_adds(o, "]}");
 }
 
+/* The test's identity, written exactly (%.17g round-trips a double) for merge to compare. */
+static int json_test(struct spate_buf *o, const struct spate_bench_setup *s)
+{
+    const struct spate_bench_test *x = &s->test;
+    int rc = spate_buf_adds(o, ",\"test\":{\"url\":");
+    rc |= spate_json_add_string(o, x->url, strlen(x->url));
+    rc |= spate_buf_adds(o, ",\"method\":");
+    rc |= spate_json_add_string(o, x->method, strlen(x->method));
+    rc |= spate_buf_printf(o,
+                           ",\"model\":\"%s\",\"rate\":%.17g,\"connections\":%u,\"requests\":%llu,"
+                           "\"duration\":%.17g,\"timeout_ns\":%llu,\"max_errors\":%llu,"
+                           "\"no_fail\":%s},\"piece\":{\"k\":%u,\"n\":%u},\"procs\":%u",
+                           x->rate > 0 ? "open" : "closed", x->rate, x->connections,
+                           (unsigned long long)x->requests, x->duration,
+                           (unsigned long long)x->timeout_ns, (unsigned long long)x->max_errors,
+                           x->no_fail ? "true" : "false", s->piece.k, s->piece.n, s->procs);
+    return rc;
+}
+
+static int json_period(struct spate_buf *o, const struct spate_bench_setup *s,
+                       const struct spate_load_report *r)
+{
+    int rc =
+        spate_buf_printf(o, ",\"period\":{\"start\":%.6f,\"end\":%.6f,\"start_at\":", r->start_unix,
+                         r->start_unix + (double)r->elapsed_ns / 1e9);
+    rc |= s->start_at > 0 ? spate_buf_printf(o, "%.6f", s->start_at) : spate_buf_adds(o, "null");
+    return rc | spate_buf_printf(o, ",\"late_s\":%.6f,\"skipped\":%llu}", (double)r->late_ns / 1e9,
+                                 (unsigned long long)r->skipped);
+}
+
+static int json_part(struct spate_buf *o, const struct spate_bench_part *x)
+{
+    int rc = spate_buf_adds(o, "{\"name\":");
+    rc |= spate_json_add_string(o, x->name, strlen(x->name));
+    rc |= spate_buf_printf(o, ",\"pid\":%d,\"lost\":", x->pid);
+    rc |= x->fate ? spate_json_add_string(o, x->fate, strlen(x->fate)) : spate_buf_adds(o, "null");
+    return rc | spate_buf_printf(
+                    o,
+                    ",\"piece\":{\"k\":%u,\"n\":%u},\"start\":%.6f,\"end\":%.6f,\"late_s\":%.6f,"
+                    "\"skipped\":%llu,\"requests\":%llu,\"responses\":%llu,\"errors\":%llu,"
+                    "\"failed\":%llu,\"connections\":%llu,\"connections_up\":%llu,\"rps\":%.3f}",
+                    x->piece.k, x->piece.n, x->start, x->end, x->late_s,
+                    (unsigned long long)x->skipped, (unsigned long long)x->requests,
+                    (unsigned long long)x->responses, (unsigned long long)x->errors,
+                    (unsigned long long)x->failed, (unsigned long long)x->connections,
+                    (unsigned long long)x->connections_up, x->rps);
+}
+
+static int json_parts(struct spate_buf *o, const struct spate_bench_parts *p)
+{
+    if (!p || !p->n) return 0;
+    int rc = spate_buf_printf(o, ",\"%s\":[", p->kind);
+    for (size_t i = 0; i < p->n; i++) {
+        if (i) rc |= spate_buf_adds(o, ",");
+        rc |= json_part(o, &p->v[i]);
+    }
+    rc |= spate_buf_adds(o, "],\"missing\":");
+    return rc | (p->missing ? spate_json_add_string(o, p->missing, strlen(p->missing))
+                            : spate_buf_adds(o, "null"));
+}
+
 int spate_bench_json(struct spate_buf *o, const struct spate_bench_setup *s,
                      const struct spate_bench_tally *t, const struct spate_load_report *r,
-                     const struct spate_bench_verdict *v, int sig)
+                     const struct spate_bench_parts *p, const struct spate_bench_verdict *v,
+                     int sig)
 {
     double el = (double)r->elapsed_ns / 1e9;
     uint64_t ok = t->responses - t->bad_status;
@@ -371,6 +556,11 @@ int spate_bench_json(struct spate_buf *o, const struct spate_bench_setup *s,
         (unsigned long long)r->unfinished, (unsigned long long)r->unsent,
         (unsigned long long)(r->unfinished + r->unsent), (double)r->oldest_ns / 1e9,
         (unsigned long long)s->max_errors, s->no_fail ? "true" : "false");
+    rc |= json_test(o, s);
+    rc |= json_period(o, s, r);
+    rc |= spate_buf_adds(o, ",\"histogram\":");
+    rc |= spate_hist_write_json(o, &t->hist);
+    rc |= json_parts(o, p);
     rc |= json_verdict(o, v, sig);
     rc |= spate_buf_adds(o, "}\n");
     return rc ? -ENOMEM : 0;

@@ -1,6 +1,7 @@
 /* JSON reader (a recursive-descent parser into a small tree) and JSON writer helpers. */
 #include "json.h"
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -456,6 +457,17 @@ int spate_json_u64(const struct spate_json *v, uint64_t *out)
         if (x > (UINT64_MAX - d) / 10) return -ERANGE;
         x = x * 10 + d;
     }
+    *out = x;
+    return 0;
+}
+
+int spate_json_double(const struct spate_json *v, double *out)
+{
+    if (!v || v->type != SPATE_JSON_NUMBER) return -EINVAL;
+    char *end;
+    double x = strtod(v->str, &end); /* the parser has checked the syntax */
+    if (end != v->str + v->len) return -EINVAL;
+    if (!isfinite(x)) return -ERANGE; /* an underflow to 0 or a denormal is fine */
     *out = x;
     return 0;
 }

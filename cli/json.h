@@ -38,6 +38,9 @@ const char *spate_json_str(const struct spate_json *v, size_t *len);
 /* A number that is a whole decimal without sign, fraction or exponent ("0", "123") into *out.
  * 0; -EINVAL when v is not a number or not of that form (-1, 1.5, 1e3); -ERANGE above 2^64-1. */
 int spate_json_u64(const struct spate_json *v, uint64_t *out);
+/* Any JSON number as a double into *out. 0; -EINVAL when v is not a number; -ERANGE when it
+ * does not fit a finite double (1e999). */
+int spate_json_double(const struct spate_json *v, double *out);
 /* Members of an object or array; 0 for anything else. */
 size_t spate_json_count(const struct spate_json *v);
 /* The i-th member (in source order), NULL when out of range or v is not a container; *key (if key

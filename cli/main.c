@@ -1,6 +1,7 @@
 /* The `spate` command: dispatches to its subcommands, help and version. */
 #include "bench.h"
 #include "fetch.h"
+#include "merge.h"
 #include "spate.h"
 #include "suggest.h"
 #include <signal.h>
@@ -11,7 +12,8 @@ static void usage(FILE *to)
 {
     fputs("usage: spate fetch [OPTIONS] [URL ...]   fetch many URLs concurrently\n"
           "       spate bench [OPTIONS] URL         load one URL and measure latency\n"
-          "       spate help [fetch|bench]          this text, or a command's options\n"
+          "       spate merge [--json] REPORT.json...  add up the reports of one test's pieces\n"
+          "       spate help [fetch|bench|merge]    this text, or a command's options\n"
           "       spate -V, --version               versions of spate and its libraries\n",
           to);
 }
@@ -37,14 +39,15 @@ static int help(const char *cmd)
     }
     if (!strcmp(cmd, "fetch")) return spate_fetch_main(2, args);
     if (!strcmp(cmd, "bench")) return spate_bench_main(2, args);
-    fprintf(stderr, "spate help: no command '%s' (commands: fetch, bench)\n", cmd);
+    if (!strcmp(cmd, "merge")) return spate_merge_main(2, args);
+    fprintf(stderr, "spate help: no command '%s' (commands: fetch, bench, merge)\n", cmd);
     return 2;
 }
 
 static void unknown(const char *cmd)
 {
     static const struct option commands[] = {
-        {"fetch", 0, 0, 0}, {"bench", 0, 0, 0}, {"help", 0, 0, 0}, {0, 0, 0, 0}};
+        {"fetch", 0, 0, 0}, {"bench", 0, 0, 0}, {"merge", 0, 0, 0}, {"help", 0, 0, 0}, {0, 0, 0, 0}};
     const char *near = cmd[0] == '-' ? NULL : spate_suggest_option(cmd, commands);
     fprintf(stderr, "spate: unknown command '%s'", cmd);
     if (near) fprintf(stderr, " (did you mean '%s'?)", near);
@@ -63,6 +66,7 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (!strcmp(cmd, "fetch")) return spate_fetch_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return spate_bench_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "merge")) return spate_merge_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V") || !strcmp(cmd, "version"))
         return version();
     if (!strcmp(cmd, "help")) return help(argc > 2 ? argv[2] : NULL);

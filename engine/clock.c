@@ -9,6 +9,13 @@ uint64_t spate_clock_now(void)
     return (uint64_t)ts.tv_sec * SPATE_NS_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t spate_clock_wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * SPATE_NS_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
 uint64_t spate_clock_from_sec(double s)
 {
     if (!(s > 0)) return 0;

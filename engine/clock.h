@@ -6,6 +6,10 @@
 /* Returns CLOCK_MONOTONIC in nanoseconds; never goes backwards. */
 uint64_t spate_clock_now(void);
 
+/* Returns CLOCK_REALTIME (wall-clock time) in nanoseconds since the Unix epoch: only to place a
+ * measured period in time for other processes and machines, never to measure a duration. */
+uint64_t spate_clock_wall_ns(void);
+
 #define SPATE_NS_PER_SEC 1000000000ull
 #define SPATE_NS_PER_MS 1000000ull
 

@@ -33,14 +33,20 @@ struct load {
     struct slot *slots;
     unsigned nslots;
     uint64_t t_setup, t0;        /* ns: set-up began; the measured period began */
+    uint64_t origin;             /* ns: its planned start, the schedule's and the end's origin */
+    uint64_t want;               /* with -n: requests to send in all (-n less skipped slots) */
+    int limited;                 /* -n was given: `want` applies */
     int stopping;                /* no new requests */
+    int setup_over;              /* set-up has ended (the measured period started or is due) */
     int cut;                     /* the run is over: duration ended, stop_fd, or out of memory */
     unsigned open;               /* slots with a live connection or one still to come */
     unsigned opening, next_open; /* connections being set up; first slot never opened */
-    /* open model */
-    uint64_t interval, next_k; /* request k is due at t0 + k * interval */
-    struct slot *free_head;    /* connected slots waiting for a scheduled request */
+    /* open model: this run's slot k is the schedule's slot slot_k + k * slot_n */
+    uint64_t period_fs, next_k; /* femtoseconds between two slots of the whole schedule */
+    unsigned slot_k, slot_n;
+    struct slot *free_head; /* connected slots waiting for a scheduled request */
     struct spate_timer tick;
+    struct spate_timer start; /* the common start, when set-up ended before it */
     struct spate_timer stop;
     struct spate_timer progress;
     struct spate_io stop_io;
@@ -63,6 +69,36 @@ static void feed_slot(struct load *L, struct slot *s);
 static void opened(struct load *L, struct slot *s);
 static void reconnect_later(struct load *L, struct slot *s, uint64_t pause);
 
+/* ---------- the open model's schedule ---------- */
+
+/* The same integer arithmetic as the command's scale-out split (cli/split.c), so that every
+ * process of a test computes the same instants: slot i of the whole schedule is due
+ * floor(i * period_fs / 1e6) ns after the origin. 128-bit products keep it exact. */
+__extension__ typedef unsigned __int128 u128;
+#define FS_PER_NS 1000000u
+
+/* ns after the origin at which this run's k-th request is due. */
+static uint64_t due_ns(const struct load *L, uint64_t k)
+{
+    u128 t = ((u128)k * L->slot_n + L->slot_k) * L->period_fs / FS_PER_NS;
+    return t > UINT64_MAX ? UINT64_MAX : (uint64_t)t;
+}
+
+/* How many of this run's slots are due strictly before t_ns after the origin. */
+static uint64_t slots_before(const struct load *L, uint64_t t_ns)
+{
+    u128 all = ((u128)t_ns * FS_PER_NS + L->period_fs - 1) / L->period_fs;
+    if (all <= L->slot_k) return 0;
+    all = (all - L->slot_k + L->slot_n - 1) / L->slot_n;
+    return all > UINT64_MAX ? UINT64_MAX : (uint64_t)all;
+}
+
+static uint64_t due_at(const struct load *L, uint64_t k)
+{
+    uint64_t d = due_ns(L, k);
+    return d > UINT64_MAX - L->origin ? UINT64_MAX : L->origin + d;
+}
+
 void spate_load_opts_init(struct spate_load_opts *o)
 {
     memset(o, 0, sizeof(*o));
@@ -73,7 +109,7 @@ void spate_load_opts_init(struct spate_load_opts *o)
 static int more_wanted(struct load *L)
 {
     if (L->stopping) return 0;
-    if (L->o->requests && L->rep->sent >= L->o->requests) return 0;
+    if (L->limited && L->rep->sent >= L->want) return 0;
     return 1;
 }
 
@@ -87,6 +123,7 @@ static void record(struct load *L, struct slot *s, int status, enum spate_error_
         .error = k,
         .message = msg,
         .bytes = bytes,
+        .at_ns = now > L->origin ? now - L->origin : 0,
     };
     s->t_start = 0;
     s->busy = 0;
@@ -94,7 +131,7 @@ static void record(struct load *L, struct slot *s, int status, enum spate_error_
     L->rep->responses += k == SPATE_OK;
     spate_loop_untimer(&L->ctx->loop, &s->timer);
     L->cb(L->user, &x);
-    if (L->o->requests && L->rep->finished >= L->o->requests) L->stopping = 1;
+    if (L->limited && L->rep->finished >= L->want) L->stopping = 1;
 }
 
 static void send_now(struct load *L, struct slot *s, uint64_t t_start)
@@ -123,17 +160,24 @@ static void open_slot(struct load *L, struct slot *s, int again)
 
 /* ---------- set-up: every connection before the measured period ---------- */
 
-static void start_measuring(struct load *L)
+/* The measured period begins at t0 (the planned origin, or later when set-up overran it). */
+static void start_measuring(struct load *L, uint64_t t0)
 {
     struct spate_load_report *r = L->rep;
     r->measuring = 1;
-    L->t0 = spate_clock_now();
-    r->setup_ns = L->t0 - L->t_setup;
+    L->t0 = t0;
+    r->late_ns = t0 - L->origin;
     r->connections_up = 0;
     for (unsigned i = 0; i < L->nslots; i++)
         r->connections_up += L->slots[i].up;
-    if (L->o->duration > 0)
-        spate_loop_timer(&L->ctx->loop, &L->stop, L->t0 + spate_clock_from_sec(L->o->duration));
+    if (r->late_ns && L->period_fs) { /* the slots due before a late start are not sent */
+        r->skipped = slots_before(L, r->late_ns);
+        if (L->limited && r->skipped > L->want) r->skipped = L->want;
+        L->next_k = r->skipped;
+        if (L->limited) L->want -= r->skipped;
+    }
+    if (L->o->duration > 0) /* a late start still ends with the others */
+        spate_loop_timer(&L->ctx->loop, &L->stop, L->origin + spate_clock_from_sec(L->o->duration));
     for (unsigned i = 0; i < L->nslots && !L->cut; i++) {
         struct slot *s = &L->slots[i];
         if (s->up)
@@ -141,6 +185,50 @@ static void start_measuring(struct load *L)
         else if (s->down)
             reconnect_later(L, s, 0);
     }
+}
+
+static void on_start(struct spate_timer *t)
+{
+    struct load *L = (struct load *)((char *)t - offsetof(struct load, start));
+    start_measuring(L, L->origin); /* the instant itself: every process counts from it */
+}
+
+/* Set-up is over: the measured period starts now, or waits with the connections open until the
+ * common start (start_at, or the instant setup_done returns). The wall-clock start is turned into
+ * this process's monotonic clock once, here. */
+static void setup_over(struct load *L)
+{
+    uint64_t now = spate_clock_now();
+    L->rep->setup_ns = now - L->t_setup;
+    L->setup_over = 1;
+    double at = L->o->start_at;
+    if (L->o->setup_done) {
+        double t = L->o->setup_done(L->user, L->rep);
+        if (t < 0) { /* no start after all: the run ends before measuring */
+            L->stopping = L->cut = 1;
+            return;
+        }
+        if (t > 0) at = t;
+        now = spate_clock_now(); /* the callback may have waited */
+    }
+    uint64_t wall = spate_clock_wall_ns();
+    if (!(at > 0)) {
+        L->origin = now;
+        L->rep->start_unix = (double)wall / 1e9;
+        start_measuring(L, now);
+        return;
+    }
+    double ahead_ns = at * 1e9 - (double)wall; /* < 0: the start is past */
+    L->rep->start_unix = at;
+    if (ahead_ns > 0) {
+        L->origin = now + (uint64_t)ahead_ns;
+        spate_loop_timer(&L->ctx->loop, &L->start, L->origin);
+        return;
+    }
+    uint64_t behind = (uint64_t)-ahead_ns;
+    L->origin = behind < now ? now - behind : 0;
+    L->rep->start_unix = (double)wall / 1e9;
+    start_measuring(L, now);
 }
 
 /* Opens never-opened slots while fewer than MAX_OPENING connections are being set up: 10,000
@@ -157,8 +245,7 @@ static void open_more(struct load *L)
         }
         open_slot(L, &L->slots[L->next_open++], 0);
     }
-    if (!L->rep->measuring && !L->cut && !L->opening && L->next_open == L->nslots)
-        start_measuring(L);
+    if (!L->setup_over && !L->cut && !L->opening && L->next_open == L->nslots) setup_over(L);
 }
 
 static void opened(struct load *L, struct slot *s)
@@ -208,14 +295,14 @@ static void feed_slot(struct load *L, struct slot *s)
         L->open--;
         return;
     }
-    if (!L->interval) {
+    if (!L->period_fs) {
         send_now(L, s, spate_clock_now());
         if (L->o->timeout_ns)
             spate_loop_timer(&L->ctx->loop, &s->timer, s->t_start + L->o->timeout_ns);
         return;
     }
     uint64_t now = spate_clock_now();
-    uint64_t due = L->t0 + L->next_k * L->interval;
+    uint64_t due = due_at(L, L->next_k);
     if (due <= now) {
         L->next_k++;
         uint64_t lag = now - due;
@@ -236,7 +323,7 @@ static void on_tick(struct spate_timer *t)
     struct load *L = (struct load *)((char *)t - offsetof(struct load, tick));
     while (L->free_head && more_wanted(L)) {
         struct slot *s = L->free_head;
-        uint64_t due = L->t0 + L->next_k * L->interval;
+        uint64_t due = due_at(L, L->next_k);
         if (due > spate_clock_now()) {
             spate_loop_timer(&L->ctx->loop, &L->tick, due);
             return;
@@ -298,9 +385,9 @@ static void on_fail(struct spate_conn *c, enum spate_error_kind k)
         /* a connection that never came up fails the request it was to carry: in the closed
          * model the next one, in the open model only a request that is already due */
         uint64_t now = spate_clock_now();
-        uint64_t due = L->interval ? L->t0 + L->next_k * L->interval : now;
+        uint64_t due = L->period_fs ? due_at(L, L->next_k) : now;
         if (due <= now) {
-            L->next_k += L->interval != 0;
+            L->next_k += L->period_fs != 0;
             L->rep->sent++;
             s->t_start = due;
             was_busy = 1;
@@ -382,7 +469,7 @@ static void stamp(struct load *L, uint64_t now)
 {
     if (L->rep->measuring)
         L->rep->elapsed_ns = now - L->t0;
-    else
+    else if (!L->setup_over)
         L->rep->setup_ns = now - L->t_setup;
 }
 
@@ -408,12 +495,15 @@ static void account_outstanding(struct load *L, uint64_t now)
         r->unfinished++;
         if (s->t_start && now - s->t_start > oldest) oldest = now - s->t_start;
     }
-    if (L->interval && r->measuring && now >= L->t0) {
-        uint64_t due = (now - L->t0) / L->interval + 1; /* requests 0 .. due-1 are due */
+    if (L->period_fs && r->measuring && now >= L->origin) {
+        uint64_t upto = now - L->origin + 1; /* own slots due by now, within the period */
+        if (L->o->duration > 0 && upto > spate_clock_from_sec(L->o->duration))
+            upto = spate_clock_from_sec(L->o->duration); /* a slot due at the end is not in it */
+        uint64_t due = slots_before(L, upto);
         if (L->o->requests && due > L->o->requests) due = L->o->requests;
         if (due > L->next_k) {
             r->unsent = due - L->next_k;
-            uint64_t first = L->t0 + L->next_k * L->interval;
+            uint64_t first = due_at(L, L->next_k);
             if (now - first > oldest) oldest = now - first;
         }
     }
@@ -428,6 +518,7 @@ static void finish_run(struct load *L)
         if (s->c) spate_conn_close(s->c);
     }
     spate_loop_untimer(&L->ctx->loop, &L->tick);
+    spate_loop_untimer(&L->ctx->loop, &L->start);
     spate_loop_untimer(&L->ctx->loop, &L->stop);
     spate_loop_untimer(&L->ctx->loop, &L->progress);
     spate_loop_del(&L->ctx->loop, &L->stop_io);
@@ -491,6 +582,30 @@ static int drive(struct load *L, char *err, size_t errlen)
     return 0;
 }
 
+static int schedule(struct load *L, char *err, size_t errlen)
+{
+    const struct spate_load_opts *o = L->o;
+    L->want = o->requests;
+    L->limited = o->requests != 0;
+    L->slot_n = o->slot_n ? o->slot_n : 1;
+    L->slot_k = o->slot_k;
+    if (L->slot_k >= L->slot_n) {
+        snprintf(err, errlen, "slot_k %u is not below slot_n %u", o->slot_k, L->slot_n);
+        return -EINVAL;
+    }
+    if (!(o->rate > 0)) return 0;
+    double p = 1e15 / o->rate;
+    if (!(p >= 1 && p < 1.8e19)) {
+        snprintf(err, errlen, "rate %g is out of range", o->rate);
+        return -EINVAL;
+    }
+    /* round half to even, as nearbyint does in cli/split.c, without libm in the library */
+    uint64_t f = (uint64_t)p;
+    double frac = p - (double)f;
+    L->period_fs = f + (frac > 0.5 || (frac == 0.5 && (f & 1)));
+    return 0;
+}
+
 static int alloc_slots(struct load *L, char *err, size_t errlen)
 {
     const struct spate_load_opts *o = L->o;
@@ -527,13 +642,15 @@ int spate_load_run(struct spate_engine *e, const struct spate_load_opts *o, spat
     L.stop_io.cb = on_stop_fd;
     spate_buf_init(&L.wire);
     spate_timer_init(&L.tick, on_tick);
+    spate_timer_init(&L.start, on_start);
     spate_timer_init(&L.stop, on_stop);
     spate_timer_init(&L.progress, on_progress);
     int rc = prepare(&L, &u, err, errlen);
     if (!rc && u.https) rc = spate_engine_need_tls(e, err, errlen);
     if (!rc) rc = alloc_slots(&L, err, errlen);
     if (rc) goto out;
-    if (o->rate > 0) L.interval = (uint64_t)(1e9 / o->rate) ? (uint64_t)(1e9 / o->rate) : 1;
+    rc = schedule(&L, err, errlen);
+    if (rc) goto out;
     L.t_setup = spate_clock_now();
     rc = watch(&L, err, errlen);
     if (!rc) {

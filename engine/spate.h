@@ -251,6 +251,23 @@ struct spate_load_opts {
      * NULL or 0 = never [NULL]. */
     void (*progress)(void *user, const struct spate_load_report *sofar);
     uint64_t progress_ns;
+    /* Scale-out: one test cut into pieces run by several processes or machines.
+     * slot_k of slot_n (slot_n 0 or 1 = the whole test): in the open model `rate` is the whole
+     * test's rate, whose slot i is due floor(i * round(1e15 / rate) / 1e6) ns after the common
+     * start, and this run sends only the slots with i mod slot_n == slot_k, so the pieces'
+     * schedules together are exactly the one schedule (no burst, no gap). `requests` and
+     * `connections` are this run's own share. [0, 0] */
+    unsigned slot_k, slot_n;
+    /* The measured period's common start, wall-clock Unix seconds; 0 = when set-up ends [0].
+     * The connections stay open and idle until then. When set-up ends after it, the period
+     * starts at once and the report says how late (late_ns); with `duration` it still ends at
+     * start_at + duration, and in the open model the slots due before it began are skipped. */
+    double start_at;
+    /* Called once when set-up has ended, before the measured period, with the report so far;
+     * a return value above 0 replaces start_at (a coordinator telling several processes one
+     * instant), 0 keeps it, below 0 ends the run with no measured period (the coordinator is
+     * gone, or a signal came). It may block: the engine is idle while it runs. NULL = none. */
+    double (*setup_done)(void *user, const struct spate_load_report *sofar);
 };
 
 /* Fills the defaults shown in brackets above (zero elsewhere). */
@@ -263,6 +280,7 @@ struct spate_load_sample {
     const char *message; /* cause when error != SPATE_OK */
     uint64_t bytes;      /* response bytes on the wire (headers + body) */
     int setup;           /* a connection that failed during set-up: not a request */
+    uint64_t at_ns;      /* when it ended: ns after the measured period's planned start */
 };
 
 struct spate_load_report {
@@ -285,6 +303,10 @@ struct spate_load_report {
     uint64_t unfinished; /* sent and still waiting when the period was cut off */
     uint64_t unsent;     /* open model: due by the end but never sent */
     uint64_t oldest_ns;  /* age of the oldest of these (open model: from its scheduled start) */
+    /* where the measured period lies in wall-clock time (for pieces of one test to line up) */
+    double start_unix; /* Unix seconds: start_at when on time, else when it really began */
+    uint64_t late_ns;  /* how long after start_at it began (set-up overran it); 0 = on time */
+    uint64_t skipped;  /* open model, late start: own slots due before it began, never sent */
 };
 
 /* Called once per finished request, and once per connection that failed during set-up. */

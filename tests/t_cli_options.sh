@@ -39,6 +39,9 @@ value() {
     input) echo "$T/input.txt"; return ;;
     output-dir) echo "$T/odir"; return ;;
     latency-file) echo "$T/lat.txt"; return ;;
+    hdr-log) echo "$T/hdr.hlog"; return ;;
+    segment) echo 0/1; return ;;
+    start-at) echo +0.1; return ;;
     cacert) echo "/etc/ssl/certs/ca-certificates.crt"; return ;;
     resume) echo /dev/null; return ;;
     shard) echo 0/1; return ;;
@@ -57,6 +60,14 @@ value() {
     esac
 }
 
+# extra NAME: what the option needs besides its value to be valid (after BASE, so it wins).
+extra() {
+    case "$1" in
+    procs) echo "-c 2" ;;        # one connection per worker at least
+    segments) echo "--segment 0/2 -c 2" ;; # --segments counts the pieces of --segment
+    esac
+}
+
 # exact_and_prefix CMD BASEARGS...: for each option of `spate help CMD`, the exact name is accepted
 # (exit 0, no complaint about the option) and its longest prefix that is no option is refused
 # (exit 2, "unknown option", a hint naming the option itself, nothing fetched).
@@ -70,7 +81,7 @@ exact_and_prefix() {
     while read -r _name _meta; do
         [ "$_name" = help ] && continue
         if [ "$_meta" = - ]; then set -- ; else set -- "$(value "$_cmd" "$_name" "$_meta")"; fi
-        run "ex-$_cmd-$_name" "$_cmd" "--$_name" ${1+"$1"} $BASE "$S/ok/exact-$_cmd-$_name"
+        run "ex-$_cmd-$_name" "$_cmd" "--$_name" ${1+"$1"} $BASE $(extra "$_name") "$S/ok/exact-$_cmd-$_name"
         if [ "$RC" = 0 ] && ! grep -qi 'unknown option' "$(err "ex-$_cmd-$_name")"; then
             ok 0 "$_cmd --$_name ${1-}: accepted"
         else

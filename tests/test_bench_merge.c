@@ -1,0 +1,253 @@
+/* Unit tests for the bench report file format and its merge (cli/bench_read, cli/bench_merge):
+ * pieces made from known latency sets, written with spate_bench_json, read back and merged, give
+ * the percentiles of one histogram of all values and the exact counts; error causes add up;
+ * the period is the union and the late piece is named; which share of a test a set of pieces
+ * covers; and the refusals (another test, an overlapping piece, a corrupt report). */
+#include "bench_merge.h"
+#include "bench_read.h"
+#include "bench_report.h"
+#include "buf.h"
+#include "tap.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t rng_state = 42;
+
+static uint64_t rng(void) /* splitmix64 */
+{
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15u);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
+/* A piece of a closed-model test of 8 connections, -n 3000: its report as JSON. */
+struct piece {
+    struct spate_bench_setup set;
+    struct spate_bench_tally t;
+    struct spate_load_report rep;
+};
+
+static void make_piece(struct piece *p, struct spate_split k, const char *url, double start,
+                       double len, uint64_t n, int errors)
+{
+    spate_bench_tally_fini(&p->t); /* the previous use's messages */
+    memset(p, 0, sizeof(*p));
+    spate_hist_init(&p->t.hist);
+    struct spate_bench_test *x = &p->set.test;
+    x->url = url;
+    x->method = "GET";
+    x->connections = 8;
+    x->requests = 3000;
+    x->timeout_ns = 30000000000u;
+    p->set.url = url;
+    p->set.piece = k;
+    p->set.procs = 1;
+    p->set.connections = (unsigned)spate_split_share(8, k);
+    p->set.requests = spate_split_share(3000, k);
+    p->set.timeout_ns = x->timeout_ns;
+    for (uint64_t i = 0; i < n; i++) { /* log-uniform from 10 us to 1 s */
+        uint64_t v = (uint64_t)(1e4 * pow(1e5, (double)(rng() % 1000000) / 1e6));
+        spate_hist_record(&p->t.hist, v);
+        p->t.status[i % 10 ? 200 : 404]++;
+        p->t.bad_status += i % 10 == 0;
+        p->t.bytes += 100;
+    }
+    p->t.responses = n;
+    char msg[64];
+    for (int e = 0; e < errors; e++) { /* more distinct causes than are kept */
+        snprintf(msg, sizeof(msg), "connect: cause %d", e % 6);
+        spate_bench_errors_note(&p->t.errors, SPATE_E_CONNECT, msg);
+    }
+    p->rep.connections_wanted = p->set.connections;
+    p->rep.connections_up = p->set.connections;
+    p->rep.measuring = 1;
+    p->rep.finished = p->rep.sent = n + (uint64_t)errors;
+    p->rep.responses = n;
+    p->rep.start_unix = start;
+    p->rep.elapsed_ns = (uint64_t)(len * 1e9);
+}
+
+static int to_json(struct piece *p, struct spate_buf *o)
+{
+    struct spate_bench_verdict v;
+    spate_buf_init(o);
+    spate_bench_judge(&p->set, &p->t, &p->rep, NULL, &v);
+    return spate_bench_json(o, &p->set, &p->t, &p->rep, NULL, &v, 0);
+}
+
+static struct piece pa, pb, pc;
+static struct spate_bench_read rd;
+static struct spate_bench_merge mg;
+static struct spate_hist all;
+
+static int add(struct piece *p, const char *name, char *err, size_t errlen)
+{
+    struct spate_buf o;
+    int rc = to_json(p, &o);
+    if (!rc) rc = spate_bench_read(&rd, o.data, o.len, err, errlen);
+    if (!rc) {
+        rc = spate_bench_merge_add(&mg, &rd, name, 0, err, errlen);
+        spate_bench_read_fini(&rd);
+    }
+    spate_buf_fini(&o);
+    return rc;
+}
+
+static void test_exact(void)
+{
+    char err[512];
+    make_piece(&pa, (struct spate_split){0, 2}, "http://h/x", 1000.0, 2.0, 1500, 5);
+    make_piece(&pb, (struct spate_split){1, 2}, "http://h/x", 1000.5, 2.0, 1497, 3);
+    spate_hist_init(&all);
+    spate_hist_merge(&all, &pa.t.hist);
+    spate_hist_merge(&all, &pb.t.hist);
+    spate_bench_merge_init(&mg, "pieces");
+    ok(add(&pa, "a", err, sizeof(err)) == 0, "piece a read back and added (%s)", err);
+    ok(add(&pb, "b", err, sizeof(err)) == 0, "piece b read back and added (%s)", err);
+    ok(spate_bench_merge_finish(&mg) == 0, "finished");
+    int same = memcmp(mg.t.hist.counts, all.counts, sizeof(all.counts)) == 0 &&
+               mg.t.hist.count == all.count && mg.t.hist.min == all.min &&
+               mg.t.hist.max == all.max && mg.t.hist.sum == all.sum;
+    ok(same, "merged histogram == one histogram of all %llu values, bucket by bucket",
+       (unsigned long long)all.count);
+    static const double ps[] = {0, 50, 90, 99, 99.9, 99.99, 100};
+    int pct = 1;
+    for (size_t i = 0; i < sizeof(ps) / sizeof(ps[0]); i++)
+        pct &= spate_hist_percentile(&mg.t.hist, ps[i]) == spate_hist_percentile(&all, ps[i]);
+    ok(pct, "percentiles p0 .. p100 equal those of the one histogram");
+    is_int((long long)mg.t.responses, 2997, "responses summed");
+    is_int((long long)mg.t.status[200], 2697, "status 200 summed");
+    is_int((long long)mg.t.status[404], 300, "status 404 summed");
+    is_int((long long)mg.t.bad_status, 300, "failed by status summed");
+    is_int((long long)mg.t.bytes, 299700, "bytes summed");
+    is_int((long long)mg.t.errors.by_kind[SPATE_E_CONNECT], 8, "connect errors summed");
+    uint64_t kept = 0;
+    for (int i = 0; i < SPATE_BENCH_CAUSES; i++)
+        kept += mg.t.errors.causes[SPATE_E_CONNECT][i].count;
+    is_int((long long)(kept + mg.t.errors.other[SPATE_E_CONNECT]), 8,
+           "the kept causes and 'other causes' add up to the kind's count");
+    is_int((long long)mg.rep.elapsed_ns, 2500000000, "the period is the union: 1000.0 .. 1002.5");
+    ok(mg.set.piece.k == 0 && mg.set.piece.n == 1 && !mg.parts.missing,
+       "pieces 0/2 and 1/2 are the whole test");
+    ok(fabs(mg.parts.v[1].late_s - 0.5) < 1e-6 && mg.parts.v[0].late_s == 0,
+       "the piece that began 0.5 s after the earliest is 0.5 s late");
+    is_int(mg.set.connections, 8, "the merged settings are the whole test's (8 connections)");
+    spate_bench_merge_fini(&mg);
+}
+
+/* The share of the test the pieces cover, from their K/N alone. */
+static void coverage(const struct spate_split *v, size_t n, struct spate_split *out,
+                     const char **missing, char *buf, size_t len)
+{
+    char err[512];
+    spate_bench_merge_init(&mg, "pieces");
+    for (size_t i = 0; i < n; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "p%zu", i);
+        make_piece(&pc, v[i], "http://h/x", 1000.0, 1.0, 10, 0);
+        if (add(&pc, name, err, sizeof(err))) diag("add %s: %s", name, err);
+    }
+    spate_bench_merge_finish(&mg);
+    *out = mg.set.piece;
+    snprintf(buf, len, "%s", mg.parts.missing ? mg.parts.missing : "");
+    *missing = buf;
+    spate_bench_merge_fini(&mg);
+}
+
+static void test_coverage(void)
+{
+    struct spate_split got;
+    const char *miss;
+    char buf[128];
+    const struct spate_split whole[] = {{1, 4}, {0, 2}, {3, 4}};
+    coverage(whole, 3, &got, &miss, buf, sizeof(buf));
+    ok(got.k == 0 && got.n == 1 && !*miss, "1/4 + 0/2 + 3/4: the whole test");
+    const struct spate_split half[] = {{0, 4}, {2, 4}};
+    coverage(half, 2, &got, &miss, buf, sizeof(buf));
+    ok(got.k == 0 && got.n == 2, "0/4 + 2/4: piece 0/2 (got %u/%u)", got.k, got.n);
+    is_str(miss, "only piece 0/2 of the test", "... named as only a piece");
+    const struct spate_split thirds[] = {{0, 3}, {1, 3}};
+    coverage(thirds, 2, &got, &miss, buf, sizeof(buf));
+    ok(got.n == 0, "0/3 + 1/3: not one piece");
+    is_str(miss, "no report of piece(s) 2/3", "... the missing piece named");
+    const struct spate_split mixed[] = {{0, 2}, {1, 4}};
+    coverage(mixed, 2, &got, &miss, buf, sizeof(buf));
+    is_str(miss, "the pieces cover 75% of the test", "0/2 + 1/4: the share covered");
+}
+
+static void test_refusals(void)
+{
+    char err[512];
+    spate_bench_merge_init(&mg, "pieces");
+    make_piece(&pa, (struct spate_split){0, 2}, "http://h/x", 1000.0, 1.0, 10, 0);
+    add(&pa, "a", err, sizeof(err));
+    make_piece(&pb, (struct spate_split){2, 4}, "http://h/x", 1000.0, 1.0, 10, 0);
+    ok(add(&pb, "b", err, sizeof(err)) == -EINVAL && strstr(err, "overlaps piece 0/2 of a"),
+       "2/4 overlaps 0/2: refused (%s)", err);
+    make_piece(&pb, (struct spate_split){1, 2}, "http://h/y", 1000.0, 1.0, 10, 0);
+    ok(add(&pb, "b", err, sizeof(err)) == -EINVAL &&
+           strstr(err, "b is a report of another test than a: URL http://h/y, not http://h/x"),
+       "another URL: refused (%s)", err);
+    make_piece(&pb, (struct spate_split){1, 2}, "http://h/x", 1000.0, 1.0, 10, 0);
+    pb.set.test.rate = 100;
+    ok(add(&pb, "b", err, sizeof(err)) == -EINVAL && strstr(err, "the open model, not the closed"),
+       "another model: refused (%s)", err);
+    pb.set.test.rate = 0;
+    pb.set.test.requests = 3001;
+    ok(add(&pb, "b", err, sizeof(err)) == -EINVAL && strstr(err, "-n 3001, not 3000"),
+       "another -n: refused (%s)", err);
+    spate_bench_merge_fini(&mg);
+
+    /* corrupt reports: each edit of a good one is refused, with the field named */
+    struct spate_buf o;
+    make_piece(&pa, (struct spate_split){0, 1}, "http://h/x", 1000.0, 1.0, 100, 2);
+    to_json(&pa, &o);
+    static const struct {
+        const char *from, *to, *want;
+    } edits[] = {
+        {"\"responses\":100,", "\"responses\":101,", "histogram holds 100 values"},
+        {"\"errors\":2,", "\"errors\":3,", "\"errors_by_kind\" adds up to 2"},
+        {"\"test\":{", "\"tset\":{", "\"test\" is missing"},
+        {"\"piece\":{\"k\":0,\"n\":1}", "\"piece\":{\"k\":1,\"n\":1}", "is not a piece"},
+        {"\"signal\":null", "\"signal\":\"SIGHUP\"", "\"signal\" is not null"},
+        {"\"model\":\"closed\",\"rate\":0,", "\"model\":\"open\",\"rate\":0,", "does not fit"},
+        {"\"unit\":\"ns\"", "\"unit\":\"us\"", "another layout"},
+    };
+    for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+        char *s = strndup(o.data, o.len), *at = strstr(s, edits[i].from);
+        struct spate_buf e;
+        spate_buf_init(&e);
+        if (at) {
+            spate_buf_add(&e, s, (size_t)(at - s));
+            spate_buf_adds(&e, edits[i].to);
+            spate_buf_adds(&e, at + strlen(edits[i].from));
+        }
+        int rc = at ? spate_bench_read(&rd, e.data, e.len, err, sizeof(err)) : 0;
+        ok(at && rc == -EINVAL && strstr(err, edits[i].want), "%s -> %s: refused (%s)",
+           edits[i].from, edits[i].to, at ? err : "edit not found");
+        spate_buf_fini(&e);
+        free(s);
+    }
+    ok(spate_bench_read(&rd, o.data, o.len / 2, err, sizeof(err)) == -EINVAL &&
+           !strncmp(err, "not JSON: ", 10),
+       "a truncated report: not JSON (%s)", err);
+    ok(spate_bench_read(&rd, o.data, o.len, err, sizeof(err)) == 0, "the unedited report reads");
+    spate_bench_read_fini(&rd);
+    spate_buf_fini(&o);
+}
+
+int main(void)
+{
+    plan(35);
+    test_exact();
+    test_coverage();
+    test_refusals();
+    spate_bench_tally_fini(&pa.t);
+    spate_bench_tally_fini(&pb.t);
+    spate_bench_tally_fini(&pc.t);
+    return done();
+}
