@@ -337,6 +337,19 @@ static int render(struct spate_engine *e, struct spate_req *r, char *err, size_t
     return spate_http1_render(&r->wire, &h, err, errlen);
 }
 
+/* A bound on the rendered head's size (every part it may hold, with room for the fixed text),
+ * so a request that surely fits is rendered only when it starts: a queued request then holds
+ * no copy of its head and body. */
+static size_t head_bound(const struct spate_engine *e, const struct spate_req *r)
+{
+    size_t n = 256 + strlen(r->method) + strlen(r->url.target) + strlen(r->url.authority);
+    if (e->user_agent) n += strlen(e->user_agent);
+    if (r->url.userinfo) n += 2 * strlen(r->url.userinfo) + 8; /* base64 grows it by 4/3 */
+    for (size_t i = 0; i < r->nheaders; i++)
+        n += strlen(r->headers[i].name) + strlen(r->headers[i].value) + 4;
+    return n;
+}
+
 static int copy_request(struct spate_req *r, const struct spate_request *q)
 {
     set_method(r, default_method(q));
@@ -485,7 +498,8 @@ int spate_submit_ex(struct spate_engine *e, const struct spate_request *q,
         return rc;
     }
     if (!rc) rc = copy_request(r, q);
-    if (!rc) rc = render(e, r, err, errlen);
+    /* one that may not fit is rendered now, so spate_submit reports it (and keeps the head) */
+    if (!rc && head_bound(e, r) > SPATE_HTTP1_MAX_REQUEST_HEAD) rc = render(e, r, err, errlen);
     if (!rc && r->url.https) rc = start_tls_ctx(e, err, errlen);
     if (!rc) {
         r->host = host_for(e, &r->url);
@@ -841,6 +855,11 @@ static void start_attempt(void *owner, struct spate_req *r)
     r->m_dns = r->m_tcp = r->m_tls = r->m_first = r->m_end = 0;
     r->resp_started = 0;
     body_reset(r);
+    char err[160] = "out of memory rendering the request";
+    if (!r->wire.len && render(e, r, err, sizeof(err))) { /* the head, rendered on first use */
+        attempt_ended(r, SPATE_E_INPUT, err);
+        return;
+    }
     if (!r->timeout_ns) {
         if (e->cfg.timeout > 0) deadline_add(e, r, now + spate_clock_from_sec(e->cfg.timeout));
     } else if (r->timeout_ns != UINT64_MAX) { /* its own: a timer, out of the FIFO list */
@@ -976,7 +995,10 @@ static int follow(struct spate_req *r, char *msg, size_t len)
     if (!rc && next.https) rc = start_tls_ctx(e, err, sizeof(err));
     spate_url_fini(&r->url);
     r->url = next;
-    if (!rc) rc = render(e, r, err, sizeof(err));
+    if (!rc && head_bound(e, r) > SPATE_HTTP1_MAX_REQUEST_HEAD)
+        rc = render(e, r, err, sizeof(err));
+    else
+        spate_buf_reset(&r->wire); /* rendered when the next hop starts */
     if (rc) {
         if (h) spate_pool_unref(&e->pool, h);
         snprintf(msg, len, "cannot follow redirect: %s", rc == -ENOMEM ? "out of memory" : err);
