@@ -32,7 +32,8 @@ struct spate_engine {
     struct spate_config cfg;
     uint64_t nap_ns;
     char *user_agent; /* owned */
-    char *cacert;     /* owned */
+    size_t ua_len;
+    char *cacert; /* owned */
     struct spate_pool pool;
     struct spate_limit lim;
     size_t active; /* submitted and not yet completed */
@@ -130,6 +131,7 @@ int spate_engine_create(struct spate_engine **out, const struct spate_config *cf
     e->cfg = *cfg;
     if (!e->cfg.concurrency) e->cfg.concurrency = 1;
     e->user_agent = dup_str(cfg->user_agent);
+    e->ua_len = e->user_agent ? strlen(e->user_agent) : 0;
     e->cacert = dup_str(cfg->cacert);
     e->rng = (uint64_t)spate_clock_now() | 1;
     e->nap_ns = (uint64_t)cfg->coalesce_us * 1000;
@@ -340,14 +342,20 @@ static int render(struct spate_engine *e, struct spate_req *r, char *err, size_t
 /* A bound on the rendered head's size (every part it may hold, with room for the fixed text),
  * so a request that surely fits is rendered only when it starts: a queued request then holds
  * no copy of its head and body. */
-static size_t head_bound(const struct spate_engine *e, const struct spate_req *r)
+static size_t head_bound(const struct spate_engine *e, const struct spate_req *r, size_t url_len)
 {
-    size_t n = 256 + strlen(r->method) + strlen(r->url.target) + strlen(r->url.authority);
-    if (e->user_agent) n += strlen(e->user_agent);
-    if (r->url.userinfo) n += 2 * strlen(r->url.userinfo) + 8; /* base64 grows it by 4/3 */
+    /* the target may triple (percent-encoded bytes), the userinfo too and then grow by 4/3 in
+     * base64; authority is shorter than the URL */
+    size_t n = 256 + strlen(r->method) + 8 * url_len + e->ua_len;
     for (size_t i = 0; i < r->nheaders; i++)
         n += strlen(r->headers[i].name) + strlen(r->headers[i].value) + 4;
     return n;
+}
+
+/* What of a parsed URL the head holds, as a length to bound it by (see head_bound). */
+static size_t url_parts_len(const struct spate_url *u)
+{
+    return strlen(u->target) + strlen(u->authority) + (u->userinfo ? strlen(u->userinfo) : 0);
 }
 
 static int copy_request(struct spate_req *r, const struct spate_request *q)
@@ -499,7 +507,8 @@ int spate_submit_ex(struct spate_engine *e, const struct spate_request *q,
     }
     if (!rc) rc = copy_request(r, q);
     /* one that may not fit is rendered now, so spate_submit reports it (and keeps the head) */
-    if (!rc && head_bound(e, r) > SPATE_HTTP1_MAX_REQUEST_HEAD) rc = render(e, r, err, errlen);
+    if (!rc && head_bound(e, r, strlen(q->url)) > SPATE_HTTP1_MAX_REQUEST_HEAD)
+        rc = render(e, r, err, errlen);
     if (!rc && r->url.https) rc = start_tls_ctx(e, err, errlen);
     if (!rc) {
         r->host = host_for(e, &r->url);
@@ -855,10 +864,13 @@ static void start_attempt(void *owner, struct spate_req *r)
     r->m_dns = r->m_tcp = r->m_tls = r->m_first = r->m_end = 0;
     r->resp_started = 0;
     body_reset(r);
-    char err[160] = "out of memory rendering the request";
-    if (!r->wire.len && render(e, r, err, sizeof(err))) { /* the head, rendered on first use */
-        attempt_ended(r, SPATE_E_INPUT, err);
-        return;
+    if (!r->wire.len) { /* the head, rendered on first use */
+        char err[160];
+        int rc = render(e, r, err, sizeof(err));
+        if (rc) {
+            attempt_ended(r, SPATE_E_INPUT, rc == -ENOMEM ? "out of memory" : err);
+            return;
+        }
     }
     if (!r->timeout_ns) {
         if (e->cfg.timeout > 0) deadline_add(e, r, now + spate_clock_from_sec(e->cfg.timeout));
@@ -995,7 +1007,7 @@ static int follow(struct spate_req *r, char *msg, size_t len)
     if (!rc && next.https) rc = start_tls_ctx(e, err, sizeof(err));
     spate_url_fini(&r->url);
     r->url = next;
-    if (!rc && head_bound(e, r) > SPATE_HTTP1_MAX_REQUEST_HEAD)
+    if (!rc && head_bound(e, r, url_parts_len(&r->url)) > SPATE_HTTP1_MAX_REQUEST_HEAD)
         rc = render(e, r, err, sizeof(err));
     else
         spate_buf_reset(&r->wire); /* rendered when the next hop starts */
