@@ -716,9 +716,13 @@ static void body_reset(struct spate_req *r)
     free(r->location);
     r->location = NULL;
     if (r->streamed && r->on_body) {
-        r->e->cb_depth++;
+        struct spate_engine *e = r->e;
+        struct spate_req *outer = e->cb_req;
+        e->cb_depth++;
+        e->cb_req = r; /* a spate_cancel of r from here only marks it */
         r->on_body(r->user, NULL, 0);
-        r->e->cb_depth--;
+        e->cb_depth--;
+        e->cb_req = outer;
     }
     r->streamed = 0;
 }
@@ -864,6 +868,10 @@ static void start_attempt(void *owner, struct spate_req *r)
     r->m_dns = r->m_tcp = r->m_tls = r->m_first = r->m_end = 0;
     r->resp_started = 0;
     body_reset(r);
+    if (r->stop) { /* canceled from the body callback's reset call */
+        attempt_ended(r, SPATE_E_CANCELED, "canceled");
+        return;
+    }
     if (!r->wire.len) { /* the head, rendered on first use */
         char err[160];
         int rc = render(e, r, err, sizeof(err));
@@ -1286,14 +1294,17 @@ size_t spate_engine_cancel(struct spate_engine *e, enum spate_cancel_scope which
     struct spate_req **tail = &list;
     while (*tail)
         tail = &(*tail)->next;
+    size_t n = 0;
     /* attempts running and backoff waits are in no queue: ->next is free to list them */
     for (struct spate_req *r = e->all; all && r; r = r->anext)
-        if (r->phase == REQ_RUNNING || r->phase == REQ_BACKOFF) {
+        if (r == e->cb_req) { /* its head or body callback runs: it stops as that returns */
+            r->stop = 1;
+            n++;
+        } else if (r->phase == REQ_RUNNING || r->phase == REQ_BACKOFF) {
             r->next = NULL;
             *tail = r;
             tail = &r->next;
         }
-    size_t n = 0;
     while (list) { /* callbacks may submit: those requests are not on this list */
         struct spate_req *r = list;
         list = r->next;

@@ -200,6 +200,18 @@ static int on_body(void *user, const char *p, size_t n)
     return 0;
 }
 
+/* Cancels its own request from its body callback. */
+static struct spate_req *self;
+static int self_rc = 1, self_calls;
+static int cancel_self(void *user, const char *p, size_t n)
+{
+    (void)user, (void)p, (void)n;
+    self_calls++;
+    self_rc = spate_cancel(engine, self);
+    self_calls += ncalls * 100; /* its done callback must not have run yet */
+    return 0;
+}
+
 static long now_ms(void)
 {
     struct timespec t;
@@ -251,7 +263,7 @@ static void fresh_engine(double timeout)
 
 int main(void)
 {
-    plan(35);
+    plan(37);
     int port, sport, fill[2];
     pid_t srv = server_start(&port);
     int sink = syn_sink(&sport, fill);
@@ -341,6 +353,17 @@ int main(void)
        "a head callback returning nonzero stops the request: kind canceled");
     is_int(body_bytes, 0, "... and no body byte reached the body callback");
     head_stop = 0;
+
+    /* spate_cancel of its own request from its body callback: done runs once, after it */
+    ncalls = 0;
+    struct spate_request qs = {.url = url_drip, .done = on_done, .on_body = cancel_self};
+    spate_submit_ex(engine, &qs, NULL, &self, err, sizeof(err));
+    pump(3000, 1);
+    ok(self_rc == 0 && self_calls == 1,
+       "spate_cancel from the request's own body callback returns 0, done not yet run");
+    pump(100, 99);
+    ok(ncalls == 1 && calls[0].error == SPATE_E_CANCELED,
+       "... then its done callback runs once, kind canceled");
 
     /* --- per-request timeout overriding the engine's (30 s): /slow answers after 600 ms --- */
     ncalls = 0;
