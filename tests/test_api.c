@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -88,12 +90,19 @@ static pid_t server_start(int *port)
         close(fd);
         return pid;
     }
+    /* the server dies with the test, even one that crashed, and holds none of its output open
+     * (a TAP harness waits for that pipe's end) */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    dup2(null, 2);
     setpgid(0, 0);
     signal(SIGCHLD, SIG_IGN); /* no zombies */
     for (int serial = 1;; serial++) {
         int c = accept(fd, NULL, NULL);
         if (c < 0) continue;
         if (!fork()) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
             close(fd);
             serve(c, serial);
         }
