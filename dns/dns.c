@@ -8,6 +8,7 @@
 #include <ares.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <net/if.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -739,20 +740,26 @@ static int init_channel(struct spate_dns *d, const struct spate_dns_opts *o, cha
     return 0;
 }
 
+/* ares_library_init once per process, whichever thread's engine comes first (it is not
+ * thread-safe itself); never undone, as other engines may still use c-ares. */
+static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
+static int lib_rc;
+
+static void lib_init(void)
+{
+    lib_rc = ares_library_init(ARES_LIB_INIT_ALL);
+}
+
 int spate_dns_create(struct spate_dns **out, struct spate_loop *loop,
                      const struct spate_dns_opts *o, char *err, size_t errlen)
 {
-    static int lib_ready; /* ares_library_init once per process (single-threaded engine) */
     static const struct spate_dns_opts defaults = {.fixed_ttl = -1};
     int rc;
     *out = NULL;
     if (!o) o = &defaults;
-    if (!lib_ready) {
-        rc = ares_library_init(ARES_LIB_INIT_ALL);
-        if (rc != ARES_SUCCESS)
-            return spate_errf(err, errlen, "DNS library init failed: %s", ares_strerror(rc));
-        lib_ready = 1;
-    }
+    pthread_once(&lib_once, lib_init);
+    if (lib_rc != ARES_SUCCESS)
+        return spate_errf(err, errlen, "DNS library init failed: %s", ares_strerror(lib_rc));
     struct spate_dns *d = calloc(1, sizeof(*d));
     if (!d) return -ENOMEM;
     d->loop = loop;

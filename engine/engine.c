@@ -18,6 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/eventfd.h>
+#endif
+#include <fcntl.h>
 
 #define READ_BUF (64 * 1024)
 #define NAP_MIN_INFLIGHT 8 /* fewer in flight: a nap would mostly add latency, not batch */
@@ -27,7 +32,8 @@ struct spate_engine {
     struct spate_config cfg;
     uint64_t nap_ns;
     char *user_agent; /* owned */
-    char *cacert;     /* owned */
+    size_t ua_len;
+    char *cacert; /* owned */
     struct spate_pool pool;
     struct spate_limit lim;
     size_t active; /* submitted and not yet completed */
@@ -38,6 +44,13 @@ struct spate_engine {
     struct spate_req *dl_head, *dl_tail; /* running attempts in deadline order (see below) */
     struct spate_timer dl_timer;
     size_t nspare;
+    /* the host loop's wake-up (see "Waking the host loop" in spate.h): readable after a
+     * spate_submit made outside a callback, drained by the next step */
+    struct spate_io wake_io;
+    int wake_wfd; /* write end (== wake_io.fd for an eventfd) */
+    unsigned char woken;
+    unsigned cb_depth;        /* > 0 while one of the host's callbacks runs */
+    struct spate_req *cb_req; /* the request whose head or body callback runs, if any */
 };
 
 static struct spate_engine *engine_of(struct spate_ctx *x)
@@ -46,6 +59,7 @@ static struct spate_engine *engine_of(struct spate_ctx *x)
 }
 
 static void start_attempt(void *owner, struct spate_req *r);
+static int wake_init(struct spate_engine *e);
 static void attempt_ended(struct spate_req *r, enum spate_error_kind k, const char *msg);
 
 /* ---------- small helpers ---------- */
@@ -117,12 +131,14 @@ int spate_engine_create(struct spate_engine **out, const struct spate_config *cf
     e->cfg = *cfg;
     if (!e->cfg.concurrency) e->cfg.concurrency = 1;
     e->user_agent = dup_str(cfg->user_agent);
+    e->ua_len = e->user_agent ? strlen(e->user_agent) : 0;
     e->cacert = dup_str(cfg->cacert);
     e->rng = (uint64_t)spate_clock_now() | 1;
     e->nap_ns = (uint64_t)cfg->coalesce_us * 1000;
     spate_timer_init(&e->dl_timer, on_deadline);
     struct spate_ctx *x = &e->ctx;
     x->loop.bfd = -1; /* nothing to close if we fail before the loop exists */
+    e->wake_wfd = -1;
     x->lim.max_body = cfg->max_body;
     x->lim.max_header_bytes = cfg->max_header_bytes;
     x->lim.max_headers = cfg->max_headers;
@@ -138,6 +154,10 @@ int spate_engine_create(struct spate_engine **out, const struct spate_config *cf
     if (!x->rbuf || (cfg->user_agent && !e->user_agent) || (cfg->cacert && !e->cacert)) goto fail;
     if ((rc = spate_loop_init(&x->loop)) < 0) {
         snprintf(err, errlen, "cannot create event loop: %s", strerror(-rc));
+        goto fail;
+    }
+    if ((rc = wake_init(e)) < 0) {
+        snprintf(err, errlen, "cannot create the wake-up descriptor: %s", strerror(-rc));
         goto fail;
     }
     if ((rc = spate_pool_init(&e->pool, &x->loop)) < 0) goto fail;
@@ -319,6 +339,25 @@ static int render(struct spate_engine *e, struct spate_req *r, char *err, size_t
     return spate_http1_render(&r->wire, &h, err, errlen);
 }
 
+/* A bound on the rendered head's size (every part it may hold, with room for the fixed text),
+ * so a request that surely fits is rendered only when it starts: a queued request then holds
+ * no copy of its head and body. */
+static size_t head_bound(const struct spate_engine *e, const struct spate_req *r, size_t url_len)
+{
+    /* the target may triple (percent-encoded bytes), the userinfo too and then grow by 4/3 in
+     * base64; authority is shorter than the URL */
+    size_t n = 256 + strlen(r->method) + 8 * url_len + e->ua_len;
+    for (size_t i = 0; i < r->nheaders; i++)
+        n += strlen(r->headers[i].name) + strlen(r->headers[i].value) + 4;
+    return n;
+}
+
+/* What of a parsed URL the head holds, as a length to bound it by (see head_bound). */
+static size_t url_parts_len(const struct spate_url *u)
+{
+    return strlen(u->target) + strlen(u->authority) + (u->userinfo ? strlen(u->userinfo) : 0);
+}
+
 static int copy_request(struct spate_req *r, const struct spate_request *q)
 {
     set_method(r, default_method(q));
@@ -345,7 +384,102 @@ static int copy_request(struct spate_req *r, const struct spate_request *q)
     return 0;
 }
 
+/* The options the host gave, each 0 taking the engine's value. */
+static int apply_opts(struct spate_engine *e, struct spate_req *r,
+                      const struct spate_request_opts *o, char *err, size_t errlen)
+{
+    struct spate_request_opts v = {0};
+    r->retries = e->cfg.retries;
+    r->follow = e->cfg.follow_redirects != 0;
+    r->max_redirs = e->cfg.max_redirs;
+    if (!o) return 0;
+    if (o->size < sizeof(size_t)) {
+        snprintf(err, errlen, "spate_request_opts.size must be set (to sizeof the struct)");
+        return -EINVAL;
+    }
+    /* an older caller's shorter struct: the fields it does not know stay 0 */
+    memcpy(&v, o, o->size < sizeof(v) ? o->size : sizeof(v));
+    if (v.timeout != v.timeout) {
+        snprintf(err, errlen, "timeout is not a number");
+        return -EINVAL;
+    }
+    if (v.timeout < 0)
+        r->timeout_ns = UINT64_MAX;
+    else if (v.timeout > 0)
+        r->timeout_ns = spate_clock_from_sec(v.timeout) ? spate_clock_from_sec(v.timeout) : 1;
+    if (v.retries > 0) r->retries = (unsigned)v.retries;
+    if (v.retries < 0) r->retries = 0;
+    if (v.follow_redirects) r->follow = v.follow_redirects > 0;
+    if (v.max_redirs) r->max_redirs = v.max_redirs;
+    r->max_body = v.max_body;
+    r->on_head = v.on_head;
+    return 0;
+}
+
+/* After a submit outside a callback, the engine fd turns readable so the host loop comes round
+ * (its timer may be armed for much later). Inside a callback the engine is running anyway. */
+static void wake_host(struct spate_engine *e)
+{
+    if (e->cb_depth || e->woken || e->wake_wfd < 0) return;
+    uint64_t one = 1;
+    if (write(e->wake_wfd, &one, e->wake_wfd == e->wake_io.fd ? sizeof(one) : 1) > 0) e->woken = 1;
+}
+
+static void on_wake(struct spate_io *io, unsigned events)
+{
+    struct spate_engine *e =
+        (struct spate_engine *)((char *)io - offsetof(struct spate_engine, wake_io));
+    char buf[64];
+    (void)events;
+    while (read(io->fd, buf, sizeof(buf)) > 0)
+        ;
+    e->woken = 0;
+}
+
+static int wake_init(struct spate_engine *e)
+{
+    int rfd;
+#ifdef __linux__
+    rfd = e->wake_wfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (rfd < 0) return -errno;
+#else
+    int p[2];
+    if (pipe(p)) return -errno;
+    for (int i = 0; i < 2; i++) {
+        fcntl(p[i], F_SETFL, fcntl(p[i], F_GETFL) | O_NONBLOCK);
+        fcntl(p[i], F_SETFD, FD_CLOEXEC);
+    }
+    rfd = p[0];
+    e->wake_wfd = p[1];
+#endif
+    e->wake_io.cb = on_wake;
+    int rc = spate_loop_add(&e->ctx.loop, &e->wake_io, rfd, SPATE_EV_READ);
+    if (rc < 0) {
+        close(rfd);
+        if (e->wake_wfd != rfd) close(e->wake_wfd);
+        e->wake_wfd = -1;
+    }
+    return rc;
+}
+
+static void wake_fini(struct spate_engine *e)
+{
+    if (e->wake_wfd < 0) return;
+    int rfd = e->wake_io.fd;
+    spate_loop_del(&e->ctx.loop, &e->wake_io);
+    close(rfd);
+    if (e->wake_wfd != rfd) close(e->wake_wfd);
+    e->wake_wfd = -1;
+}
+
 int spate_submit(struct spate_engine *e, const struct spate_request *q, char *err, size_t errlen)
+{
+    return spate_submit_ex(e, q, NULL, NULL, err, errlen);
+}
+
+int spate_submit_ex(struct spate_engine *e, const struct spate_request *q,
+                    const struct spate_request_opts *o, struct spate_req **handle, char *err,
+                    size_t errlen)
 {
     char dummy[8];
     if (!err) err = dummy, errlen = sizeof(dummy);
@@ -365,13 +499,16 @@ int spate_submit(struct spate_engine *e, const struct spate_request *q, char *er
     r->user = q->user;
     r->retry_after = -1;
     spate_timer_init(&r->timer, NULL);
-    rc = spate_url_parse(&r->url, q->url, err, errlen);
+    rc = apply_opts(e, r, o, err, errlen);
+    if (!rc) rc = spate_url_parse(&r->url, q->url, err, errlen);
     if (rc) {
         free_req(r);
         return rc;
     }
     if (!rc) rc = copy_request(r, q);
-    if (!rc) rc = render(e, r, err, errlen);
+    /* one that may not fit is rendered now, so spate_submit reports it (and keeps the head) */
+    if (!rc && head_bound(e, r, strlen(q->url)) > SPATE_HTTP1_MAX_REQUEST_HEAD)
+        rc = render(e, r, err, errlen);
     if (!rc && r->url.https) rc = start_tls_ctx(e, err, errlen);
     if (!rc) {
         r->host = host_for(e, &r->url);
@@ -387,6 +524,8 @@ int spate_submit(struct spate_engine *e, const struct spate_request *q, char *er
     r->anext = e->all;
     if (e->all) e->all->aprev = r;
     e->all = r;
+    if (handle) *handle = r;
+    wake_host(e);
     return 0;
 }
 
@@ -494,7 +633,7 @@ static void complete(struct spate_req *r, uint64_t end_of_life)
     r->phase = REQ_DONE;
     stop_timers(e, r);
     struct spate_header *hv = NULL;
-    if (r->nresp_headers) hv = calloc(r->nresp_headers, sizeof(*hv));
+    if (r->nresp_headers && !r->skip_headers) hv = calloc(r->nresp_headers, sizeof(*hv));
     if (hv) build_headers(r, hv);
     struct spate_response resp = {
         .status = r->status,
@@ -518,7 +657,9 @@ static void complete(struct spate_req *r, uint64_t end_of_life)
     else
         e->all = r->anext;
     if (r->anext) r->anext->aprev = r->aprev;
+    e->cb_depth++;
     r->done(r->user, &resp);
+    e->cb_depth--;
     free(hv);
     free_req(r);
 }
@@ -574,7 +715,15 @@ static void body_reset(struct spate_req *r)
     r->retry_after = -1;
     free(r->location);
     r->location = NULL;
-    if (r->streamed && r->on_body) r->on_body(r->user, NULL, 0);
+    if (r->streamed && r->on_body) {
+        struct spate_engine *e = r->e;
+        struct spate_req *outer = e->cb_req;
+        e->cb_depth++;
+        e->cb_req = r; /* a spate_cancel of r from here only marks it */
+        r->on_body(r->user, NULL, 0);
+        e->cb_depth--;
+        e->cb_req = outer;
+    }
     r->streamed = 0;
 }
 
@@ -587,7 +736,7 @@ static void on_header(void *owner, const char *name, size_t nlen, const char *va
         double s;
         if (spate_retry_after_parse(val, vlen, time(NULL), &s)) r->retry_after = s;
     }
-    if (r->skip_headers) return;
+    if (r->skip_headers && !r->on_head) return;
     if (spate_buf_reserve(&r->hstore, nlen + vlen + 2))
         return; /* out of memory: the header is dropped from the result, nothing else */
     spate_buf_add(&r->hstore, name, nlen);
@@ -600,22 +749,54 @@ static void on_header(void *owner, const char *name, size_t nlen, const char *va
 static int on_body(void *owner, const char *p, size_t n)
 {
     struct spate_req *r = owner;
+    if (r->stop) return -1;
     r->body_bytes += n;
+    if (r->max_body && r->body_bytes > r->max_body) {
+        r->stop = 2;
+        return -1;
+    }
     if (r->keep_body && spate_buf_add(&r->bodybuf, p, n)) return -1;
     if (r->on_body) {
         r->streamed = 1;
-        return r->on_body(r->user, p, n);
+        struct spate_engine *e = r->e;
+        struct spate_req *outer = e->cb_req;
+        e->cb_depth++;
+        e->cb_req = r;
+        int rc = r->on_body(r->user, p, n);
+        e->cb_depth--;
+        e->cb_req = outer;
+        if (rc && !r->stop) r->stop = 1;
+        return r->stop ? -1 : 0;
     }
     return 0;
 }
 
 static int is_redirect(int s);
 
+/* The final response's head, to the host's head callback. */
+static void call_head(struct spate_req *r, int status)
+{
+    struct spate_engine *e = r->e;
+    struct spate_header *hv = NULL;
+    if (r->nresp_headers) hv = calloc(r->nresp_headers, sizeof(*hv));
+    if (hv) build_headers(r, hv);
+    struct spate_req *outer = e->cb_req;
+    e->cb_depth++;
+    e->cb_req = r;
+    int rc = r->on_head(r->user, status, hv, hv ? r->nresp_headers : 0);
+    e->cb_depth--;
+    e->cb_req = outer;
+    free(hv);
+    if (rc && !r->stop) r->stop = 1;
+}
+
 /* A redirect that will be followed: its body is of no use to anyone. */
 static int on_unwanted_body(void *owner, int status)
 {
     struct spate_req *r = owner;
-    return r->e->cfg.follow_redirects && is_redirect(status) && r->location;
+    if (r->follow && is_redirect(status) && r->location) return 1;
+    if (r->on_head && !r->stop) call_head(r, status);
+    return r->stop != 0; /* stopped: the body is not read (the connection closes) */
 }
 
 static const struct spate_http1_sink sink = {
@@ -631,7 +812,8 @@ static void send_on(struct spate_req *r, struct spate_conn *c)
     memcpy(r->remote, c->peer_str, sizeof(c->peer_str));
     /* headers are assembled only for someone: the result, a redirect or a Retry-After */
     struct spate_engine *e = r->e;
-    int want = !r->skip_headers || e->cfg.follow_redirects || e->cfg.retries;
+    int want = !r->skip_headers || r->follow || r->retries || r->on_head;
+    (void)e;
     spate_conn_send(c, r->wire.data, r->wire.len, !strcmp(r->method, "HEAD"), &sink, r,
                     want ? &r->acc : NULL);
 }
@@ -686,7 +868,24 @@ static void start_attempt(void *owner, struct spate_req *r)
     r->m_dns = r->m_tcp = r->m_tls = r->m_first = r->m_end = 0;
     r->resp_started = 0;
     body_reset(r);
-    if (e->cfg.timeout > 0) deadline_add(e, r, now + spate_clock_from_sec(e->cfg.timeout));
+    if (r->stop) { /* canceled from the body callback's reset call */
+        attempt_ended(r, SPATE_E_CANCELED, "canceled");
+        return;
+    }
+    if (!r->wire.len) { /* the head, rendered on first use */
+        char err[160];
+        int rc = render(e, r, err, sizeof(err));
+        if (rc) {
+            attempt_ended(r, SPATE_E_INPUT, rc == -ENOMEM ? "out of memory" : err);
+            return;
+        }
+    }
+    if (!r->timeout_ns) {
+        if (e->cfg.timeout > 0) deadline_add(e, r, now + spate_clock_from_sec(e->cfg.timeout));
+    } else if (r->timeout_ns != UINT64_MAX) { /* its own: a timer, out of the FIFO list */
+        r->timer.cb = on_req_timer;
+        spate_loop_timer(&e->ctx.loop, &r->timer, now + r->timeout_ns);
+    }
     struct spate_conn *c = r->force_new ? NULL : take_idle(e, h);
     if (c) {
         r->reused = 1;
@@ -711,7 +910,7 @@ static void start_attempt(void *owner, struct spate_req *r)
 static int retryable(struct spate_req *r, enum spate_error_kind k, int got_bytes)
 {
     struct spate_engine *e = r->e;
-    if (r->attempts - r->hop_attempts > e->cfg.retries) return 0;
+    if (r->attempts - r->hop_attempts > r->retries) return 0;
     if (!e->cfg.retry_all_methods && !spate_http1_idempotent(r->method)) return 0;
     switch (k) {
     case SPATE_E_DNS:
@@ -792,9 +991,9 @@ static int follow(struct spate_req *r, char *msg, size_t len)
     struct spate_engine *e = r->e;
     struct spate_url next;
     char err[200];
-    if (r->redirects >= e->cfg.max_redirs) {
+    if (r->redirects >= r->max_redirs) {
         snprintf(msg, len, "too many redirects (%u): a redirect loop? last Location: %.200s",
-                 e->cfg.max_redirs, r->location);
+                 r->max_redirs, r->location);
         return -1;
     }
     if (spate_url_resolve(&next, &r->url, r->location, err, sizeof(err))) {
@@ -816,7 +1015,10 @@ static int follow(struct spate_req *r, char *msg, size_t len)
     if (!rc && next.https) rc = start_tls_ctx(e, err, sizeof(err));
     spate_url_fini(&r->url);
     r->url = next;
-    if (!rc) rc = render(e, r, err, sizeof(err));
+    if (!rc && head_bound(e, r, url_parts_len(&r->url)) > SPATE_HTTP1_MAX_REQUEST_HEAD)
+        rc = render(e, r, err, sizeof(err));
+    else
+        spate_buf_reset(&r->wire); /* rendered when the next hop starts */
     if (rc) {
         if (h) spate_pool_unref(&e->pool, h);
         snprintf(msg, len, "cannot follow redirect: %s", rc == -ENOMEM ? "out of memory" : err);
@@ -833,7 +1035,11 @@ static int follow(struct spate_req *r, char *msg, size_t len)
 
 static void response_done(struct spate_req *r)
 {
-    if (r->e->cfg.follow_redirects && is_redirect(r->status) && r->location) {
+    if (r->stop) { /* stopped from the head callback; what came of the body is not used */
+        attempt_ended(r, SPATE_E_CANCELED, "canceled");
+        return;
+    }
+    if (r->follow && is_redirect(r->status) && r->location) {
         char m[400];
         struct spate_engine *e = r->e;
         r->conn = NULL;
@@ -916,6 +1122,17 @@ static void on_fail(struct spate_conn *c, enum spate_error_kind k)
         return;
     }
     r->force_new = 0;
+    if (r->stop == 1) {
+        attempt_ended(r, SPATE_E_CANCELED, "canceled");
+        return;
+    }
+    if (r->stop == 2) {
+        char m[96];
+        snprintf(m, sizeof(m), "body exceeds the request's limit of %llu bytes",
+                 (unsigned long long)r->max_body);
+        attempt_ended(r, SPATE_E_TOO_LARGE, m);
+        return;
+    }
     attempt_ended(r, k, e->ctx.msg);
 }
 
@@ -941,6 +1158,10 @@ static void on_req_timer(struct spate_timer *t)
 {
     struct spate_req *r = (struct spate_req *)((char *)t - offsetof(struct spate_req, timer));
     struct spate_engine *e = r->e;
+    if (r->phase == REQ_RUNNING) { /* its own attempt timeout */
+        attempt_timed_out(r);
+        return;
+    }
     if (r->phase != REQ_BACKOFF) return;
     r->force_new = 0;
     spate_limit_push_front(&e->lim, r); /* before requests that have not started yet */
@@ -952,8 +1173,8 @@ static void attempt_timed_out(struct spate_req *r)
     struct spate_engine *e = r->e;
     if (r->phase != REQ_RUNNING) return;
     char m[160];
-    snprintf(m, sizeof(m), "timeout: no complete response from %s within %g s", r->url.host,
-             e->cfg.timeout);
+    double t = r->timeout_ns ? (double)r->timeout_ns / 1e9 : e->cfg.timeout;
+    snprintf(m, sizeof(m), "timeout: no complete response from %s within %g s", r->url.host, t);
     if (r->conn) {
         struct spate_conn *c = r->conn;
         take_marks(r, c);
@@ -976,11 +1197,14 @@ int spate_engine_need_tls(struct spate_engine *e, char *err, size_t errlen)
 
 int spate_run(struct spate_engine *e)
 {
+    if (e->cb_depth) return -EDEADLK; /* the wait would nest over the batch being dispatched */
     spate_limit_pump(&e->lim);
     while (e->active) {
         uint64_t cap = UINT64_MAX;
         if (e->cfg.before_wait) {
+            e->cb_depth++;
             int ms = e->cfg.before_wait(e->cfg.before_wait_arg);
+            e->cb_depth--;
             if (ms >= 0) cap = (uint64_t)ms * SPATE_NS_PER_MS;
             spate_limit_pump(&e->lim); /* what before_wait submitted starts before the wait */
         }
@@ -1008,6 +1232,7 @@ int spate_engine_timeout_ms(struct spate_engine *e)
 
 int spate_engine_step(struct spate_engine *e)
 {
+    if (e->cb_depth) return -EDEADLK;
     /* events first: an idle connection the server closed while the caller was polling must be
      * seen before the limiter hands it out */
     int rc = spate_loop_once(&e->ctx.loop, 0);
@@ -1069,14 +1294,17 @@ size_t spate_engine_cancel(struct spate_engine *e, enum spate_cancel_scope which
     struct spate_req **tail = &list;
     while (*tail)
         tail = &(*tail)->next;
+    size_t n = 0;
     /* attempts running and backoff waits are in no queue: ->next is free to list them */
     for (struct spate_req *r = e->all; all && r; r = r->anext)
-        if (r->phase == REQ_RUNNING || r->phase == REQ_BACKOFF) {
+        if (r == e->cb_req) { /* its head or body callback runs: it stops as that returns */
+            r->stop = 1;
+            n++;
+        } else if (r->phase == REQ_RUNNING || r->phase == REQ_BACKOFF) {
             r->next = NULL;
             *tail = r;
             tail = &r->next;
         }
-    size_t n = 0;
     while (list) { /* callbacks may submit: those requests are not on this list */
         struct spate_req *r = list;
         list = r->next;
@@ -1088,10 +1316,37 @@ size_t spate_engine_cancel(struct spate_engine *e, enum spate_cancel_scope which
     return n;
 }
 
+static int is_target(const struct spate_req *r)
+{
+    return r->stop == 3;
+}
+
+/* Where r waits: the limiter's queues, a running attempt or a backoff wait. */
+int spate_cancel(struct spate_engine *e, struct spate_req *r)
+{
+    if (!r || r->e != e) return -EINVAL;
+    if (r->phase == REQ_DONE) return -EALREADY;
+    if (r == e->cb_req) { /* inside its own head or body callback: stops as it returns */
+        if (!r->stop) r->stop = 1;
+        return 0;
+    }
+    if (r->phase == REQ_QUEUED || r->phase == REQ_HOSTWAIT) {
+        /* only r is marked: nothing else runs between marking and sifting. O(queued). */
+        r->stop = 3;
+        spate_limit_sift(&e->lim, is_target);
+    }
+    r->stop = 1;
+    cancel(r, "canceled");
+    spate_limit_pump(&e->lim);
+    return 0;
+}
+
 void spate_engine_destroy(struct spate_engine *e)
 {
     if (!e) return;
+    if (e->cb_depth) return; /* from a callback: refused (see spate.h) */
     if (e->ctx.rbuf) {
+        wake_fini(e);
         cancel_all(e);
         spate_loop_untimer(&e->ctx.loop, &e->dl_timer);
         spate_limit_fini(&e->lim);

@@ -65,14 +65,16 @@ static int wait_events(struct spate_loop *l, uint64_t timeout_ns)
 {
     struct epoll_event *evs = l->events;
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 35)
+    /* process-wide: learnt once by whichever engine (thread) meets an old kernel; a relaxed
+     * atomic so engines in several threads may race on it harmlessly */
     static int no_pwait2;
-    if (!no_pwait2 && timeout_ns != UINT64_MAX && timeout_ns % SPATE_NS_PER_MS) {
+    if (!__atomic_load_n(&no_pwait2, __ATOMIC_RELAXED) && timeout_ns != UINT64_MAX && timeout_ns % SPATE_NS_PER_MS) {
         /* sub-millisecond deadlines (bench -R) need the nanosecond wait */
         struct timespec ts = {.tv_sec = (time_t)(timeout_ns / SPATE_NS_PER_SEC),
                               .tv_nsec = (long)(timeout_ns % SPATE_NS_PER_SEC)};
         int n = epoll_pwait2(l->bfd, evs, l->nevents, &ts, NULL);
         if (n >= 0 || errno != ENOSYS) return n;
-        no_pwait2 = 1;
+        __atomic_store_n(&no_pwait2, 1, __ATOMIC_RELAXED);
     }
 #endif
     int ms;

@@ -37,8 +37,16 @@ struct spate_req {
     int skip_headers;
     spate_body_cb on_body;
     spate_done_cb done;
+    spate_head_cb on_head;
     void *user;
-    struct spate_timer timer;            /* a backoff wait */
+    /* per-request options (spate_submit_ex), already resolved against the engine's */
+    uint64_t timeout_ns; /* 0 = the engine's (its deadline list), UINT64_MAX = none */
+    uint64_t max_body;
+    unsigned retries, max_redirs;
+    unsigned char follow;
+    unsigned char stop;       /* 1: the host stopped it from its head or body callback (canceled);
+                                 2: its own body limit was passed (too large) */
+    struct spate_timer timer; /* a backoff wait */
     struct spate_req *dl_prev, *dl_next; /* the engine's deadline list, while an attempt runs */
     uint64_t deadline;
     unsigned char dl_on;

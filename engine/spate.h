@@ -165,6 +165,39 @@ struct spate_request {
 
 struct spate_engine;
 
+/* ---- Per-request handles and options (spate_submit_ex) ---- */
+
+/* A submitted request, as spate_submit_ex hands it out: valid from the submit until its done
+ * callback returns (the engine reuses the object afterwards, as libcurl does an easy handle's
+ * slot). Opaque. */
+struct spate_req;
+
+/* Called once per attempt when the final response's status line and headers have arrived,
+ * before its first body byte (1xx interim responses and followed redirects are not shown).
+ * headers: the fields as received, valid during the call. Return 0 to go on, nonzero to stop
+ * the request as spate_cancel would (done then runs with SPATE_E_CANCELED, the connection is
+ * not reused unless the body was already complete). */
+typedef int (*spate_head_cb)(void *user, int status, const struct spate_header *headers,
+                             size_t nheaders);
+
+/* Marks an option "off" where 0 would mean "the engine's default". */
+#define SPATE_OPT_NONE (-1)
+
+/* Per-request options. Set size = sizeof(struct spate_request_opts) (fields may be added at the
+ * end; the library reads only the first `size` bytes). Every field left 0 takes the engine's
+ * value from spate_config. */
+struct spate_request_opts {
+    size_t size;
+    double timeout;       /* seconds for one whole attempt; < 0 = none */
+    int retries;          /* extra attempts; SPATE_OPT_NONE = none */
+    int follow_redirects; /* 1 = follow, SPATE_OPT_NONE = do not */
+    unsigned max_redirs;
+    uint64_t max_body; /* bytes; only lower than the engine's limit takes effect */
+    spate_head_cb on_head;
+    /* connect_timeout, read_timeout and happy-eyeballs stay engine-wide: a connection may
+     * serve many requests. */
+};
+
 /* Checks a request header as spate_submit would: an RFC 9110 token name; a value without CR,
  * LF, NUL or other control characters but HTAB; not a framing header spate sets itself
  * (Content-Length, Transfer-Encoding). 0 or -EINVAL with err naming the problem. */
@@ -176,11 +209,11 @@ SPATE_API int spate_method_check(const char *method, char *err, size_t errlen);
 SPATE_API size_t spate_base64(char *out, const void *in, size_t n);
 
 /* Creates an engine. Returns 0 or a negative error; on error *out is NULL and err (if given)
- * holds a message. */
+ * holds a message. Safe to call from several threads at once (one engine each). */
 SPATE_API int spate_engine_create(struct spate_engine **out, const struct spate_config *cfg,
                                   char *err, size_t errlen);
 /* Cancels everything still pending (callbacks fire with SPATE_E_CANCELED) and frees all.
- * NULL-safe. Must not be called from inside a callback. */
+ * NULL-safe. Called from inside a callback it does nothing (see the embedding contract). */
 SPATE_API void spate_engine_destroy(struct spate_engine *e);
 
 /* Checks a request without submitting it: 0, or -EINVAL with err naming the problem. */
@@ -191,16 +224,71 @@ SPATE_API int spate_request_check(const struct spate_request *req, char *err, si
 SPATE_API int spate_submit(struct spate_engine *e, const struct spate_request *req, char *err,
                            size_t errlen);
 
-/* Runs until every submitted request has completed. Returns 0 or a negative error. */
+/* spate_submit with options (NULL = all defaults) and a handle: *handle (if handle is not
+ * NULL) is set on success and stays valid until the request's done callback returns. */
+SPATE_API int spate_submit_ex(struct spate_engine *e, const struct spate_request *req,
+                              const struct spate_request_opts *opts, struct spate_req **handle,
+                              char *err, size_t errlen);
+
+/* Cancels one request, wherever it is: queued, resolving or connecting, waiting for its
+ * response, mid-body, or in a backoff wait. Its done callback runs exactly once, before this
+ * returns, with SPATE_E_CANCELED; a connection it was using is closed, never reused. Returns 0,
+ * or -EALREADY when the request is already completing (called from its own done callback).
+ * From the request's own head or body callback the request stops as if the callback had
+ * returned nonzero: done runs after that callback returns. */
+SPATE_API int spate_cancel(struct spate_engine *e, struct spate_req *handle);
+
+/* Runs until every submitted request has completed. Returns 0 or a negative error
+ * (-EDEADLK from inside a callback). */
 SPATE_API int spate_run(struct spate_engine *e);
 
-/* Embedding: watch this fd for readability in your loop ... */
+/* Embedding: watch this fd for readability in your loop (level-triggered) ... */
 SPATE_API int spate_engine_fd(const struct spate_engine *e);
 /* ... wake at least this many milliseconds from now (-1 = no timer pending) ... */
 SPATE_API int spate_engine_timeout_ms(struct spate_engine *e);
 /* ... and call this: it does the ready work without blocking and returns the number of requests
- * not yet completed (0 = idle), or a negative error. */
+ * not yet completed (0 = idle), or a negative error: -EDEADLK when called from inside one of
+ * the engine's callbacks (nothing is done then). After each call, re-read the timeout. */
 SPATE_API int spate_engine_step(struct spate_engine *e);
+
+/* The embedding contract.
+ *
+ * Threads: an engine and every request on it belong to one thread at a time; nothing in it
+ * locks. Different engines may run in different threads at once. Process-wide state (c-ares'
+ * and OpenSSL's library initialisation, a probe for epoll_pwait2) is set up once, thread-safely,
+ * on the first spate_engine_create and never torn down.
+ *
+ * Callbacks (done, on_body, on_head, before_wait) run only inside spate_run and
+ * spate_engine_step (and spate_cancel / spate_engine_cancel / spate_engine_destroy for
+ * canceled requests). From inside them, spate_submit, spate_submit_ex and spate_cancel work;
+ * spate_run and spate_engine_step return -EDEADLK, and spate_engine_destroy does nothing.
+ *
+ * Waking the host loop: a spate_submit made outside a callback makes spate_engine_fd readable
+ * until the next spate_engine_step, so a loop that waits on the fd (libuv, libevent, poll)
+ * comes round, calls spate_engine_step and re-reads spate_engine_timeout_ms; nothing else is
+ * needed after a submit.
+ *
+ * Memory: a queued request costs its copies (URL, headers, body) plus a fixed part
+ * (bench/lib-memory.sh measures it); the engine does not limit the queue: apply back-pressure
+ * with spate_stats.in_flight and your own count of submitted requests.
+ *
+ * Example, a poll() loop (error handling shortened):
+ *
+ *     static void done(void *user, const struct spate_response *r) {
+ *         printf("%d %s\n", r->status, spate_error_kind_name(r->error));
+ *     }
+ *     struct spate_config cfg; spate_config_init(&cfg);
+ *     struct spate_engine *e; char err[256];
+ *     if (spate_engine_create(&e, &cfg, err, sizeof err) < 0) return 1;
+ *     struct spate_request q = {.url = "http://example.com/", .done = done};
+ *     spate_submit(e, &q, err, sizeof err);
+ *     for (int left = 1; left > 0;) {
+ *         struct pollfd p = {.fd = spate_engine_fd(e), .events = POLLIN};
+ *         poll(&p, 1, spate_engine_timeout_ms(e));
+ *         left = spate_engine_step(e);
+ *     }
+ *     spate_engine_destroy(e);
+ */
 
 /* Winding a run down (an interrupt, a closed output): SPATE_CANCEL_QUEUED cancels the requests
  * whose first attempt has not started (nothing of them reached a server: attempts 0),

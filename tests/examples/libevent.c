@@ -25,8 +25,8 @@ static void on_done(void *user, const struct spate_response *r)
     a->bytes += r->body_bytes;
 }
 
-/* Both events land here. The engine's next deadline can move after any call into it (a
- * spate_submit() included, which does not wake the loop): re-read it after each step. */
+/* Both events land here. The engine's next deadline moves as it works: re-read it after each
+ * step. A spate_submit() needs nothing: it makes the engine's fd readable. */
 static void step(evutil_socket_t fd, short what, void *arg)
 {
     struct app *a = arg;
@@ -69,11 +69,12 @@ int main(int argc, char **argv)
         struct spate_request req = {.url = n ? url : argv[i + 1], .done = on_done, .user = &a};
         if (spate_submit(a.e, &req, err, sizeof err) < 0) fprintf(stderr, "%s\n", err);
     }
+    if (spate_engine_timeout_ms(a.e) < 0) return 1; /* nothing queued: nothing will wake us */
     struct event_base *base = event_base_new();
     a.fd_watch = event_new(base, spate_engine_fd(a.e), EV_READ | EV_PERSIST, step, &a);
     a.timer = evtimer_new(base, step, &a);
     event_add(a.fd_watch, NULL);
-    step(-1, 0, &a); /* starts the queued work and arms the timer, or stops when there is none */
+    /* no first step by hand: the submits made the fd readable, so the loop starts the work */
     event_base_dispatch(base);
     event_free(a.fd_watch);
     event_free(a.timer);

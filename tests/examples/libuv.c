@@ -1,5 +1,6 @@
 /* libuv.c: libspate inside a libuv loop: a uv_poll_t on the engine's fd and a uv_timer_t for
- * its next timer, re-armed after every step. Same arguments and output as poll.c.
+ * its next timer, re-armed after every step. Nothing is needed after a spate_submit(): it makes
+ * the engine's fd readable, so the loop comes round. Same arguments and output as poll.c.
  * Build: cc libuv.c $(pkg-config --cflags --libs spate libuv) */
 #include <spate.h>
 #include <stdio.h>
@@ -28,8 +29,7 @@ static void on_done(void *user, const struct spate_response *r)
 
 static void on_timer(uv_timer_t *t);
 
-/* The engine's next deadline can move after any call into it (a spate_submit() included, which
- * does not wake the loop): re-read it each time. */
+/* The engine's next deadline moves as it works: re-read it after each step. */
 static void rearm(struct app *a)
 {
     int ms = spate_engine_timeout_ms(a->e);
@@ -83,12 +83,13 @@ int main(int argc, char **argv)
         struct spate_request req = {.url = n ? url : argv[i + 1], .done = on_done, .user = &a};
         if (spate_submit(a.e, &req, err, sizeof err) < 0) fprintf(stderr, "%s\n", err);
     }
+    if (spate_engine_timeout_ms(a.e) < 0) return 1; /* nothing queued: nothing will wake us */
     uv_loop_t *loop = uv_default_loop();
     uv_poll_init(loop, &a.fd_watch, spate_engine_fd(a.e));
     uv_timer_init(loop, &a.timer);
     a.fd_watch.data = a.timer.data = &a;
     uv_poll_start(&a.fd_watch, UV_READABLE, on_readable);
-    step(&a); /* starts the queued work and arms the timer, or closes both when there is none */
+    /* no first step by hand: the submits made the fd readable, so the loop starts the work */
     uv_run(loop, UV_RUN_DEFAULT);
     spate_engine_destroy(a.e);
     uv_loop_close(loop);

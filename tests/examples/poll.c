@@ -62,7 +62,7 @@ int main(int argc, char **argv)
         if (submit(e, n ? url : argv[i + 1], &t) == 0) submitted++;
     }
     /* The loop: wait for the engine's fd or its next timer, then let it work. The timeout is
-     * read again before every wait, so work queued by spate_submit() is never slept past. */
+     * read again before every wait; a spate_submit() makes the fd readable. */
     for (int left = submitted > 0; left > 0;) {
         struct pollfd p = {.fd = spate_engine_fd(e), .events = POLLIN};
         if (poll(&p, 1, spate_engine_timeout_ms(e)) < 0 && errno != EINTR) {
