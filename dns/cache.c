@@ -23,6 +23,7 @@ int spate_dns_cache_init(struct spate_dns_cache *c, size_t cap)
     c->nb = INITIAL_BUCKETS;
     c->cap = cap;
     c->b = calloc(c->nb, sizeof(*c->b));
+    spate_list_init(&c->lru);
     return c->b ? 0 : -ENOMEM;
 }
 
@@ -45,39 +46,25 @@ void spate_dns_cache_fini(struct spate_dns_cache *c)
     free(c->b);
     c->b = NULL;
     c->n = 0;
-    c->lru_head = c->lru_tail = NULL;
+    spate_list_init(&c->lru);
 }
 
-static void lru_del(struct spate_dns_cache *c, struct spate_dns_entry *e)
+static void lru_del(struct spate_dns_entry *e)
 {
-    if (e->lprev)
-        e->lprev->lnext = e->lnext;
-    else
-        c->lru_head = e->lnext;
-    if (e->lnext)
-        e->lnext->lprev = e->lprev;
-    else
-        c->lru_tail = e->lprev;
-    e->lprev = e->lnext = NULL;
+    spate_list_remove(&e->lru);
 }
 
 static void lru_push(struct spate_dns_cache *c, struct spate_dns_entry *e)
 {
-    e->lprev = NULL;
-    e->lnext = c->lru_head;
-    if (c->lru_head)
-        c->lru_head->lprev = e;
-    else
-        c->lru_tail = e;
-    c->lru_head = e;
+    spate_list_push(&c->lru, &e->lru);
 }
 
 struct spate_dns_entry *spate_dns_cache_get(struct spate_dns_cache *c, const char *host)
 {
     for (struct spate_dns_entry *e = c->b[hash(host) & (c->nb - 1)]; e; e = e->next) {
         if (strcmp(e->host, host) == 0) {
-            if (!e->refs && c->lru_head != e) { /* held entries are not in the list */
-                lru_del(c, e);
+            if (!e->refs && c->lru.next != &e->lru) { /* held entries are not in the list */
+                lru_del(e);
                 lru_push(c, e);
             }
             return e;
@@ -90,9 +77,11 @@ struct spate_dns_entry *spate_dns_cache_get(struct spate_dns_cache *c, const cha
  * in the list, so each step is O(1) and a query's entry is never the one dropped. */
 static void evict(struct spate_dns_cache *c, size_t max)
 {
-    while (c->n > max && c->lru_tail) {
-        struct spate_dns_entry *e = c->lru_tail, **pp = &c->b[hash(e->host) & (c->nb - 1)];
-        lru_del(c, e);
+    struct spate_list *last;
+    while (c->n > max && (last = spate_list_last(&c->lru))) {
+        struct spate_dns_entry *e = spate_container_of(last, struct spate_dns_entry, lru),
+                               **pp = &c->b[hash(e->host) & (c->nb - 1)];
+        lru_del(e);
         while (*pp != e)
             pp = &(*pp)->next;
         *pp = e->next;
@@ -140,7 +129,8 @@ struct spate_dns_entry *spate_dns_cache_add(struct spate_dns_cache *c, const cha
 
 void spate_dns_cache_hold(struct spate_dns_cache *c, struct spate_dns_entry *e)
 {
-    if (e->refs++ == 0) lru_del(c, e);
+    (void)c;
+    if (e->refs++ == 0) lru_del(e);
 }
 
 void spate_dns_cache_release(struct spate_dns_cache *c, struct spate_dns_entry *e)

@@ -20,12 +20,12 @@ static void on_timer(struct spate_timer *t);
 
 static struct spate_conn *of_io(struct spate_io *io)
 {
-    return (struct spate_conn *)((char *)io - offsetof(struct spate_conn, io));
+    return spate_container_of(io, struct spate_conn, io);
 }
 
 static struct spate_conn *of_timer(struct spate_timer *t)
 {
-    return (struct spate_conn *)((char *)t - offsetof(struct spate_conn, timer));
+    return spate_container_of(t, struct spate_conn, timer);
 }
 
 static void format_addr(const union spate_sockaddr *a, char *buf, size_t len)
@@ -158,7 +158,7 @@ static void close_dial(struct spate_conn *c, unsigned k)
 
 static void free_setup(struct spate_reap *r)
 {
-    free((char *)r - offsetof(struct spate_conn_setup, reap));
+    free(spate_container_of(r, struct spate_conn_setup, reap));
 }
 
 /* Ends the connect phase: closes every dial still in progress and lets the block go. */
@@ -396,7 +396,7 @@ static void dial_event(struct spate_conn *c, unsigned k, unsigned ev)
 /* Events of slots 1.. (slot 0's come through on_event). */
 static void on_dial_event(struct spate_io *io, unsigned ev)
 {
-    struct spate_dial *d = (struct spate_dial *)((char *)io - offsetof(struct spate_dial, io));
+    struct spate_dial *d = spate_container_of(io, struct spate_dial, io);
     struct spate_conn *c = d->c;
     if (io->fd < 0 || c->state != SPATE_CONN_CONNECTING) return;
     dial_event(c, (unsigned)(d - c->setup->slots), ev);
@@ -463,6 +463,8 @@ struct spate_conn *spate_conn_open(struct spate_ctx *ctx, const struct spate_tar
     if (!c) return NULL;
     c->io.fd = -1;
     c->io.cb = on_event;
+    spate_list_init(&c->link);
+    spate_list_init(&c->lru);
     c->tr.fd = -1;
     c->ctx = ctx;
     c->target = target;
@@ -773,7 +775,7 @@ static void on_timer(struct spate_timer *t)
 
 static void reap(struct spate_reap *r)
 {
-    struct spate_conn *c = (struct spate_conn *)((char *)r - offsetof(struct spate_conn, reap));
+    struct spate_conn *c = spate_container_of(r, struct spate_conn, reap);
     free(c);
 }
 

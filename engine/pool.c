@@ -15,6 +15,8 @@ int spate_pool_init(struct spate_pool *p, struct spate_loop *loop)
     p->unused_max = SPATE_POOL_UNUSED_MAX;
     p->loop = loop;
     p->trim.fn = run_trim;
+    spate_list_init(&p->lru);
+    spate_list_init(&p->unused);
     p->buckets = calloc(p->nbuckets, sizeof(*p->buckets));
     return p->buckets ? 0 : -ENOMEM;
 }
@@ -40,8 +42,9 @@ void spate_pool_fini(struct spate_pool *p)
         struct spate_host *h = p->buckets[i];
         while (h) {
             struct spate_host *next = h->hnext;
-            while (h->idle) {
-                struct spate_conn *c = h->idle;
+            struct spate_list *n;
+            while ((n = spate_list_first(&h->idle))) {
+                struct spate_conn *c = spate_container_of(n, struct spate_conn, link);
                 spate_pool_unlink(p, h, c);
                 spate_conn_close(c);
             }
@@ -89,15 +92,7 @@ int spate_pool_host_in_use(const struct spate_host *h)
 
 static void unused_del(struct spate_pool *p, struct spate_host *h)
 {
-    if (h->uprev)
-        h->uprev->unext = h->unext;
-    else
-        p->unused_head = h->unext;
-    if (h->unext)
-        h->unext->uprev = h->uprev;
-    else
-        p->unused_tail = h->uprev;
-    h->uprev = h->unext = NULL;
+    spate_list_remove(&h->unused_link);
     h->unused = 0;
     p->nunused--;
 }
@@ -117,7 +112,8 @@ static void unhash(struct spate_pool *p, struct spate_host *h)
 static void trim(struct spate_pool *p)
 {
     while (p->nunused > p->unused_max) {
-        struct spate_host *h = p->unused_tail;
+        struct spate_host *h =
+            spate_container_of(spate_list_last(&p->unused), struct spate_host, unused_link);
         unused_del(p, h);
         if (spate_pool_host_in_use(h)) continue; /* cannot happen: a user takes it off first */
         unhash(p, h);
@@ -127,7 +123,7 @@ static void trim(struct spate_pool *p)
 
 static void run_trim(struct spate_reap *r)
 {
-    struct spate_pool *p = (struct spate_pool *)((char *)r - offsetof(struct spate_pool, trim));
+    struct spate_pool *p = spate_container_of(r, struct spate_pool, trim);
     p->trim_queued = 0;
     trim(p);
 }
@@ -136,13 +132,7 @@ void spate_pool_release(struct spate_pool *p, struct spate_host *h)
 {
     if (h->unused || spate_pool_host_in_use(h)) return;
     h->unused = 1;
-    h->uprev = NULL;
-    h->unext = p->unused_head;
-    if (p->unused_head)
-        p->unused_head->uprev = h;
-    else
-        p->unused_tail = h;
-    p->unused_head = h;
+    spate_list_push(&p->unused, &h->unused_link);
     if (++p->nunused <= p->unused_max) return;
     if (!p->loop) {
         trim(p);
@@ -184,6 +174,8 @@ struct spate_host *spate_pool_lookup(struct spate_pool *p, int https, const char
     h->target.port = (uint16_t)port;
     h->target.https = https;
     spate_timer_init(&h->hold_timer, NULL);
+    spate_list_init(&h->idle);
+    spate_list_init(&h->unused_link);
     h->hnext = p->buckets[i];
     p->buckets[i] = h;
     if (++p->nhosts > p->nbuckets) grow(p);
@@ -192,47 +184,26 @@ struct spate_host *spate_pool_lookup(struct spate_pool *p, int https, const char
 
 void spate_pool_put(struct spate_pool *p, struct spate_host *h, struct spate_conn *c)
 {
-    c->prev = NULL;
-    c->next = h->idle;
-    if (h->idle) h->idle->prev = c;
-    h->idle = c;
+    spate_list_push(&h->idle, &c->link);
     h->nidle++;
-    c->lru_prev = NULL;
-    c->lru_next = p->lru_head;
-    if (p->lru_head)
-        p->lru_head->lru_prev = c;
-    else
-        p->lru_tail = c;
-    p->lru_head = c;
+    spate_list_push(&p->lru, &c->lru);
     p->nidle++;
     spate_conn_idle(c);
 }
 
 void spate_pool_unlink(struct spate_pool *p, struct spate_host *h, struct spate_conn *c)
 {
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        h->idle = c->next;
-    if (c->next) c->next->prev = c->prev;
-    c->prev = c->next = NULL;
+    spate_list_remove(&c->link);
     h->nidle--;
-    if (c->lru_prev)
-        c->lru_prev->lru_next = c->lru_next;
-    else
-        p->lru_head = c->lru_next;
-    if (c->lru_next)
-        c->lru_next->lru_prev = c->lru_prev;
-    else
-        p->lru_tail = c->lru_prev;
-    c->lru_prev = c->lru_next = NULL;
+    spate_list_remove(&c->lru);
     p->nidle--;
 }
 
 struct spate_conn *spate_pool_take(struct spate_pool *p, struct spate_host *h)
 {
-    while (h->idle) {
-        struct spate_conn *c = h->idle;
+    struct spate_list *n;
+    while ((n = spate_list_first(&h->idle))) {
+        struct spate_conn *c = spate_container_of(n, struct spate_conn, link);
         spate_pool_unlink(p, h, c);
         if (spate_conn_idle_ok(c)) return c;
         /* the server closed it or sent bytes nobody asked for: never hand it out */

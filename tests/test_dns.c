@@ -718,8 +718,10 @@ static void test_cache_lru(void)
     /* use order, oldest first: b, c, a (a looked up last) */
     spate_dns_cache_get(&c, "a.test");
     spate_dns_cache_add(&c, "d.test");
-    ok(c.n == 3 && !spate_dns_cache_get(&c, "b.test") && c.lru_tail &&
-           strcmp(c.lru_tail->host, "c.test") == 0 && strcmp(c.lru_head->host, "d.test") == 0,
+    ok(c.n == 3 && !spate_dns_cache_get(&c, "b.test") && !spate_list_empty(&c.lru) &&
+           strcmp(spate_container_of(c.lru.prev, struct spate_dns_entry, lru)->host, "c.test") ==
+               0 &&
+           strcmp(spate_container_of(c.lru.next, struct spate_dns_entry, lru)->host, "d.test") == 0,
        "cap 3: a fourth name evicts the least recently used (b), not the oldest added (a)");
     ok(has(&c, "a.test") && has(&c, "c.test") && has(&c, "d.test"), "  a, c and d stay");
 
@@ -736,7 +738,7 @@ static void test_cache_lru(void)
         snprintf(name, sizeof(name), "held%d.test", i);
         held += spate_dns_cache_get(&c, name) == h[i];
     }
-    ok(held == 4 && c.n == 4 && !c.lru_head,
+    ok(held == 4 && c.n == 4 && spate_list_empty(&c.lru),
        "4 held entries in a cap-3 cache: all kept, every idle one evicted (%zu entries)", c.n);
     spate_dns_cache_hold(&c, h[0]); /* a second waiter on held0 */
     spate_dns_cache_release(&c, h[0]);
@@ -774,7 +776,8 @@ static void test_cache_lru(void)
     spate_dns_entry_set(e, &ip, 1, now, SPATE_NS_PER_SEC);
     int during = has(&c, "x.test");
     spate_dns_cache_release(&c, e);
-    ok(during && c.n == 0 && !c.lru_head, "cap 0: the entry lives while held, then goes");
+    ok(during && c.n == 0 && spate_list_empty(&c.lru),
+       "cap 0: the entry lives while held, then goes");
     spate_dns_cache_fini(&c);
 }
 

@@ -49,28 +49,33 @@ static struct spate_conn *mkconn(const struct spate_host *h, int *healthy)
     c->user = healthy;
     c->state = SPATE_CONN_RECEIVING;
     spate_timer_init(&c->timer, NULL);
+    spate_list_init(&c->link);
+    spate_list_init(&c->lru);
     return c;
+}
+
+/* Checks a list of conns (node at offset off) against want[0..n) in order, both directions. */
+static int conns_are(const struct spate_list *head, size_t off, struct spate_conn *const *want,
+                     size_t n)
+{
+    size_t i = 0;
+    const struct spate_list *prev = head;
+    for (const struct spate_list *l = head->next; l != head; prev = l, l = l->next, i++)
+        if (i >= n || (const char *)l - off != (const char *)want[i] || l->prev != prev) return 0;
+    return i == n && head->prev == prev;
 }
 
 /* Checks the host's idle list against want[0..n) (most recent first), both directions. */
 static int idle_list_is(const struct spate_host *h, struct spate_conn *const *want, size_t n)
 {
-    size_t i = 0;
-    const struct spate_conn *prev = NULL;
-    for (const struct spate_conn *c = h->idle; c; prev = c, c = c->next, i++)
-        if (i >= n || c != want[i] || c->prev != prev) return 0;
-    return i == n && h->nidle == n;
+    return conns_are(&h->idle, offsetof(struct spate_conn, link), want, n) && h->nidle == n;
 }
 
 /* Checks the pool LRU against want[0..n) (most recent first), both directions. */
 static int lru_is(const struct spate_pool *p, struct spate_conn *const *want, size_t n)
 {
-    size_t i = 0;
-    const struct spate_conn *prev = NULL;
-    for (const struct spate_conn *c = p->lru_head; c; prev = c, c = c->lru_next, i++)
-        if (i >= n || c != want[i] || c->lru_prev != prev) return 0;
-    if (i != n || p->nidle != n) return 0;
-    return n ? p->lru_tail == want[n - 1] : p->lru_tail == NULL;
+    if (!conns_are(&p->lru, offsetof(struct spate_conn, lru), want, n) || p->nidle != n) return 0;
+    return spate_pool_oldest(p) == (n ? want[n - 1] : NULL);
 }
 
 static void test_hosts(void)
@@ -83,7 +88,7 @@ static void test_hosts(void)
     is_str(a->target.host, "example.com", "target host is the bare name");
     ok(a->target.port == 80 && a->target.https == 0 && a->target.host_ip == 0,
        "target port 80, plain, a name");
-    ok(a->nconns == 0 && a->nidle == 0 && a->idle == NULL && a->wait_head == NULL,
+    ok(a->nconns == 0 && a->nidle == 0 && spate_list_empty(&a->idle) && a->wait_head == NULL,
        "a new host has no connections or waiters");
     is_int((long long)p.nhosts, 1, "one host");
     ok(spate_pool_host(&p, 0, "example.com", 0, 80) == a, "same triple finds the same host");
@@ -173,15 +178,15 @@ static void test_idle_lists(void)
     is_int(p.nidle, 4, "pool nidle 4");
     /* unlink from the middle, the tail and the head */
     spate_pool_unlink(&p, h, c2);
-    ok(idle_list_is(h, (struct spate_conn *[]){c3, c1}, 2) && c2->next == NULL &&
-           c2->prev == NULL && c2->lru_next == NULL && c2->lru_prev == NULL,
+    ok(idle_list_is(h, (struct spate_conn *[]){c3, c1}, 2) && spate_list_empty(&c2->link) &&
+           spate_list_empty(&c2->lru),
        "unlink from the middle clears c2's links");
     ok(lru_is(&p, (struct spate_conn *[]){c3, d1, c1}, 3), "  and the LRU closes the gap");
     spate_pool_unlink(&p, h, c1);
     ok(spate_pool_oldest(&p) == d1, "unlinking the oldest: d1 is now the oldest");
     ok(lru_is(&p, (struct spate_conn *[]){c3, d1}, 2), "  LRU c3, d1");
     spate_pool_unlink(&p, h, c3);
-    ok(h->idle == NULL && h->nidle == 0, "host h has no idle connections");
+    ok(spate_list_empty(&h->idle) && h->nidle == 0, "host h has no idle connections");
     ok(lru_is(&p, (struct spate_conn *[]){d1}, 1), "  LRU holds d1 only");
     /* putting back makes c1 the most recent */
     spate_pool_put(&p, h, c1);
@@ -233,8 +238,7 @@ static void test_take(void)
        p.nconns);
     ok(idle_list_is(h, (struct spate_conn *[]){good1}, 1), "  good1 stays idle");
     ok(lru_is(&p, (struct spate_conn *[]){other, good1}, 2), "  LRU: other, good1");
-    ok(t->next == NULL && t->prev == NULL && t->lru_next == NULL && t->lru_prev == NULL,
-       "  the taken one is unlinked");
+    ok(spate_list_empty(&t->link) && spate_list_empty(&t->lru), "  the taken one is unlinked");
     ok(t->state == SPATE_CONN_IDLE, "  and still idle (the caller sends on it)");
     /* the loop frees closed connections after the batch: ASan would flag a leak otherwise */
     spate_loop_once(&ctx.loop, 0);
@@ -297,7 +301,8 @@ static void test_free_unused(void)
     ok(in_table(&p, "http://a.test:80") && p.nhosts == 1 && h->unused,
        "unreferenced: still there until the batch ends (a caller may still hold it)");
     end_batch();
-    ok(!in_table(&p, "http://a.test:80") && p.nhosts == 0 && p.nunused == 0 && !p.unused_head,
+    ok(!in_table(&p, "http://a.test:80") && p.nhosts == 0 && p.nunused == 0 &&
+           spate_list_empty(&p.unused),
        "after the batch the unused entry is freed");
     h = spate_pool_host(&p, 0, "a.test", 0, 80);
     ok(h && h->nrefs == 1 && p.nhosts == 1,
@@ -368,7 +373,9 @@ static void test_free_unused(void)
     ok(p.nhosts == 2 && p.nunused == 2 && in_table(&p, "https://u1.test:443") &&
            in_table(&p, "https://u4.test:443"),
        "4 unused with room for 2: the two least recently used (u2, u3) are freed");
-    ok(p.unused_head == u[0] && p.unused_tail == u[3] && u[0]->unext == u[3] && u[3]->uprev == u[0],
+    ok(p.unused.next == &u[0]->unused_link && p.unused.prev == &u[3]->unused_link &&
+           u[0]->unused_link.next == &u[3]->unused_link &&
+           u[3]->unused_link.prev == &u[0]->unused_link,
        "  the unused list: u1 (most recent), u4");
 
     /* a trim still queued when the pool goes must not run afterwards */
