@@ -3,6 +3,7 @@
  * least recently used evicted first. Knows nothing about c-ares. */
 #ifndef SPATE_DNS_CACHE_H
 #define SPATE_DNS_CACHE_H
+#include "htable.h"
 #include "list.h"
 #include <stddef.h>
 #include <stdint.h>
@@ -21,9 +22,9 @@ struct spate_dns_ip {
 #define SPATE_DNS_UNANSWERED (-1) /* entry status before its first answer */
 
 struct spate_dns_entry {
-    struct spate_dns_entry *next; /* hash chain */
-    struct spate_list lru;        /* the LRU list, while no query holds the entry */
-    uint64_t expires;             /* monotonic ns; the answer is fresh while now < expires */
+    struct spate_hnode hnode; /* in the table, hashed on host */
+    struct spate_list lru;    /* the LRU list, while no query holds the entry */
+    uint64_t expires;         /* monotonic ns; the answer is fresh while now < expires */
     int status;    /* 0: ip[] holds the answer; SPATE_DNS_UNANSWERED; else the negative c-ares
                       status (NXDOMAIN, no data) */
     unsigned refs; /* held by the resolver (query in flight, dispatch): never evicted */
@@ -38,9 +39,9 @@ struct spate_dns_entry {
 #define SPATE_DNS_CACHE_DEFAULT 10000
 
 struct spate_dns_cache {
-    struct spate_dns_entry **b;
-    size_t nb, n; /* buckets (a power of two), entries */
-    size_t cap;   /* entries kept at most; beyond it the least recently used idle ones go */
+    struct spate_htable tab; /* spate_dns_entry.hnode */
+    size_t n;                /* entries (tab.n, kept here for readers of the cache) */
+    size_t cap; /* entries kept at most; beyond it the least recently used idle ones go */
     struct spate_list lru; /* idle entries (spate_dns_entry.lru), least recently used last */
 };
 

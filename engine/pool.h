@@ -7,6 +7,7 @@
 #ifndef SPATE_POOL_H
 #define SPATE_POOL_H
 #include "conn.h"
+#include "htable.h"
 #include "list.h"
 #include "loop.h"
 #include <stddef.h>
@@ -15,7 +16,7 @@
 struct spate_req;
 
 struct spate_host {
-    struct spate_host *hnext;   /* hash chain */
+    struct spate_hnode hnode;   /* in the pool's table, hashed on key */
     struct spate_target target; /* strings point into key storage */
     struct spate_list idle;     /* idle connections (spate_conn.link), most recently used first */
     unsigned nconns;            /* open connections, including ones still connecting */
@@ -35,8 +36,7 @@ struct spate_host {
 #define SPATE_POOL_UNUSED_MAX 256 /* unused entries kept for a quick return of their host */
 
 struct spate_pool {
-    struct spate_host **buckets;
-    size_t nbuckets, nhosts;
+    struct spate_htable hosts; /* spate_host.hnode; hosts.n entries */
     struct spate_list lru; /* every idle connection (spate_conn.lru), least recently used last */
     unsigned nidle, nconns;
     struct spate_host *last;    /* the last entry looked up (a fast path) */

@@ -90,9 +90,9 @@ static void test_hosts(void)
        "target port 80, plain, a name");
     ok(a->nconns == 0 && a->nidle == 0 && spate_list_empty(&a->idle) && a->wait_head == NULL,
        "a new host has no connections or waiters");
-    is_int((long long)p.nhosts, 1, "one host");
+    is_int((long long)p.hosts.n, 1, "one host");
     ok(spate_pool_host(&p, 0, "example.com", 0, 80) == a, "same triple finds the same host");
-    is_int((long long)p.nhosts, 1, "  still one host");
+    is_int((long long)p.hosts.n, 1, "  still one host");
     struct spate_host *b = spate_pool_host(&p, 1, "example.com", 0, 443);
     struct spate_host *c = spate_pool_host(&p, 1, "example.com", 0, 80);
     struct spate_host *d = spate_pool_host(&p, 0, "example.com", 0, 8080);
@@ -106,7 +106,7 @@ static void test_hosts(void)
     is_str(c ? c->key : NULL, "https://example.com:80", "https on port 80 is its own key");
     is_str(f ? f->key : NULL, "http://::1:80", "IPv6 key (bare address)");
     ok(e && e->target.host_ip == 4 && f && f->target.host_ip == 6, "host_ip kept");
-    is_int((long long)p.nhosts, 6, "six hosts");
+    is_int((long long)p.hosts.n, 6, "six hosts");
     ok(spate_pool_host(&p, 1, "example.com", 0, 443) == b, "https host found again");
     ok(spate_pool_host(&p, 0, "EXAMPLE.com", 0, 80) != a,
        "keys are exact strings (callers lower-case hosts)");
@@ -131,8 +131,8 @@ static void test_many_hosts(void)
         made += hs[i] != NULL;
     }
     is_int(made, N, "%d hosts created", N);
-    is_int((long long)p.nhosts, N, "nhosts counts them");
-    ok(p.nbuckets >= N, "the table grew (%zu buckets)", p.nbuckets);
+    is_int((long long)p.hosts.n, N, "nhosts counts them");
+    ok(p.hosts.nb >= N, "the table grew (%zu buckets)", p.hosts.nb);
     int found = 0, keys = 0;
     for (int i = 0; i < N; i++) {
         snprintf(name, sizeof name, "h%d.example", i);
@@ -143,10 +143,10 @@ static void test_many_hosts(void)
     }
     is_int(found, N, "after growth every host is found again (same pointer)");
     is_int(keys, N, "every key and host string intact");
-    is_int((long long)p.nhosts, N, "lookups created nothing new");
+    is_int((long long)p.hosts.n, N, "lookups created nothing new");
     size_t chained = 0;
-    for (size_t i = 0; i < p.nbuckets; i++)
-        for (struct spate_host *h = p.buckets[i]; h; h = h->hnext)
+    for (size_t i = 0; i < p.hosts.nb; i++)
+        for (struct spate_hnode *n = p.hosts.b[i]; n; n = n->next)
             chained++;
     is_int((long long)chained, N, "every host is in exactly one chain");
     free(hs);
@@ -278,9 +278,9 @@ static void test_take(void)
 /* 1 when an entry with this key is in the table (looked up without taking a reference). */
 static int in_table(const struct spate_pool *p, const char *key)
 {
-    for (size_t i = 0; i < p->nbuckets; i++)
-        for (const struct spate_host *h = p->buckets[i]; h; h = h->hnext)
-            if (!strcmp(h->key, key)) return 1;
+    for (size_t i = 0; i < p->hosts.nb; i++)
+        for (const struct spate_hnode *n = p->hosts.b[i]; n; n = n->next)
+            if (!strcmp(spate_container_of(n, struct spate_host, hnode)->key, key)) return 1;
     return 0;
 }
 
@@ -298,14 +298,14 @@ static void test_free_unused(void)
     struct spate_host *h = spate_pool_host(&p, 0, "a.test", 0, 80);
     ok(h && h->nrefs == 1 && spate_pool_host_in_use(h), "a looked-up host holds one reference");
     spate_pool_unref(&p, h);
-    ok(in_table(&p, "http://a.test:80") && p.nhosts == 1 && h->unused,
+    ok(in_table(&p, "http://a.test:80") && p.hosts.n == 1 && h->unused,
        "unreferenced: still there until the batch ends (a caller may still hold it)");
     end_batch();
-    ok(!in_table(&p, "http://a.test:80") && p.nhosts == 0 && p.nunused == 0 &&
+    ok(!in_table(&p, "http://a.test:80") && p.hosts.n == 0 && p.nunused == 0 &&
            spate_list_empty(&p.unused),
        "after the batch the unused entry is freed");
     h = spate_pool_host(&p, 0, "a.test", 0, 80);
-    ok(h && h->nrefs == 1 && p.nhosts == 1,
+    ok(h && h->nrefs == 1 && p.hosts.n == 1,
        "looked up again: a fresh entry (the fast path forgot it)");
     spate_pool_unref(&p, h);
     struct spate_host *again = spate_pool_host(&p, 0, "a.test", 0, 80);
@@ -330,7 +330,7 @@ static void test_free_unused(void)
     p.nconns = 0;
     spate_pool_release(&p, h);
     end_batch();
-    ok(!in_table(&p, "http://a.test:80") && p.nhosts == 0, "its connection closed: freed");
+    ok(!in_table(&p, "http://a.test:80") && p.hosts.n == 0, "its connection closed: freed");
 
     struct spate_req *fake = (struct spate_req *)&yes; /* only compared, never followed */
     h = spate_pool_host(&p, 0, "w.test", 0, 80);
@@ -370,7 +370,7 @@ static void test_free_unused(void)
         spate_pool_unref(&p, u[i]);
     spate_pool_unref(&p, spate_pool_host(&p, 1, "u1.test", 0, 443)); /* u1 used again */
     end_batch();
-    ok(p.nhosts == 2 && p.nunused == 2 && in_table(&p, "https://u1.test:443") &&
+    ok(p.hosts.n == 2 && p.nunused == 2 && in_table(&p, "https://u1.test:443") &&
            in_table(&p, "https://u4.test:443"),
        "4 unused with room for 2: the two least recently used (u2, u3) are freed");
     ok(p.unused.next == &u[0]->unused_link && p.unused.prev == &u[3]->unused_link &&
@@ -400,11 +400,11 @@ static void test_many_unused(void)
         if (!h) break;
         spate_pool_unref(&p, h);
         if (i % 100 == 99) end_batch();
-        if (p.nhosts > peak) peak = p.nhosts;
+        if (p.hosts.n > peak) peak = p.hosts.n;
     }
     end_batch();
-    ok(p.nhosts == SPATE_POOL_UNUSED_MAX && peak <= SPATE_POOL_UNUSED_MAX + 100,
-       "20,000 hosts used in turn: %zu entries left, at most %zu at once", p.nhosts, peak);
+    ok(p.hosts.n == SPATE_POOL_UNUSED_MAX && peak <= SPATE_POOL_UNUSED_MAX + 100,
+       "20,000 hosts used in turn: %zu entries left, at most %zu at once", p.hosts.n, peak);
     spate_pool_fini(&p);
 }
 
