@@ -500,17 +500,19 @@ static void established(struct spate_conn *c)
 
 static void transport_failed(struct spate_conn *c, ssize_t rc, const char *during)
 {
-    enum spate_error_kind k = c->tr.fail == SPATE_FAIL_TLS ? SPATE_E_TLS : SPATE_E_RESET;
+    enum spate_io_cause cause = rc == SPATE_IO_EOF ? SPATE_CAUSE_NONE : c->tr.cause;
+    enum spate_error_kind k = spate_io_cause_tls(c->tr.cause) ? SPATE_E_TLS : SPATE_E_RESET;
     char why[300];
     if (rc == SPATE_IO_EOF)
         snprintf(why, sizeof(why), "connection closed by server");
     else
         c->tr.ops->describe(&c->tr, why, sizeof(why));
     const char *sep = " ";
-    if (!strncmp(why, "TLS handshake failed", 20) && strstr(during, "handshake"))
-        sep = during = ""; /* the transport's message already says when */
+    if (cause == SPATE_CAUSE_TLS_HANDSHAKE && c->state == SPATE_CONN_HANDSHAKE)
+        sep = during = ""; /* "TLS handshake failed: ..." already says when */
     char host[300] = "";
-    if (!strstr(why, "(host ")) snprintf(host, sizeof(host), " (host %s)", c->target->host);
+    if (cause != SPATE_CAUSE_TLS_VERIFY) /* the verify message names the host itself */
+        snprintf(host, sizeof(host), " (host %s)", c->target->host);
     snprintf(c->ctx->msg, sizeof(c->ctx->msg), "%s%s%s%s", why, sep, during, host);
     fail(c, k);
 }
@@ -520,9 +522,9 @@ static void do_handshake(struct spate_conn *c)
     int rc = c->tr.ops->handshake(&c->tr);
     if (rc == SPATE_IO_WANT_READ || rc == SPATE_IO_WANT_WRITE) return;
     if (rc != 0) {
-        if (c->tr.fail != SPATE_FAIL_TLS) {
+        if (!spate_io_cause_tls(c->tr.cause)) {
             /* a peer that closes or resets mid-handshake is a TLS failure of this host */
-            c->tr.fail = SPATE_FAIL_TLS;
+            c->tr.cause = SPATE_CAUSE_TLS_HANDSHAKE;
         }
         transport_failed(c, rc, "during TLS handshake");
         return;
@@ -611,7 +613,7 @@ static int feed(struct spate_conn *c, const char *p, size_t n)
 
 static void at_eof(struct spate_conn *c)
 {
-    if (c->tr.tls) c->unclean_eof = (unsigned char)spate_tls_unclean_eof(&c->tr);
+    c->unclean_eof = (unsigned char)c->tr.ops->unclean_eof(&c->tr);
     if (spate_http1_eof(&c->resp) == SPATE_H1_DONE) {
         c->resp.keep_alive = 0;
         finish(c, 0, 0);
@@ -633,7 +635,7 @@ static void do_read(struct spate_conn *c)
             /* over TCP a short read drained the socket, unless the peer closed too (that FIN
              * raises no new edge); TLS returns one record per read, so only WANT_READ says
              * the socket is drained */
-            if ((size_t)n < c->ctx->rbuf_len && !c->tr.tls && !c->hup) return;
+            if (spate_transport_drained(&c->tr, (size_t)n, c->ctx->rbuf_len) && !c->hup) return;
             continue;
         }
         if (n == SPATE_IO_WANT_READ || n == SPATE_IO_WANT_WRITE) return;
@@ -649,12 +651,6 @@ static void do_read(struct spate_conn *c)
     }
 }
 
-static int peek_readable(struct spate_conn *c)
-{
-    char b;
-    return recv(c->tr.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
-}
-
 static void try_send(struct spate_conn *c)
 {
     while (c->out_off < c->out_len) {
@@ -666,7 +662,7 @@ static void try_send(struct spate_conn *c)
         if (n == SPATE_IO_WANT_READ || n == SPATE_IO_WANT_WRITE) return;
         /* the server may have answered (413, 401) and closed before taking the whole body:
          * that answer is still queued on our side and is the real outcome */
-        if (c->tr.ops->pending(&c->tr) || peek_readable(c)) {
+        if (c->tr.ops->peek(&c->tr)) {
             c->hup = 1;
             do_read(c);
             if (c->state != SPATE_CONN_SENDING) return;
