@@ -18,7 +18,7 @@ static int idle_asked; /* fake idle_ok() calls */
 
 static struct spate_conn *of_tr(struct spate_transport *t)
 {
-    return (struct spate_conn *)((char *)t - offsetof(struct spate_conn, tr));
+    return spate_container_of(t, struct spate_conn, tr);
 }
 
 /* c->user points at an int: nonzero = the connection looks healthy. */
