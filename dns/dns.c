@@ -553,6 +553,34 @@ void spate_dns_cancel(struct spate_dns_query *q)
     free(q);
 }
 
+static void on_refresh(void *arg, const struct spate_dns_answer *a)
+{
+    (void)arg, (void)a; /* the answer's use is the cache entry it leaves */
+}
+
+int spate_dns_fresh(struct spate_dns *d, const char *host, unsigned port)
+{
+    struct spate_dns_ip lit;
+    char key[SPATE_DNS_MAX_NAME + 1];
+    if (!d || !host || d->doomed) return 0;
+    size_t len = strlen(host);
+    if (parse_ip(host, len, &lit) == 0 || !normalize(host, len, key) || is_localhost(key) ||
+        !valid_name(key))
+        return 1; /* answered without a lookup, always the same */
+    for (size_t i = 0; i < d->n_pins; i++)
+        if (d->pins[i].port == port && strcmp(d->pins[i].host, key) == 0) return 1;
+    struct spate_dns_entry *e = spate_dns_cache_get(&d->cache, key);
+    if (e && spate_dns_entry_fresh(e, spate_clock_now())) {
+        d->stats.cache_hits++; /* the answer this checkout relies on, as a resolve would count */
+        return 1;
+    }
+    /* stale or unknown: refresh it for the next checkout; c-ares may answer at once (hosts file) */
+    struct spate_dns_query *q = NULL;
+    if (spate_dns_resolve(d, host, port, on_refresh, NULL, &q) < 0) return 0;
+    e = spate_dns_cache_get(&d->cache, key);
+    return e && spate_dns_entry_fresh(e, spate_clock_now());
+}
+
 int spate_dns_addr_current(struct spate_dns *d, const char *host, const struct sockaddr *addr)
 {
     struct spate_dns_ip ip, lit;

@@ -316,6 +316,34 @@ static void test_ttl(struct spate_dns *d)
        "CNAME TTL 1 over an A TTL 300: cached for the minimum, 1 s");
 }
 
+/* spate_dns_fresh: the freshness question the engine asks before reusing a pooled connection. */
+static void test_fresh(struct spate_dns *d)
+{
+    int calls0 = calls;
+    ok(spate_dns_fresh(d, "127.0.0.1", 80) && spate_dns_fresh(d, "[::1]", 80) &&
+           spate_dns_fresh(d, "localhost", 80),
+       "literals and localhost are always fresh");
+    struct res r;
+    resolve_wait(d, "short.test", 80, &r);
+    int q0 = count_queries("short.test", "A");
+    struct spate_dns_stats a, b;
+    spate_dns_get_stats(d, &a);
+    int fresh = spate_dns_fresh(d, "short.test", 80);
+    spate_dns_get_stats(d, &b);
+    ok(fresh && count_queries("short.test", "A") == q0 && b.cache_hits == a.cache_hits + 1,
+       "just resolved: fresh, no query, counted as a cache hit");
+    run_for(1.1); /* TTL 1 */
+    int stale = spate_dns_fresh(d, "short.test", 80);
+    run_for(0.3);
+    ok(!stale && count_queries("short.test", "A") == q0 + 1,
+       "stale: not fresh, and a refresh was sent (%d A queries, %d before)",
+       count_queries("short.test", "A"), q0);
+    ok(spate_dns_fresh(d, "short.test", 80) && count_queries("short.test", "A") == q0 + 1,
+       "the refresh's answer makes it fresh again without another query");
+    ok(calls == calls0 + 1, "nobody was called back but the one resolve (%d calls)",
+       calls - calls0);
+}
+
 static void test_fixed_ttl(void)
 {
     struct spate_dns *fast = make(0.3, NULL, 0), *slow = make(60, NULL, 0);
@@ -882,7 +910,7 @@ int main(int argc, char **argv)
 {
     (void)argc;
     signal(SIGPIPE, SIG_IGN);
-    plan(72);
+    plan(77);
     if (spate_loop_init(&loop) < 0 || start_server(argv[0]) < 0) {
         ok(0, "start the loop and tests/lib/dns_server.py");
         stop_server();
@@ -897,6 +925,7 @@ int main(int argc, char **argv)
     test_basic(d);
     test_coalesce(d);
     test_ttl(d);
+    test_fresh(d);
     test_fixed_ttl();
     test_failures(d);
     test_answers(d);
