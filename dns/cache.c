@@ -1,6 +1,7 @@
-/* TTL cache for resolved names: a chained hash table of entries keyed by host name, in the shape of
- * c-ares' ares_qcache (entries carry their own expiry; stale ones are replaced lazily), with an
- * LRU list of the entries no query holds that bounds the table at `cap` entries. */
+/* TTL cache for resolved names: a hash table (engine/htable.h) of entries keyed by host name, in
+ * the shape of c-ares' ares_qcache (entries carry their own expiry; stale ones are replaced
+ * lazily), with an LRU list of the entries no query holds that bounds the table at `cap` entries.
+ */
 #include "cache.h"
 #include <errno.h>
 #include <netinet/in.h>
@@ -9,21 +10,12 @@
 
 #define INITIAL_BUCKETS 64
 
-static size_t hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return (size_t)h;
-}
-
 int spate_dns_cache_init(struct spate_dns_cache *c, size_t cap)
 {
     memset(c, 0, sizeof(*c));
-    c->nb = INITIAL_BUCKETS;
     c->cap = cap;
-    c->b = calloc(c->nb, sizeof(*c->b));
-    return c->b ? 0 : -ENOMEM;
+    spate_list_init(&c->lru);
+    return spate_htable_init(&c->tab, INITIAL_BUCKETS);
 }
 
 static void free_entry(struct spate_dns_entry *e)
@@ -34,50 +26,34 @@ static void free_entry(struct spate_dns_entry *e)
 
 void spate_dns_cache_fini(struct spate_dns_cache *c)
 {
-    if (!c || !c->b) return;
-    for (size_t i = 0; i < c->nb; i++) {
-        while (c->b[i]) {
-            struct spate_dns_entry *e = c->b[i];
-            c->b[i] = e->next;
-            free_entry(e);
-        }
-    }
-    free(c->b);
-    c->b = NULL;
+    if (!c || !c->tab.b) return;
+    size_t at = 0;
+    struct spate_hnode *n;
+    while ((n = spate_htable_drain(&c->tab, &at)))
+        free_entry(spate_container_of(n, struct spate_dns_entry, hnode));
+    spate_htable_fini(&c->tab);
     c->n = 0;
-    c->lru_head = c->lru_tail = NULL;
+    spate_list_init(&c->lru);
 }
 
-static void lru_del(struct spate_dns_cache *c, struct spate_dns_entry *e)
+static void lru_del(struct spate_dns_entry *e)
 {
-    if (e->lprev)
-        e->lprev->lnext = e->lnext;
-    else
-        c->lru_head = e->lnext;
-    if (e->lnext)
-        e->lnext->lprev = e->lprev;
-    else
-        c->lru_tail = e->lprev;
-    e->lprev = e->lnext = NULL;
+    spate_list_remove(&e->lru);
 }
 
 static void lru_push(struct spate_dns_cache *c, struct spate_dns_entry *e)
 {
-    e->lprev = NULL;
-    e->lnext = c->lru_head;
-    if (c->lru_head)
-        c->lru_head->lprev = e;
-    else
-        c->lru_tail = e;
-    c->lru_head = e;
+    spate_list_push(&c->lru, &e->lru);
 }
 
 struct spate_dns_entry *spate_dns_cache_get(struct spate_dns_cache *c, const char *host)
 {
-    for (struct spate_dns_entry *e = c->b[hash(host) & (c->nb - 1)]; e; e = e->next) {
-        if (strcmp(e->host, host) == 0) {
-            if (!e->refs && c->lru_head != e) { /* held entries are not in the list */
-                lru_del(c, e);
+    size_t hash = spate_hash_str(host);
+    for (struct spate_hnode *n = spate_htable_chain(&c->tab, hash); n; n = n->next) {
+        struct spate_dns_entry *e = spate_container_of(n, struct spate_dns_entry, hnode);
+        if (n->hash == hash && strcmp(e->host, host) == 0) {
+            if (!e->refs && c->lru.next != &e->lru) { /* held entries are not in the list */
+                lru_del(e);
                 lru_push(c, e);
             }
             return e;
@@ -90,34 +66,14 @@ struct spate_dns_entry *spate_dns_cache_get(struct spate_dns_cache *c, const cha
  * in the list, so each step is O(1) and a query's entry is never the one dropped. */
 static void evict(struct spate_dns_cache *c, size_t max)
 {
-    while (c->n > max && c->lru_tail) {
-        struct spate_dns_entry *e = c->lru_tail, **pp = &c->b[hash(e->host) & (c->nb - 1)];
-        lru_del(c, e);
-        while (*pp != e)
-            pp = &(*pp)->next;
-        *pp = e->next;
+    struct spate_list *last;
+    while (c->n > max && (last = spate_list_last(&c->lru))) {
+        struct spate_dns_entry *e = spate_container_of(last, struct spate_dns_entry, lru);
+        lru_del(e);
+        spate_htable_remove(&c->tab, &e->hnode);
         free_entry(e);
         c->n--;
     }
-}
-
-static void grow(struct spate_dns_cache *c)
-{
-    size_t nb = c->nb * 2;
-    struct spate_dns_entry **b = calloc(nb, sizeof(*b));
-    if (!b) return; /* longer chains, still correct */
-    for (size_t i = 0; i < c->nb; i++) {
-        while (c->b[i]) {
-            struct spate_dns_entry *e = c->b[i];
-            c->b[i] = e->next;
-            size_t j = hash(e->host) & (nb - 1);
-            e->next = b[j];
-            b[j] = e;
-        }
-    }
-    free(c->b);
-    c->b = b;
-    c->nb = nb;
 }
 
 struct spate_dns_entry *spate_dns_cache_add(struct spate_dns_cache *c, const char *host)
@@ -129,10 +85,7 @@ struct spate_dns_entry *spate_dns_cache_add(struct spate_dns_cache *c, const cha
     memcpy(e->host, host, len + 1);
     e->status = SPATE_DNS_UNANSWERED;
     e->ip = e->inl;
-    if (c->n >= c->nb) grow(c);
-    size_t i = hash(host) & (c->nb - 1);
-    e->next = c->b[i];
-    c->b[i] = e;
+    spate_htable_insert(&c->tab, &e->hnode, spate_hash_str(host));
     c->n++;
     lru_push(c, e);
     return e;
@@ -140,7 +93,8 @@ struct spate_dns_entry *spate_dns_cache_add(struct spate_dns_cache *c, const cha
 
 void spate_dns_cache_hold(struct spate_dns_cache *c, struct spate_dns_entry *e)
 {
-    if (e->refs++ == 0) lru_del(c, e);
+    (void)c;
+    if (e->refs++ == 0) lru_del(e);
 }
 
 void spate_dns_cache_release(struct spate_dns_cache *c, struct spate_dns_entry *e)

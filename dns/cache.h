@@ -3,12 +3,14 @@
  * least recently used evicted first. Knows nothing about c-ares. */
 #ifndef SPATE_DNS_CACHE_H
 #define SPATE_DNS_CACHE_H
+#include "htable.h"
+#include "list.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
 #define SPATE_DNS_MAX_ADDRS 128 /* same definition as in dns.h */
-#define SPATE_DNS_MAX_NAME 254 /* 253 plus an optional trailing dot */
+#define SPATE_DNS_MAX_NAME 254  /* 253 plus an optional trailing dot */
 
 /* One address without a port. */
 struct spate_dns_ip {
@@ -20,13 +22,13 @@ struct spate_dns_ip {
 #define SPATE_DNS_UNANSWERED (-1) /* entry status before its first answer */
 
 struct spate_dns_entry {
-    struct spate_dns_entry *next;          /* hash chain */
-    struct spate_dns_entry *lprev, *lnext; /* the LRU list, while no query holds the entry */
-    uint64_t expires; /* monotonic ns; the answer is fresh while now < expires */
-    int status;       /* 0: ip[] holds the answer; SPATE_DNS_UNANSWERED; else the negative c-ares
-                         status (NXDOMAIN, no data) */
-    unsigned refs;    /* held by the resolver (query in flight, dispatch): never evicted */
-    void *pending;    /* the resolver's in-flight query for this name, or NULL */
+    struct spate_hnode hnode; /* in the table, hashed on host */
+    struct spate_list lru;    /* the LRU list, while no query holds the entry */
+    uint64_t expires;         /* monotonic ns; the answer is fresh while now < expires */
+    int status;    /* 0: ip[] holds the answer; SPATE_DNS_UNANSWERED; else the negative c-ares
+                      status (NXDOMAIN, no data) */
+    unsigned refs; /* held by the resolver (query in flight, dispatch): never evicted */
+    void *pending; /* the resolver's in-flight query for this name, or NULL */
     unsigned n;
     struct spate_dns_ip *ip;    /* n addresses: inl, or owned when more than fit there */
     struct spate_dns_ip inl[2]; /* most names have one or two addresses: no second allocation */
@@ -37,10 +39,10 @@ struct spate_dns_entry {
 #define SPATE_DNS_CACHE_DEFAULT 10000
 
 struct spate_dns_cache {
-    struct spate_dns_entry **b;
-    size_t nb, n; /* buckets (a power of two), entries */
-    size_t cap;   /* entries kept at most; beyond it the least recently used idle ones go */
-    struct spate_dns_entry *lru_head, *lru_tail; /* idle entries, least recently used last */
+    struct spate_htable tab; /* spate_dns_entry.hnode */
+    size_t n;                /* entries (tab.n, kept here for readers of the cache) */
+    size_t cap; /* entries kept at most; beyond it the least recently used idle ones go */
+    struct spate_list lru; /* idle entries (spate_dns_entry.lru), least recently used last */
 };
 
 /* Returns 0 or -ENOMEM. cap 0 keeps nothing once its query is done (no caching): entries then

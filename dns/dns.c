@@ -15,8 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CONTAINER(p, T, m) ((T *)(void *)((char *)(p)-offsetof(T, m)))
-
 #define MAX_TTL 3600 /* seconds: clamp for record TTLs */
 #define TRIES 2
 #define DEFAULT_TIMEOUT 2.0
@@ -32,13 +30,9 @@ struct dsock {
     int live;
 };
 
-struct wlist {
-    struct spate_dns_query *head, *tail;
-};
-
 struct spate_dns_query {
-    struct spate_dns_query *next, *prev;
-    struct wlist *list; /* NULL once delivered or cancelled */
+    struct spate_list link; /* in its run's waiters until delivered or cancelled */
+    int listed;             /* 0 once delivered or cancelled */
     spate_dns_cb cb;
     void *arg;
     unsigned port;
@@ -49,7 +43,7 @@ struct spate_dns_query {
 struct run {
     struct spate_dns *d;
     struct spate_dns_entry *e; /* holds a ref */
-    struct wlist waiters;
+    struct spate_list waiters; /* spate_dns_query.link, in the order they asked */
     int status;
     int starting; /* inside ares_getaddrinfo: a synchronous answer is finished by the caller */
     int done;
@@ -270,30 +264,22 @@ static void deliver_entry(const struct spate_dns_entry *e, int status, unsigned 
         deliver_error(st ? st : ARES_ENODATA, e->host, cb, arg, cached);
 }
 
-static void wlink(struct wlist *l, struct spate_dns_query *w)
+static void wlink(struct spate_list *l, struct spate_dns_query *w)
 {
-    w->list = l;
-    w->next = NULL;
-    w->prev = l->tail;
-    if (l->tail)
-        l->tail->next = w;
-    else
-        l->head = w;
-    l->tail = w;
+    spate_list_append(l, &w->link);
+    w->listed = 1;
 }
 
 static void wunlink(struct spate_dns_query *w)
 {
-    struct wlist *l = w->list;
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        l->head = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    else
-        l->tail = w->prev;
-    w->list = NULL;
+    spate_list_remove(&w->link);
+    w->listed = 0;
+}
+
+/* The first waiter of a run, or NULL. */
+static struct spate_dns_query *first_waiter(struct run *r)
+{
+    return spate_list_entry(spate_list_first(&r->waiters), struct spate_dns_query, link);
 }
 
 /* ---- the c-ares side ---- */
@@ -327,7 +313,7 @@ static void rearm(struct spate_dns *d)
 
 static void on_timer(struct spate_timer *t)
 {
-    struct spate_dns *d = CONTAINER(t, struct spate_dns, tmo);
+    struct spate_dns *d = spate_container_of(t, struct spate_dns, tmo);
     enter(d);
     ares_process_fd(d->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
     rearm(d);
@@ -336,7 +322,7 @@ static void on_timer(struct spate_timer *t)
 
 static void on_io(struct spate_io *io, unsigned ev)
 {
-    struct dsock *s = CONTAINER(io, struct dsock, io);
+    struct dsock *s = spate_container_of(io, struct dsock, io);
     struct spate_dns *d = s->d;
     ares_socket_t fd = io->fd;
     /* an error is learnt by reading, or by writing when c-ares waits to write (TCP connect) */
@@ -432,7 +418,7 @@ static int store(struct spate_dns *d, struct spate_dns_entry *e, int status,
 static void finish(struct spate_dns *d, struct run *r)
 {
     struct spate_dns_query *w;
-    while ((w = r->waiters.head)) {
+    while ((w = first_waiter(r))) {
         wunlink(w);
         if (!d->doomed) deliver_entry(r->e, r->status, w->port, w->cb, w->arg, 0);
         free(w);
@@ -445,7 +431,7 @@ static void finish(struct spate_dns *d, struct run *r)
 static void drop(struct run *r)
 {
     struct spate_dns_query *w;
-    while ((w = r->waiters.head)) {
+    while ((w = first_waiter(r))) {
         wunlink(w);
         free(w);
     }
@@ -532,6 +518,7 @@ static int resolve_in(struct spate_dns *d, const char *host, unsigned port, spat
     }
     r->d = d;
     r->e = e;
+    spate_list_init(&r->waiters);
     spate_dns_cache_hold(&d->cache, e);
     e->pending = r;
     wlink(&r->waiters, w);
@@ -562,9 +549,37 @@ int spate_dns_resolve(struct spate_dns *d, const char *host, unsigned port, spat
 
 void spate_dns_cancel(struct spate_dns_query *q)
 {
-    if (!q || !q->list) return; /* being delivered right now: finish() frees it */
+    if (!q || !q->listed) return; /* being delivered right now: finish() frees it */
     wunlink(q);
     free(q);
+}
+
+static void on_refresh(void *arg, const struct spate_dns_answer *a)
+{
+    (void)arg, (void)a; /* the answer's use is the cache entry it leaves */
+}
+
+int spate_dns_fresh(struct spate_dns *d, const char *host, unsigned port)
+{
+    struct spate_dns_ip lit;
+    char key[SPATE_DNS_MAX_NAME + 1];
+    if (!d || !host || d->doomed) return 0;
+    size_t len = strlen(host);
+    if (parse_ip(host, len, &lit) == 0 || !normalize(host, len, key) || is_localhost(key) ||
+        !valid_name(key))
+        return 1; /* answered without a lookup, always the same */
+    for (size_t i = 0; i < d->n_pins; i++)
+        if (d->pins[i].port == port && strcmp(d->pins[i].host, key) == 0) return 1;
+    struct spate_dns_entry *e = spate_dns_cache_get(&d->cache, key);
+    if (e && spate_dns_entry_fresh(e, spate_clock_now())) {
+        d->stats.cache_hits++; /* the answer this checkout relies on, as a resolve would count */
+        return 1;
+    }
+    /* stale or unknown: refresh it for the next checkout; c-ares may answer at once (hosts file) */
+    struct spate_dns_query *q = NULL;
+    if (spate_dns_resolve(d, host, port, on_refresh, NULL, &q) < 0) return 0;
+    e = spate_dns_cache_get(&d->cache, key);
+    return e && spate_dns_entry_fresh(e, spate_clock_now());
 }
 
 int spate_dns_addr_current(struct spate_dns *d, const char *host, const struct sockaddr *addr)
@@ -658,7 +673,7 @@ static int parse_pin(const char *s, struct pin *p)
 
 static void reap_dns(struct spate_reap *rp)
 {
-    struct spate_dns *d = CONTAINER(rp, struct spate_dns, reap);
+    struct spate_dns *d = spate_container_of(rp, struct spate_dns, reap);
     while (d->socks) {
         struct dsock *s = d->socks;
         d->socks = s->next;

@@ -88,6 +88,13 @@ void spate_dns_cancel(struct spate_dns_query *q);
  * check, so TTL-0 names keep their connections while the address stays. */
 int spate_dns_addr_current(struct spate_dns *d, const char *host, const struct sockaddr *addr);
 
+/* 1 when host's answer for port is at hand without a lookup: an IP literal, localhost, a pin, an
+ * invalid name, or a fresh cache entry (counted as a cache hit). Otherwise starts a lookup (or
+ * joins the one in flight) whose answer lands in the cache for the next call, and returns 0 (1 if
+ * c-ares answered at once). Calls nobody back. For deciding whether spate_dns_addr_current's
+ * verdict is worth trusting before reusing a pooled connection. */
+int spate_dns_fresh(struct spate_dns *d, const char *host, unsigned port);
+
 struct spate_dns_stats {
     unsigned long queries;    /* c-ares lookups started (each sends A + AAAA) */
     unsigned long cache_hits; /* resolves answered by a fresh cache entry (positive or negative) */

@@ -20,12 +20,12 @@ static void on_timer(struct spate_timer *t);
 
 static struct spate_conn *of_io(struct spate_io *io)
 {
-    return (struct spate_conn *)((char *)io - offsetof(struct spate_conn, io));
+    return spate_container_of(io, struct spate_conn, io);
 }
 
 static struct spate_conn *of_timer(struct spate_timer *t)
 {
-    return (struct spate_conn *)((char *)t - offsetof(struct spate_conn, timer));
+    return spate_container_of(t, struct spate_conn, timer);
 }
 
 static void format_addr(const union spate_sockaddr *a, char *buf, size_t len)
@@ -158,7 +158,7 @@ static void close_dial(struct spate_conn *c, unsigned k)
 
 static void free_setup(struct spate_reap *r)
 {
-    free((char *)r - offsetof(struct spate_conn_setup, reap));
+    free(spate_container_of(r, struct spate_conn_setup, reap));
 }
 
 /* Ends the connect phase: closes every dial still in progress and lets the block go. */
@@ -396,7 +396,7 @@ static void dial_event(struct spate_conn *c, unsigned k, unsigned ev)
 /* Events of slots 1.. (slot 0's come through on_event). */
 static void on_dial_event(struct spate_io *io, unsigned ev)
 {
-    struct spate_dial *d = (struct spate_dial *)((char *)io - offsetof(struct spate_dial, io));
+    struct spate_dial *d = spate_container_of(io, struct spate_dial, io);
     struct spate_conn *c = d->c;
     if (io->fd < 0 || c->state != SPATE_CONN_CONNECTING) return;
     dial_event(c, (unsigned)(d - c->setup->slots), ev);
@@ -463,6 +463,8 @@ struct spate_conn *spate_conn_open(struct spate_ctx *ctx, const struct spate_tar
     if (!c) return NULL;
     c->io.fd = -1;
     c->io.cb = on_event;
+    spate_list_init(&c->link);
+    spate_list_init(&c->lru);
     c->tr.fd = -1;
     c->ctx = ctx;
     c->target = target;
@@ -498,17 +500,19 @@ static void established(struct spate_conn *c)
 
 static void transport_failed(struct spate_conn *c, ssize_t rc, const char *during)
 {
-    enum spate_error_kind k = c->tr.fail == SPATE_FAIL_TLS ? SPATE_E_TLS : SPATE_E_RESET;
+    enum spate_io_cause cause = rc == SPATE_IO_EOF ? SPATE_CAUSE_NONE : c->tr.cause;
+    enum spate_error_kind k = spate_io_cause_tls(c->tr.cause) ? SPATE_E_TLS : SPATE_E_RESET;
     char why[300];
     if (rc == SPATE_IO_EOF)
         snprintf(why, sizeof(why), "connection closed by server");
     else
         c->tr.ops->describe(&c->tr, why, sizeof(why));
     const char *sep = " ";
-    if (!strncmp(why, "TLS handshake failed", 20) && strstr(during, "handshake"))
-        sep = during = ""; /* the transport's message already says when */
+    if (cause == SPATE_CAUSE_TLS_HANDSHAKE && c->state == SPATE_CONN_HANDSHAKE)
+        sep = during = ""; /* "TLS handshake failed: ..." already says when */
     char host[300] = "";
-    if (!strstr(why, "(host ")) snprintf(host, sizeof(host), " (host %s)", c->target->host);
+    if (cause != SPATE_CAUSE_TLS_VERIFY) /* the verify message names the host itself */
+        snprintf(host, sizeof(host), " (host %s)", c->target->host);
     snprintf(c->ctx->msg, sizeof(c->ctx->msg), "%s%s%s%s", why, sep, during, host);
     fail(c, k);
 }
@@ -518,9 +522,9 @@ static void do_handshake(struct spate_conn *c)
     int rc = c->tr.ops->handshake(&c->tr);
     if (rc == SPATE_IO_WANT_READ || rc == SPATE_IO_WANT_WRITE) return;
     if (rc != 0) {
-        if (c->tr.fail != SPATE_FAIL_TLS) {
+        if (!spate_io_cause_tls(c->tr.cause)) {
             /* a peer that closes or resets mid-handshake is a TLS failure of this host */
-            c->tr.fail = SPATE_FAIL_TLS;
+            c->tr.cause = SPATE_CAUSE_TLS_HANDSHAKE;
         }
         transport_failed(c, rc, "during TLS handshake");
         return;
@@ -609,7 +613,7 @@ static int feed(struct spate_conn *c, const char *p, size_t n)
 
 static void at_eof(struct spate_conn *c)
 {
-    if (c->tr.tls) c->unclean_eof = (unsigned char)spate_tls_unclean_eof(&c->tr);
+    c->unclean_eof = (unsigned char)c->tr.ops->unclean_eof(&c->tr);
     if (spate_http1_eof(&c->resp) == SPATE_H1_DONE) {
         c->resp.keep_alive = 0;
         finish(c, 0, 0);
@@ -631,7 +635,7 @@ static void do_read(struct spate_conn *c)
             /* over TCP a short read drained the socket, unless the peer closed too (that FIN
              * raises no new edge); TLS returns one record per read, so only WANT_READ says
              * the socket is drained */
-            if ((size_t)n < c->ctx->rbuf_len && !c->tr.tls && !c->hup) return;
+            if (spate_transport_drained(&c->tr, (size_t)n, c->ctx->rbuf_len) && !c->hup) return;
             continue;
         }
         if (n == SPATE_IO_WANT_READ || n == SPATE_IO_WANT_WRITE) return;
@@ -647,12 +651,6 @@ static void do_read(struct spate_conn *c)
     }
 }
 
-static int peek_readable(struct spate_conn *c)
-{
-    char b;
-    return recv(c->tr.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
-}
-
 static void try_send(struct spate_conn *c)
 {
     while (c->out_off < c->out_len) {
@@ -664,7 +662,7 @@ static void try_send(struct spate_conn *c)
         if (n == SPATE_IO_WANT_READ || n == SPATE_IO_WANT_WRITE) return;
         /* the server may have answered (413, 401) and closed before taking the whole body:
          * that answer is still queued on our side and is the real outcome */
-        if (c->tr.ops->pending(&c->tr) || peek_readable(c)) {
+        if (c->tr.ops->peek(&c->tr)) {
             c->hup = 1;
             do_read(c);
             if (c->state != SPATE_CONN_SENDING) return;
@@ -773,7 +771,7 @@ static void on_timer(struct spate_timer *t)
 
 static void reap(struct spate_reap *r)
 {
-    struct spate_conn *c = (struct spate_conn *)((char *)r - offsetof(struct spate_conn, reap));
+    struct spate_conn *c = spate_container_of(r, struct spate_conn, reap);
     free(c);
 }
 

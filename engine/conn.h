@@ -6,6 +6,7 @@
 #define SPATE_CONN_H
 #include "ctx.h"
 #include "http1.h"
+#include "list.h"
 #include "loop.h"
 #include "transport.h"
 #include <netinet/in.h>
@@ -59,9 +60,9 @@ struct spate_conn {
     struct spate_ctx *ctx;
     const struct spate_target *target;
     const struct spate_conn_ops *ops;
-    void *user;                     /* the owner's current object */
-    struct spate_conn *prev, *next; /* owner's list links (a host's idle list, bench slots) */
-    struct spate_conn *lru_prev, *lru_next; /* the pool's engine-wide idle list */
+    void *user;               /* the owner's current object */
+    struct spate_list link;   /* owner's list node (a host's idle list) */
+    struct spate_list lru;    /* the pool's engine-wide idle list */
     struct spate_timer timer; /* connect deadline (or the next address's start), then the
                                  read-silence check */
     uint64_t connect_deadline;

@@ -38,9 +38,8 @@ struct spate_engine {
     struct spate_limit lim;
     size_t active; /* submitted and not yet completed */
     uint64_t rng;
-    struct spate_req *all;       /* every active request (for cancel on destroy) */
-    int probing, probe_answered; /* see addr_still_current() */
-    struct spate_req *spare;     /* finished request objects kept for reuse (linked by next) */
+    struct spate_req *all;   /* every active request (for cancel on destroy) */
+    struct spate_req *spare; /* finished request objects kept for reuse (linked by next) */
     struct spate_req *dl_head, *dl_tail; /* running attempts in deadline order (see below) */
     struct spate_timer dl_timer;
     size_t nspare;
@@ -818,26 +817,13 @@ static void send_on(struct spate_req *r, struct spate_conn *c)
                     want ? &r->acc : NULL);
 }
 
-static void on_probe(void *arg, const struct spate_dns_answer *a)
-{
-    struct spate_engine *e = arg;
-    (void)a;
-    if (e->probing) /* answered at once, from the cache: the check below can trust it */
-        e->probe_answered = 1;
-}
-
 /* A pooled connection to a name is only reused while its address is still in the name's
  * record set. An expired entry starts a refresh (its answer lands in the cache for the next
  * checkout) and the connection is used meanwhile, as the previous answer allowed. */
 static int addr_still_current(struct spate_engine *e, struct spate_conn *c)
 {
     if (c->target->host_ip) return 1;
-    struct spate_dns_query *q = NULL;
-    e->probing = 1;
-    e->probe_answered = 0;
-    int rc = spate_dns_resolve(e->ctx.dns, c->target->host, c->target->port, on_probe, e, &q);
-    e->probing = 0;
-    if (rc < 0 || !e->probe_answered) return 1;
+    if (!spate_dns_fresh(e->ctx.dns, c->target->host, c->target->port)) return 1;
     return spate_dns_addr_current(e->ctx.dns, c->target->host, &c->peer.sa);
 }
 

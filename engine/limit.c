@@ -5,7 +5,7 @@
 
 static void on_rate(struct spate_timer *t)
 {
-    spate_limit_pump((struct spate_limit *)((char *)t - offsetof(struct spate_limit, rate_timer)));
+    spate_limit_pump(spate_container_of(t, struct spate_limit, rate_timer));
 }
 
 void spate_limit_init(struct spate_limit *l, struct spate_loop *loop, unsigned concurrency,
@@ -101,8 +101,7 @@ static int rate_ok(struct spate_limit *l)
 
 static void on_hold_end(struct spate_timer *t)
 {
-    struct spate_host *h =
-        (struct spate_host *)((char *)t - offsetof(struct spate_host, hold_timer));
+    struct spate_host *h = spate_container_of(t, struct spate_host, hold_timer);
     struct spate_limit *l = h->owner;
     spate_limit_pump(l);
     if (l->pool) spate_pool_release(l->pool, h); /* the hold was its last use */

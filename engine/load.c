@@ -320,7 +320,7 @@ static void feed_slot(struct load *L, struct slot *s)
 
 static void on_tick(struct spate_timer *t)
 {
-    struct load *L = (struct load *)((char *)t - offsetof(struct load, tick));
+    struct load *L = spate_container_of(t, struct load, tick);
     while (L->free_head && more_wanted(L)) {
         struct slot *s = L->free_head;
         uint64_t due = due_at(L, L->next_k);
@@ -430,7 +430,7 @@ static const struct spate_conn_ops slot_ops = {
 
 static void on_slot_timer(struct spate_timer *t)
 {
-    struct slot *s = (struct slot *)((char *)t - offsetof(struct slot, timer));
+    struct slot *s = spate_container_of(t, struct slot, timer);
     struct load *L = s->L;
     if (s->waiting_reconnect) {
         if (more_wanted(L))
@@ -452,13 +452,13 @@ static void on_slot_timer(struct spate_timer *t)
 
 static void on_stop(struct spate_timer *t)
 {
-    struct load *L = (struct load *)((char *)t - offsetof(struct load, stop));
+    struct load *L = spate_container_of(t, struct load, stop);
     L->stopping = L->cut = 1;
 }
 
 static void on_stop_fd(struct spate_io *io, unsigned ev)
 {
-    struct load *L = (struct load *)((char *)io - offsetof(struct load, stop_io));
+    struct load *L = spate_container_of(io, struct load, stop_io);
     (void)ev;
     L->stopping = L->cut = 1;
     L->rep->interrupted = 1;
@@ -475,7 +475,7 @@ static void stamp(struct load *L, uint64_t now)
 
 static void on_progress(struct spate_timer *t)
 {
-    struct load *L = (struct load *)((char *)t - offsetof(struct load, progress));
+    struct load *L = spate_container_of(t, struct load, progress);
     uint64_t now = spate_clock_now();
     stamp(L, now);
     L->o->progress(L->user, L->rep);

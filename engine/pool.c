@@ -1,4 +1,4 @@
-/* Host table (chained hash on the key string), idle connection lists, and the list of unused
+/* Host table (htable.h, on the key string), idle connection lists, and the list of unused
  * entries that bounds the table by the hosts in use. */
 #include "pool.h"
 #include <errno.h>
@@ -11,12 +11,12 @@ static void run_trim(struct spate_reap *r);
 int spate_pool_init(struct spate_pool *p, struct spate_loop *loop)
 {
     memset(p, 0, sizeof(*p));
-    p->nbuckets = 64;
     p->unused_max = SPATE_POOL_UNUSED_MAX;
     p->loop = loop;
     p->trim.fn = run_trim;
-    p->buckets = calloc(p->nbuckets, sizeof(*p->buckets));
-    return p->buckets ? 0 : -ENOMEM;
+    spate_list_init(&p->lru);
+    spate_list_init(&p->unused);
+    return spate_htable_init(&p->hosts, 64);
 }
 
 /* A trim still queued on the loop must not run on a pool that is gone. */
@@ -34,51 +34,21 @@ static void unqueue_trim(struct spate_pool *p)
 
 void spate_pool_fini(struct spate_pool *p)
 {
-    if (!p->buckets) return;
+    if (!p->hosts.b) return;
     unqueue_trim(p);
-    for (size_t i = 0; i < p->nbuckets; i++) {
-        struct spate_host *h = p->buckets[i];
-        while (h) {
-            struct spate_host *next = h->hnext;
-            while (h->idle) {
-                struct spate_conn *c = h->idle;
-                spate_pool_unlink(p, h, c);
-                spate_conn_close(c);
-            }
-            free(h);
-            h = next;
+    size_t at = 0;
+    struct spate_hnode *hn;
+    while ((hn = spate_htable_drain(&p->hosts, &at))) {
+        struct spate_host *h = spate_container_of(hn, struct spate_host, hnode);
+        struct spate_list *n;
+        while ((n = spate_list_first(&h->idle))) {
+            struct spate_conn *c = spate_container_of(n, struct spate_conn, link);
+            spate_pool_unlink(p, h, c);
+            spate_conn_close(c);
         }
+        free(h);
     }
-    free(p->buckets);
-    p->buckets = NULL;
-}
-
-static size_t hash(const char *s)
-{
-    size_t h = 1469598103934665603ull; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
-static void grow(struct spate_pool *p)
-{
-    size_t n = p->nbuckets * 2;
-    struct spate_host **b = calloc(n, sizeof(*b));
-    if (!b) return; /* longer chains, still correct */
-    for (size_t i = 0; i < p->nbuckets; i++) {
-        struct spate_host *h = p->buckets[i];
-        while (h) {
-            struct spate_host *next = h->hnext;
-            size_t j = hash(h->key) & (n - 1);
-            h->hnext = b[j];
-            b[j] = h;
-            h = next;
-        }
-    }
-    free(p->buckets);
-    p->buckets = b;
-    p->nbuckets = n;
+    spate_htable_fini(&p->hosts);
 }
 
 int spate_pool_host_in_use(const struct spate_host *h)
@@ -89,26 +59,14 @@ int spate_pool_host_in_use(const struct spate_host *h)
 
 static void unused_del(struct spate_pool *p, struct spate_host *h)
 {
-    if (h->uprev)
-        h->uprev->unext = h->unext;
-    else
-        p->unused_head = h->unext;
-    if (h->unext)
-        h->unext->uprev = h->uprev;
-    else
-        p->unused_tail = h->uprev;
-    h->uprev = h->unext = NULL;
+    spate_list_remove(&h->unused_link);
     h->unused = 0;
     p->nunused--;
 }
 
 static void unhash(struct spate_pool *p, struct spate_host *h)
 {
-    struct spate_host **pp = &p->buckets[hash(h->key) & (p->nbuckets - 1)];
-    while (*pp != h)
-        pp = &(*pp)->hnext;
-    *pp = h->hnext;
-    p->nhosts--;
+    spate_htable_remove(&p->hosts, &h->hnode);
     if (p->last == h) p->last = NULL;
 }
 
@@ -117,7 +75,8 @@ static void unhash(struct spate_pool *p, struct spate_host *h)
 static void trim(struct spate_pool *p)
 {
     while (p->nunused > p->unused_max) {
-        struct spate_host *h = p->unused_tail;
+        struct spate_host *h =
+            spate_container_of(spate_list_last(&p->unused), struct spate_host, unused_link);
         unused_del(p, h);
         if (spate_pool_host_in_use(h)) continue; /* cannot happen: a user takes it off first */
         unhash(p, h);
@@ -127,7 +86,7 @@ static void trim(struct spate_pool *p)
 
 static void run_trim(struct spate_reap *r)
 {
-    struct spate_pool *p = (struct spate_pool *)((char *)r - offsetof(struct spate_pool, trim));
+    struct spate_pool *p = spate_container_of(r, struct spate_pool, trim);
     p->trim_queued = 0;
     trim(p);
 }
@@ -136,13 +95,7 @@ void spate_pool_release(struct spate_pool *p, struct spate_host *h)
 {
     if (h->unused || spate_pool_host_in_use(h)) return;
     h->unused = 1;
-    h->uprev = NULL;
-    h->unext = p->unused_head;
-    if (p->unused_head)
-        p->unused_head->uprev = h;
-    else
-        p->unused_tail = h;
-    p->unused_head = h;
+    spate_list_push(&p->unused, &h->unused_link);
     if (++p->nunused <= p->unused_max) return;
     if (!p->loop) {
         trim(p);
@@ -171,9 +124,11 @@ struct spate_host *spate_pool_lookup(struct spate_pool *p, int https, const char
     int kl = snprintf(key, sizeof(key), "%s://%s:%u", https ? "https" : "http", host, port);
     if (kl < 0 || (size_t)kl >= sizeof(key))
         return NULL; /* hosts are at most 253 bytes: cannot happen for a parsed URL */
-    size_t i = hash(key) & (p->nbuckets - 1);
-    for (h = p->buckets[i]; h; h = h->hnext)
-        if (!strcmp(h->key, key)) return ref(p, h);
+    size_t hash = spate_hash_str(key);
+    for (struct spate_hnode *n = spate_htable_chain(&p->hosts, hash); n; n = n->next) {
+        h = spate_container_of(n, struct spate_host, hnode);
+        if (n->hash == hash && !strcmp(h->key, key)) return ref(p, h);
+    }
     /* one allocation holds the entry, the key and, after its NUL, the bare host name */
     h = calloc(1, sizeof(*h) + (size_t)kl + 1 + strlen(host) + 1);
     if (!h) return NULL;
@@ -184,55 +139,34 @@ struct spate_host *spate_pool_lookup(struct spate_pool *p, int https, const char
     h->target.port = (uint16_t)port;
     h->target.https = https;
     spate_timer_init(&h->hold_timer, NULL);
-    h->hnext = p->buckets[i];
-    p->buckets[i] = h;
-    if (++p->nhosts > p->nbuckets) grow(p);
+    spate_list_init(&h->idle);
+    spate_list_init(&h->unused_link);
+    spate_htable_insert(&p->hosts, &h->hnode, hash);
     return ref(p, h);
 }
 
 void spate_pool_put(struct spate_pool *p, struct spate_host *h, struct spate_conn *c)
 {
-    c->prev = NULL;
-    c->next = h->idle;
-    if (h->idle) h->idle->prev = c;
-    h->idle = c;
+    spate_list_push(&h->idle, &c->link);
     h->nidle++;
-    c->lru_prev = NULL;
-    c->lru_next = p->lru_head;
-    if (p->lru_head)
-        p->lru_head->lru_prev = c;
-    else
-        p->lru_tail = c;
-    p->lru_head = c;
+    spate_list_push(&p->lru, &c->lru);
     p->nidle++;
     spate_conn_idle(c);
 }
 
 void spate_pool_unlink(struct spate_pool *p, struct spate_host *h, struct spate_conn *c)
 {
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        h->idle = c->next;
-    if (c->next) c->next->prev = c->prev;
-    c->prev = c->next = NULL;
+    spate_list_remove(&c->link);
     h->nidle--;
-    if (c->lru_prev)
-        c->lru_prev->lru_next = c->lru_next;
-    else
-        p->lru_head = c->lru_next;
-    if (c->lru_next)
-        c->lru_next->lru_prev = c->lru_prev;
-    else
-        p->lru_tail = c->lru_prev;
-    c->lru_prev = c->lru_next = NULL;
+    spate_list_remove(&c->lru);
     p->nidle--;
 }
 
 struct spate_conn *spate_pool_take(struct spate_pool *p, struct spate_host *h)
 {
-    while (h->idle) {
-        struct spate_conn *c = h->idle;
+    struct spate_list *n;
+    while ((n = spate_list_first(&h->idle))) {
+        struct spate_conn *c = spate_container_of(n, struct spate_conn, link);
         spate_pool_unlink(p, h, c);
         if (spate_conn_idle_ok(c)) return c;
         /* the server closed it or sent bytes nobody asked for: never hand it out */

@@ -7,6 +7,8 @@
 #ifndef SPATE_POOL_H
 #define SPATE_POOL_H
 #include "conn.h"
+#include "htable.h"
+#include "list.h"
 #include "loop.h"
 #include <stddef.h>
 #include <string.h>
@@ -14,35 +16,34 @@
 struct spate_req;
 
 struct spate_host {
-    struct spate_host *hnext;   /* hash chain */
+    struct spate_hnode hnode;   /* in the pool's table, hashed on key */
     struct spate_target target; /* strings point into key storage */
-    struct spate_conn *idle;    /* idle connections, most recently used first */
+    struct spate_list idle;     /* idle connections (spate_conn.link), most recently used first */
     unsigned nconns;            /* open connections, including ones still connecting */
     unsigned nidle;
     unsigned nrefs; /* requests pointing at this entry (spate_pool_host / spate_pool_unref) */
     struct spate_req *wait_head, *wait_tail; /* FIFO of requests waiting for a slot here */
     struct spate_host *wnext;                /* engine's list of hosts that have waiters */
     unsigned char in_wlist;
-    unsigned char unused;             /* in the pool's list of unused entries */
-    struct spate_host *uprev, *unext; /* that list, most recently unused first */
-    uint64_t hold_until;              /* ns: the server asked us to wait (Retry-After) */
-    struct spate_timer hold_timer;    /* wakes the host's waiters when the hold ends */
-    void *owner;                      /* the limiter, for the hold timer */
+    unsigned char unused;          /* in the pool's list of unused entries */
+    struct spate_list unused_link; /* that list, most recently unused first */
+    uint64_t hold_until;           /* ns: the server asked us to wait (Retry-After) */
+    struct spate_timer hold_timer; /* wakes the host's waiters when the hold ends */
+    void *owner;                   /* the limiter, for the hold timer */
     char key[]; /* "scheme://host:port", NUL, the bare host (target.host points here) */
 };
 
 #define SPATE_POOL_UNUSED_MAX 256 /* unused entries kept for a quick return of their host */
 
 struct spate_pool {
-    struct spate_host **buckets;
-    size_t nbuckets, nhosts;
-    struct spate_conn *lru_head, *lru_tail; /* every idle connection, least recently used last */
+    struct spate_htable hosts; /* spate_host.hnode; hosts.n entries */
+    struct spate_list lru; /* every idle connection (spate_conn.lru), least recently used last */
     unsigned nidle, nconns;
-    struct spate_host *last;                      /* the last entry looked up (a fast path) */
-    struct spate_host *unused_head, *unused_tail; /* entries nothing uses, oldest last */
-    size_t nunused, unused_max;                   /* beyond unused_max the oldest are freed */
-    struct spate_loop *loop;                      /* runs the deferred trim; NULL = trim at once */
-    struct spate_reap trim;                       /* queued on loop while trim_queued */
+    struct spate_host *last;    /* the last entry looked up (a fast path) */
+    struct spate_list unused;   /* entries nothing uses, oldest last */
+    size_t nunused, unused_max; /* beyond unused_max the oldest are freed */
+    struct spate_loop *loop;    /* runs the deferred trim; NULL = trim at once */
+    struct spate_reap trim;     /* queued on loop while trim_queued */
     int trim_queued;
 };
 
@@ -90,7 +91,7 @@ struct spate_conn *spate_pool_take(struct spate_pool *p, struct spate_host *h);
 /* The least recently used idle connection anywhere, for eviction; NULL if none. */
 static inline struct spate_conn *spate_pool_oldest(const struct spate_pool *p)
 {
-    return p->lru_tail;
+    return spate_list_entry(spate_list_last(&p->lru), struct spate_conn, lru);
 }
 
 #endif

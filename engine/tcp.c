@@ -14,7 +14,7 @@ static int tcp_handshake(struct spate_transport *t)
 static ssize_t fail(struct spate_transport *t, int e)
 {
     t->sys_errno = e;
-    t->fail = SPATE_FAIL_RESET;
+    t->cause = SPATE_CAUSE_RESET;
     return SPATE_IO_ERR;
 }
 
@@ -55,6 +55,18 @@ static int tcp_idle_ok(struct spate_transport *t)
     return r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
+static int tcp_peek(struct spate_transport *t)
+{
+    char c;
+    return recv(t->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
+static int tcp_unclean_eof(const struct spate_transport *t)
+{
+    (void)t;
+    return 0; /* a FIN is the only end TCP has */
+}
+
 static void tcp_describe(struct spate_transport *t, char *buf, size_t len)
 {
     snprintf(buf, len, "%s", t->sys_errno ? strerror(t->sys_errno) : "connection closed");
@@ -62,7 +74,7 @@ static void tcp_describe(struct spate_transport *t, char *buf, size_t len)
 
 static void tcp_release(struct spate_transport *t)
 {
-    t->tls = NULL;
+    t->impl = NULL;
 }
 
 static const struct spate_transport_ops tcp_ops = {
@@ -71,8 +83,11 @@ static const struct spate_transport_ops tcp_ops = {
     .write = tcp_write,
     .pending = tcp_pending,
     .idle_ok = tcp_idle_ok,
+    .peek = tcp_peek,
+    .unclean_eof = tcp_unclean_eof,
     .describe = tcp_describe,
     .release = tcp_release,
+    .short_read_drains = 1,
 };
 
 void spate_tcp_attach(struct spate_transport *t, int fd)
@@ -80,6 +95,7 @@ void spate_tcp_attach(struct spate_transport *t, int fd)
     t->ops = &tcp_ops;
     t->fd = fd;
     t->sys_errno = 0;
-    t->fail = SPATE_FAIL_NONE;
-    t->tls = NULL;
+    t->verify = 0;
+    t->cause = SPATE_CAUSE_NONE;
+    t->impl = NULL;
 }

@@ -316,6 +316,34 @@ static void test_ttl(struct spate_dns *d)
        "CNAME TTL 1 over an A TTL 300: cached for the minimum, 1 s");
 }
 
+/* spate_dns_fresh: the freshness question the engine asks before reusing a pooled connection. */
+static void test_fresh(struct spate_dns *d)
+{
+    int calls0 = calls;
+    ok(spate_dns_fresh(d, "127.0.0.1", 80) && spate_dns_fresh(d, "[::1]", 80) &&
+           spate_dns_fresh(d, "localhost", 80),
+       "literals and localhost are always fresh");
+    struct res r;
+    resolve_wait(d, "short.test", 80, &r);
+    int q0 = count_queries("short.test", "A");
+    struct spate_dns_stats a, b;
+    spate_dns_get_stats(d, &a);
+    int fresh = spate_dns_fresh(d, "short.test", 80);
+    spate_dns_get_stats(d, &b);
+    ok(fresh && count_queries("short.test", "A") == q0 && b.cache_hits == a.cache_hits + 1,
+       "just resolved: fresh, no query, counted as a cache hit");
+    run_for(1.1); /* TTL 1 */
+    int stale = spate_dns_fresh(d, "short.test", 80);
+    run_for(0.3);
+    ok(!stale && count_queries("short.test", "A") == q0 + 1,
+       "stale: not fresh, and a refresh was sent (%d A queries, %d before)",
+       count_queries("short.test", "A"), q0);
+    ok(spate_dns_fresh(d, "short.test", 80) && count_queries("short.test", "A") == q0 + 1,
+       "the refresh's answer makes it fresh again without another query");
+    ok(calls == calls0 + 1, "nobody was called back but the one resolve (%d calls)",
+       calls - calls0);
+}
+
 static void test_fixed_ttl(void)
 {
     struct spate_dns *fast = make(0.3, NULL, 0), *slow = make(60, NULL, 0);
@@ -718,8 +746,10 @@ static void test_cache_lru(void)
     /* use order, oldest first: b, c, a (a looked up last) */
     spate_dns_cache_get(&c, "a.test");
     spate_dns_cache_add(&c, "d.test");
-    ok(c.n == 3 && !spate_dns_cache_get(&c, "b.test") && c.lru_tail &&
-           strcmp(c.lru_tail->host, "c.test") == 0 && strcmp(c.lru_head->host, "d.test") == 0,
+    ok(c.n == 3 && !spate_dns_cache_get(&c, "b.test") && !spate_list_empty(&c.lru) &&
+           strcmp(spate_container_of(c.lru.prev, struct spate_dns_entry, lru)->host, "c.test") ==
+               0 &&
+           strcmp(spate_container_of(c.lru.next, struct spate_dns_entry, lru)->host, "d.test") == 0,
        "cap 3: a fourth name evicts the least recently used (b), not the oldest added (a)");
     ok(has(&c, "a.test") && has(&c, "c.test") && has(&c, "d.test"), "  a, c and d stay");
 
@@ -736,7 +766,7 @@ static void test_cache_lru(void)
         snprintf(name, sizeof(name), "held%d.test", i);
         held += spate_dns_cache_get(&c, name) == h[i];
     }
-    ok(held == 4 && c.n == 4 && !c.lru_head,
+    ok(held == 4 && c.n == 4 && spate_list_empty(&c.lru),
        "4 held entries in a cap-3 cache: all kept, every idle one evicted (%zu entries)", c.n);
     spate_dns_cache_hold(&c, h[0]); /* a second waiter on held0 */
     spate_dns_cache_release(&c, h[0]);
@@ -774,7 +804,8 @@ static void test_cache_lru(void)
     spate_dns_entry_set(e, &ip, 1, now, SPATE_NS_PER_SEC);
     int during = has(&c, "x.test");
     spate_dns_cache_release(&c, e);
-    ok(during && c.n == 0 && !c.lru_head, "cap 0: the entry lives while held, then goes");
+    ok(during && c.n == 0 && spate_list_empty(&c.lru),
+       "cap 0: the entry lives while held, then goes");
     spate_dns_cache_fini(&c);
 }
 
@@ -879,7 +910,7 @@ int main(int argc, char **argv)
 {
     (void)argc;
     signal(SIGPIPE, SIG_IGN);
-    plan(72);
+    plan(77);
     if (spate_loop_init(&loop) < 0 || start_server(argv[0]) < 0) {
         ok(0, "start the loop and tests/lib/dns_server.py");
         stop_server();
@@ -894,6 +925,7 @@ int main(int argc, char **argv)
     test_basic(d);
     test_coalesce(d);
     test_ttl(d);
+    test_fresh(d);
     test_fixed_ttl();
     test_failures(d);
     test_answers(d);

@@ -18,7 +18,7 @@ static int idle_asked; /* fake idle_ok() calls */
 
 static struct spate_conn *of_tr(struct spate_transport *t)
 {
-    return (struct spate_conn *)((char *)t - offsetof(struct spate_conn, tr));
+    return spate_container_of(t, struct spate_conn, tr);
 }
 
 /* c->user points at an int: nonzero = the connection looks healthy. */
@@ -49,28 +49,33 @@ static struct spate_conn *mkconn(const struct spate_host *h, int *healthy)
     c->user = healthy;
     c->state = SPATE_CONN_RECEIVING;
     spate_timer_init(&c->timer, NULL);
+    spate_list_init(&c->link);
+    spate_list_init(&c->lru);
     return c;
+}
+
+/* Checks a list of conns (node at offset off) against want[0..n) in order, both directions. */
+static int conns_are(const struct spate_list *head, size_t off, struct spate_conn *const *want,
+                     size_t n)
+{
+    size_t i = 0;
+    const struct spate_list *prev = head;
+    for (const struct spate_list *l = head->next; l != head; prev = l, l = l->next, i++)
+        if (i >= n || (const char *)l - off != (const char *)want[i] || l->prev != prev) return 0;
+    return i == n && head->prev == prev;
 }
 
 /* Checks the host's idle list against want[0..n) (most recent first), both directions. */
 static int idle_list_is(const struct spate_host *h, struct spate_conn *const *want, size_t n)
 {
-    size_t i = 0;
-    const struct spate_conn *prev = NULL;
-    for (const struct spate_conn *c = h->idle; c; prev = c, c = c->next, i++)
-        if (i >= n || c != want[i] || c->prev != prev) return 0;
-    return i == n && h->nidle == n;
+    return conns_are(&h->idle, offsetof(struct spate_conn, link), want, n) && h->nidle == n;
 }
 
 /* Checks the pool LRU against want[0..n) (most recent first), both directions. */
 static int lru_is(const struct spate_pool *p, struct spate_conn *const *want, size_t n)
 {
-    size_t i = 0;
-    const struct spate_conn *prev = NULL;
-    for (const struct spate_conn *c = p->lru_head; c; prev = c, c = c->lru_next, i++)
-        if (i >= n || c != want[i] || c->lru_prev != prev) return 0;
-    if (i != n || p->nidle != n) return 0;
-    return n ? p->lru_tail == want[n - 1] : p->lru_tail == NULL;
+    if (!conns_are(&p->lru, offsetof(struct spate_conn, lru), want, n) || p->nidle != n) return 0;
+    return spate_pool_oldest(p) == (n ? want[n - 1] : NULL);
 }
 
 static void test_hosts(void)
@@ -83,11 +88,11 @@ static void test_hosts(void)
     is_str(a->target.host, "example.com", "target host is the bare name");
     ok(a->target.port == 80 && a->target.https == 0 && a->target.host_ip == 0,
        "target port 80, plain, a name");
-    ok(a->nconns == 0 && a->nidle == 0 && a->idle == NULL && a->wait_head == NULL,
+    ok(a->nconns == 0 && a->nidle == 0 && spate_list_empty(&a->idle) && a->wait_head == NULL,
        "a new host has no connections or waiters");
-    is_int((long long)p.nhosts, 1, "one host");
+    is_int((long long)p.hosts.n, 1, "one host");
     ok(spate_pool_host(&p, 0, "example.com", 0, 80) == a, "same triple finds the same host");
-    is_int((long long)p.nhosts, 1, "  still one host");
+    is_int((long long)p.hosts.n, 1, "  still one host");
     struct spate_host *b = spate_pool_host(&p, 1, "example.com", 0, 443);
     struct spate_host *c = spate_pool_host(&p, 1, "example.com", 0, 80);
     struct spate_host *d = spate_pool_host(&p, 0, "example.com", 0, 8080);
@@ -101,7 +106,7 @@ static void test_hosts(void)
     is_str(c ? c->key : NULL, "https://example.com:80", "https on port 80 is its own key");
     is_str(f ? f->key : NULL, "http://::1:80", "IPv6 key (bare address)");
     ok(e && e->target.host_ip == 4 && f && f->target.host_ip == 6, "host_ip kept");
-    is_int((long long)p.nhosts, 6, "six hosts");
+    is_int((long long)p.hosts.n, 6, "six hosts");
     ok(spate_pool_host(&p, 1, "example.com", 0, 443) == b, "https host found again");
     ok(spate_pool_host(&p, 0, "EXAMPLE.com", 0, 80) != a,
        "keys are exact strings (callers lower-case hosts)");
@@ -126,8 +131,8 @@ static void test_many_hosts(void)
         made += hs[i] != NULL;
     }
     is_int(made, N, "%d hosts created", N);
-    is_int((long long)p.nhosts, N, "nhosts counts them");
-    ok(p.nbuckets >= N, "the table grew (%zu buckets)", p.nbuckets);
+    is_int((long long)p.hosts.n, N, "nhosts counts them");
+    ok(p.hosts.nb >= N, "the table grew (%zu buckets)", p.hosts.nb);
     int found = 0, keys = 0;
     for (int i = 0; i < N; i++) {
         snprintf(name, sizeof name, "h%d.example", i);
@@ -138,10 +143,10 @@ static void test_many_hosts(void)
     }
     is_int(found, N, "after growth every host is found again (same pointer)");
     is_int(keys, N, "every key and host string intact");
-    is_int((long long)p.nhosts, N, "lookups created nothing new");
+    is_int((long long)p.hosts.n, N, "lookups created nothing new");
     size_t chained = 0;
-    for (size_t i = 0; i < p.nbuckets; i++)
-        for (struct spate_host *h = p.buckets[i]; h; h = h->hnext)
+    for (size_t i = 0; i < p.hosts.nb; i++)
+        for (struct spate_hnode *n = p.hosts.b[i]; n; n = n->next)
             chained++;
     is_int((long long)chained, N, "every host is in exactly one chain");
     free(hs);
@@ -173,15 +178,15 @@ static void test_idle_lists(void)
     is_int(p.nidle, 4, "pool nidle 4");
     /* unlink from the middle, the tail and the head */
     spate_pool_unlink(&p, h, c2);
-    ok(idle_list_is(h, (struct spate_conn *[]){c3, c1}, 2) && c2->next == NULL &&
-           c2->prev == NULL && c2->lru_next == NULL && c2->lru_prev == NULL,
+    ok(idle_list_is(h, (struct spate_conn *[]){c3, c1}, 2) && spate_list_empty(&c2->link) &&
+           spate_list_empty(&c2->lru),
        "unlink from the middle clears c2's links");
     ok(lru_is(&p, (struct spate_conn *[]){c3, d1, c1}, 3), "  and the LRU closes the gap");
     spate_pool_unlink(&p, h, c1);
     ok(spate_pool_oldest(&p) == d1, "unlinking the oldest: d1 is now the oldest");
     ok(lru_is(&p, (struct spate_conn *[]){c3, d1}, 2), "  LRU c3, d1");
     spate_pool_unlink(&p, h, c3);
-    ok(h->idle == NULL && h->nidle == 0, "host h has no idle connections");
+    ok(spate_list_empty(&h->idle) && h->nidle == 0, "host h has no idle connections");
     ok(lru_is(&p, (struct spate_conn *[]){d1}, 1), "  LRU holds d1 only");
     /* putting back makes c1 the most recent */
     spate_pool_put(&p, h, c1);
@@ -233,8 +238,7 @@ static void test_take(void)
        p.nconns);
     ok(idle_list_is(h, (struct spate_conn *[]){good1}, 1), "  good1 stays idle");
     ok(lru_is(&p, (struct spate_conn *[]){other, good1}, 2), "  LRU: other, good1");
-    ok(t->next == NULL && t->prev == NULL && t->lru_next == NULL && t->lru_prev == NULL,
-       "  the taken one is unlinked");
+    ok(spate_list_empty(&t->link) && spate_list_empty(&t->lru), "  the taken one is unlinked");
     ok(t->state == SPATE_CONN_IDLE, "  and still idle (the caller sends on it)");
     /* the loop frees closed connections after the batch: ASan would flag a leak otherwise */
     spate_loop_once(&ctx.loop, 0);
@@ -274,9 +278,9 @@ static void test_take(void)
 /* 1 when an entry with this key is in the table (looked up without taking a reference). */
 static int in_table(const struct spate_pool *p, const char *key)
 {
-    for (size_t i = 0; i < p->nbuckets; i++)
-        for (const struct spate_host *h = p->buckets[i]; h; h = h->hnext)
-            if (!strcmp(h->key, key)) return 1;
+    for (size_t i = 0; i < p->hosts.nb; i++)
+        for (const struct spate_hnode *n = p->hosts.b[i]; n; n = n->next)
+            if (!strcmp(spate_container_of(n, struct spate_host, hnode)->key, key)) return 1;
     return 0;
 }
 
@@ -294,13 +298,14 @@ static void test_free_unused(void)
     struct spate_host *h = spate_pool_host(&p, 0, "a.test", 0, 80);
     ok(h && h->nrefs == 1 && spate_pool_host_in_use(h), "a looked-up host holds one reference");
     spate_pool_unref(&p, h);
-    ok(in_table(&p, "http://a.test:80") && p.nhosts == 1 && h->unused,
+    ok(in_table(&p, "http://a.test:80") && p.hosts.n == 1 && h->unused,
        "unreferenced: still there until the batch ends (a caller may still hold it)");
     end_batch();
-    ok(!in_table(&p, "http://a.test:80") && p.nhosts == 0 && p.nunused == 0 && !p.unused_head,
+    ok(!in_table(&p, "http://a.test:80") && p.hosts.n == 0 && p.nunused == 0 &&
+           spate_list_empty(&p.unused),
        "after the batch the unused entry is freed");
     h = spate_pool_host(&p, 0, "a.test", 0, 80);
-    ok(h && h->nrefs == 1 && p.nhosts == 1,
+    ok(h && h->nrefs == 1 && p.hosts.n == 1,
        "looked up again: a fresh entry (the fast path forgot it)");
     spate_pool_unref(&p, h);
     struct spate_host *again = spate_pool_host(&p, 0, "a.test", 0, 80);
@@ -325,7 +330,7 @@ static void test_free_unused(void)
     p.nconns = 0;
     spate_pool_release(&p, h);
     end_batch();
-    ok(!in_table(&p, "http://a.test:80") && p.nhosts == 0, "its connection closed: freed");
+    ok(!in_table(&p, "http://a.test:80") && p.hosts.n == 0, "its connection closed: freed");
 
     struct spate_req *fake = (struct spate_req *)&yes; /* only compared, never followed */
     h = spate_pool_host(&p, 0, "w.test", 0, 80);
@@ -365,10 +370,12 @@ static void test_free_unused(void)
         spate_pool_unref(&p, u[i]);
     spate_pool_unref(&p, spate_pool_host(&p, 1, "u1.test", 0, 443)); /* u1 used again */
     end_batch();
-    ok(p.nhosts == 2 && p.nunused == 2 && in_table(&p, "https://u1.test:443") &&
+    ok(p.hosts.n == 2 && p.nunused == 2 && in_table(&p, "https://u1.test:443") &&
            in_table(&p, "https://u4.test:443"),
        "4 unused with room for 2: the two least recently used (u2, u3) are freed");
-    ok(p.unused_head == u[0] && p.unused_tail == u[3] && u[0]->unext == u[3] && u[3]->uprev == u[0],
+    ok(p.unused.next == &u[0]->unused_link && p.unused.prev == &u[3]->unused_link &&
+           u[0]->unused_link.next == &u[3]->unused_link &&
+           u[3]->unused_link.prev == &u[0]->unused_link,
        "  the unused list: u1 (most recent), u4");
 
     /* a trim still queued when the pool goes must not run afterwards */
@@ -393,11 +400,11 @@ static void test_many_unused(void)
         if (!h) break;
         spate_pool_unref(&p, h);
         if (i % 100 == 99) end_batch();
-        if (p.nhosts > peak) peak = p.nhosts;
+        if (p.hosts.n > peak) peak = p.hosts.n;
     }
     end_batch();
-    ok(p.nhosts == SPATE_POOL_UNUSED_MAX && peak <= SPATE_POOL_UNUSED_MAX + 100,
-       "20,000 hosts used in turn: %zu entries left, at most %zu at once", p.nhosts, peak);
+    ok(p.hosts.n == SPATE_POOL_UNUSED_MAX && peak <= SPATE_POOL_UNUSED_MAX + 100,
+       "20,000 hosts used in turn: %zu entries left, at most %zu at once", p.hosts.n, peak);
     spate_pool_fini(&p);
 }
 

@@ -256,9 +256,9 @@ static ssize_t read_all(struct spate_transport *t, char *out, size_t cap, size_t
 struct result {
     int hs;       /* handshake result */
     int io;       /* final read result */
-    int fail;     /* t.fail after the failure */
+    int cause;    /* t.cause after the failure */
     int resumed;  /* spate_tls_resumed */
-    int unclean;  /* spate_tls_unclean_eof */
+    int unclean;  /* ops->unclean_eof */
     int attached; /* spate_tls_attach rc */
     char msg[512];
     char body[2048];
@@ -284,9 +284,9 @@ static void fetch(struct spate_tls *ctx, unsigned port, const char *host, int ip
         if (res->hs == 0 && send && write_all(&t, send, strlen(send), NULL) > 0)
             res->io = (int)read_all(&t, res->body, sizeof res->body - 1, &res->len);
         res->body[res->len] = '\0';
-        res->fail = t.fail;
+        res->cause = (int)t.cause;
         res->resumed = spate_tls_resumed(&t);
-        res->unclean = spate_tls_unclean_eof(&t);
+        res->unclean = t.ops->unclean_eof(&t);
         if (res->hs == SPATE_IO_ERR || res->io == SPATE_IO_ERR)
             t.ops->describe(&t, res->msg, sizeof res->msg);
         else if (res->hs == HS_TIMEOUT || res->io == HS_TIMEOUT)
@@ -548,10 +548,10 @@ static void test_attach_errors(struct spate_tls *ctx)
     struct spate_transport t;
     spate_tcp_attach(&t, -1);
     int rc = spate_tls_attach(ctx, &t, "not-an-ip", 4, 443, err, sizeof err);
-    ok(rc == -EINVAL && t.tls == NULL && has(err, "invalid IP address"),
+    ok(rc == -EINVAL && t.impl == NULL && has(err, "invalid IP address"),
        "attach refuses a bad IP literal (%s)", err);
     rc = spate_tls_attach(ctx, &t, ".", 0, 443, err, sizeof err);
-    ok(rc == -EINVAL && t.tls == NULL, "attach refuses an empty host name (%s)", err);
+    ok(rc == -EINVAL && t.impl == NULL, "attach refuses an empty host name (%s)", err);
 }
 
 static void test_good(struct spate_tls *vctx, struct spate_tls *ictx)
@@ -606,7 +606,7 @@ static void test_bad(struct spate_tls *vctx, struct spate_tls *ictx, const struc
     unsigned port = s_server(&pid, 0, b->cert, b->key, NULL);
     if (!ok(port != 0, "s_server with %s started", b->cert)) return;
     fetch(vctx, port, b->host, b->ip, GET, &r);
-    ok(r.hs == SPATE_IO_ERR && r.fail == SPATE_FAIL_TLS &&
+    ok(r.hs == SPATE_IO_ERR && r.cause == SPATE_CAUSE_TLS_VERIFY &&
            has(r.msg, "certificate verify failed: ") && has(r.msg, b->want),
        "%s for %s: %s", b->cert, b->host, r.msg);
     fetch(ictx, port, b->host, b->ip, GET, &r);
@@ -622,7 +622,7 @@ static void test_server_variant(struct spate_tls *vctx, const char *what, const 
     unsigned port = s_server(&pid, 0, "good.crt", "leaf.key", extra);
     if (!ok(port != 0, "s_server (%s) started", what)) return;
     fetch(vctx, port, "localhost", 0, GET, &r);
-    ok((r.hs == SPATE_IO_ERR || r.io == SPATE_IO_ERR) && r.fail == SPATE_FAIL_TLS &&
+    ok((r.hs == SPATE_IO_ERR || r.io == SPATE_IO_ERR) && spate_io_cause_tls(r.cause) &&
            has(r.msg, want),
        "%s: %s", what, r.msg);
     stop(pid);
@@ -641,7 +641,7 @@ static void test_raw(struct spate_tls *vctx, enum scenario sc, const char *what,
     fetch(vctx, port, "localhost", 0, GET, &r);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    ok(r.hs == SPATE_IO_ERR && r.fail == want_fail && has(r.msg, want) && secs < 2,
+    ok(r.hs == SPATE_IO_ERR && r.cause == want_fail && has(r.msg, want) && secs < 2,
        "%s: error, not a hang (%.3f s): %s", what, secs, r.msg);
     close(ctl);
     stop(pid);
@@ -735,7 +735,7 @@ static void test_idle(struct spate_tls *vctx)
     ssize_t n = t.ops->read(&t, b, sizeof b);
     ok(n == 4 && memcmp(b, "DATA", 4) == 0, "idle_ok peeked, did not consume");
     t.ops->release(&t);
-    ok(t.tls == NULL, "release clears t->tls");
+    ok(t.impl == NULL, "release clears t->impl");
     size_t cache = live_bytes - before;
     diag("idle TLS 1.3 connection after one exchange (P-256 leaf): %zu bytes of OpenSSL heap, "
          "%zu of them its session (shared with the cache)",
@@ -791,7 +791,7 @@ static void test_write_after_close(struct spate_tls *vctx)
     }
     char msg[256];
     t.ops->describe(&t, msg, sizeof msg);
-    ok(r == SPATE_IO_ERR && t.fail == SPATE_FAIL_RESET && t.sys_errno != 0,
+    ok(r == SPATE_IO_ERR && t.cause == SPATE_CAUSE_RESET && t.sys_errno != 0,
        "write to a closed peer: reset, no SIGPIPE (%s)", msg);
     t.ops->release(&t);
     ok(1, "release after the failure returns");
@@ -916,13 +916,13 @@ int main(void)
                         (const char *const[]){"-Verify", "1", "-CAfile", cafile, NULL},
                         "server requires a client certificate");
 
-    test_raw(vctx, RAW_PLAIN_HTTP, "plain HTTP server", SPATE_FAIL_TLS,
+    test_raw(vctx, RAW_PLAIN_HTTP, "plain HTTP server", SPATE_CAUSE_TLS_HANDSHAKE,
              "wrong version number (server did not speak TLS: is this an http:// port?)");
-    test_raw(vctx, RAW_CLOSE, "close after ClientHello", SPATE_FAIL_RESET,
+    test_raw(vctx, RAW_CLOSE, "close after ClientHello", SPATE_CAUSE_RESET,
              "connection closed during TLS handshake");
-    test_raw(vctx, RAW_RST, "reset after ClientHello", SPATE_FAIL_RESET,
+    test_raw(vctx, RAW_RST, "reset after ClientHello", SPATE_CAUSE_RESET,
              "connection closed during TLS handshake: Connection reset by peer");
-    test_raw(vctx, RAW_PARTIAL, "half a record header, then close", SPATE_FAIL_RESET,
+    test_raw(vctx, RAW_PARTIAL, "half a record header, then close", SPATE_CAUSE_RESET,
              "connection closed during TLS handshake");
     test_stall(vctx);
     test_idle(vctx);

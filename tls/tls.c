@@ -24,8 +24,8 @@ struct spate_tls {
     int insecure;
 };
 
-/* Per-connection state, t->tls. */
-struct conn_tls {
+/* Per-connection state, t->impl (the transport interface leaves its definition to us). */
+struct spate_transport_impl {
     SSL *ssl;
     struct spate_tls *ctx;
     int fd;
@@ -47,7 +47,7 @@ struct conn_tls {
 
 static int bio_write(BIO *b, const char *data, size_t len, size_t *written)
 {
-    struct conn_tls *c = BIO_get_data(b);
+    struct spate_transport_impl *c = BIO_get_data(b);
     BIO_clear_retry_flags(b);
     for (;;) {
         ssize_t r = send(c->fd, data, len, MSG_NOSIGNAL);
@@ -66,7 +66,7 @@ static int bio_write(BIO *b, const char *data, size_t len, size_t *written)
 
 static int bio_read(BIO *b, char *data, size_t len, size_t *readbytes)
 {
-    struct conn_tls *c = BIO_get_data(b);
+    struct spate_transport_impl *c = BIO_get_data(b);
     BIO_clear_retry_flags(b);
     for (;;) {
         ssize_t r = recv(c->fd, data, len, 0);
@@ -89,7 +89,7 @@ static int bio_read(BIO *b, char *data, size_t len, size_t *readbytes)
 
 static long bio_ctrl(BIO *b, int cmd, long num, void *ptr)
 {
-    struct conn_tls *c = BIO_get_data(b);
+    struct spate_transport_impl *c = BIO_get_data(b);
     (void)num;
     (void)ptr;
     switch (cmd) {
@@ -196,7 +196,7 @@ static void cache_forget(struct spate_tls *ctx, const char *key)
 /* TLS 1.2 sessions arrive at the end of the handshake, TLS 1.3 tickets any time after it. */
 static int on_new_session(SSL *ssl, SSL_SESSION *s)
 {
-    struct conn_tls *c = SSL_get_app_data(ssl);
+    struct spate_transport_impl *c = SSL_get_app_data(ssl);
     if (!c || !SSL_SESSION_is_resumable(s)) return 0;
     return cache_put(c->ctx, c->key, s);
 }
@@ -286,7 +286,7 @@ size_t spate_tls_cached_sessions(const struct spate_tls *ctx)
 /* Classifies a failed SSL call; returns the transport code. */
 static int io_result(struct spate_transport *t, int r)
 {
-    struct conn_tls *c = t->tls;
+    struct spate_transport_impl *c = t->impl;
     int e = SSL_get_error(c->ssl, r);
     unsigned long code = ERR_peek_error();
     if (e == SSL_ERROR_WANT_READ) return SPATE_IO_WANT_READ;
@@ -298,8 +298,9 @@ static int io_result(struct spate_transport *t, int r)
     c->err_code = code;
     c->verify = SSL_get_verify_result(c->ssl);
     ERR_clear_error();
+    t->verify = 0;
     if (c->io_errno) {
-        t->fail = SPATE_FAIL_RESET;
+        t->cause = SPATE_CAUSE_RESET;
         t->sys_errno = c->io_errno;
         return SPATE_IO_ERR;
     }
@@ -311,12 +312,18 @@ static int io_result(struct spate_transport *t, int r)
         c->unclean = 1;
         return SPATE_IO_EOF;
     }
-    t->fail = eof ? SPATE_FAIL_RESET : SPATE_FAIL_TLS;
     t->sys_errno = 0;
+    if (eof)
+        t->cause = SPATE_CAUSE_RESET;
+    else if (ERR_GET_LIB(code) == ERR_LIB_SSL &&
+             ERR_GET_REASON(code) == SSL_R_CERTIFICATE_VERIFY_FAILED && c->verify != X509_V_OK)
+        t->cause = SPATE_CAUSE_TLS_VERIFY, t->verify = c->verify;
+    else
+        t->cause = c->hs_fail ? SPATE_CAUSE_TLS_HANDSHAKE : SPATE_CAUSE_TLS_RECORD;
     return SPATE_IO_ERR;
 }
 
-static void before_io(struct conn_tls *c)
+static void before_io(struct spate_transport_impl *c)
 {
     ERR_clear_error();
     c->io_errno = 0;
@@ -324,7 +331,7 @@ static void before_io(struct conn_tls *c)
 
 static int tls_handshake(struct spate_transport *t)
 {
-    struct conn_tls *c = t->tls;
+    struct spate_transport_impl *c = t->impl;
     if (c->done) return 0;
     if (c->broken) return SPATE_IO_ERR;
     before_io(c);
@@ -344,14 +351,14 @@ static int tls_handshake(struct spate_transport *t)
  * buffer that RELEASE_BUFFERS only frees after the next write: on an idle pooled connection that
  * would be half its memory. Called only when a read found nothing more, so nothing is pending
  * (SSL_free_buffers refuses when records are buffered either way). */
-static void trim(struct conn_tls *c)
+static void trim(struct spate_transport_impl *c)
 {
     if (!SSL_has_pending(c->ssl)) SSL_free_buffers(c->ssl);
 }
 
 static ssize_t tls_read(struct spate_transport *t, void *buf, size_t n)
 {
-    struct conn_tls *c = t->tls;
+    struct spate_transport_impl *c = t->impl;
     size_t got = 0;
     if (c->broken) return c->unclean ? SPATE_IO_EOF : SPATE_IO_ERR;
     int r = tls_handshake(t);
@@ -365,7 +372,7 @@ static ssize_t tls_read(struct spate_transport *t, void *buf, size_t n)
 
 static ssize_t tls_write(struct spate_transport *t, const void *buf, size_t n)
 {
-    struct conn_tls *c = t->tls;
+    struct spate_transport_impl *c = t->impl;
     size_t put = 0;
     if (n == 0) return 0;
     if (c->broken) return SPATE_IO_ERR;
@@ -378,14 +385,14 @@ static ssize_t tls_write(struct spate_transport *t, const void *buf, size_t n)
 
 static int tls_pending(struct spate_transport *t)
 {
-    struct conn_tls *c = t->tls;
+    struct spate_transport_impl *c = t->impl;
     return !c->broken && SSL_has_pending(c->ssl);
 }
 
 /* Peeking processes what arrived (TLS 1.3 tickets, KeyUpdate) without consuming app data. */
 static int tls_idle_ok(struct spate_transport *t)
 {
-    struct conn_tls *c = t->tls;
+    struct spate_transport_impl *c = t->impl;
     char b;
     size_t got;
     if (!c->done || c->broken) return 0;
@@ -421,22 +428,21 @@ static const char *hint(unsigned long code)
 
 static void tls_describe(struct spate_transport *t, char *buf, size_t len)
 {
-    struct conn_tls *c = t->tls;
+    struct spate_transport_impl *c = t->impl;
     unsigned long code = c->err_code;
     const char *why = code ? ERR_reason_error_string(code) : NULL;
     const char *more = hint(code);
-    if (t->fail == SPATE_FAIL_RESET) {
+    if (t->cause == SPATE_CAUSE_RESET) {
         const char *sys = t->sys_errno ? strerror(t->sys_errno) : NULL;
         if (c->hs_fail)
             snprintf(buf, len, "connection closed during TLS handshake%s%s", sys ? ": " : "",
                      sys ? sys : "");
         else
             snprintf(buf, len, "%s", sys ? sys : "connection closed");
-    } else if (t->fail != SPATE_FAIL_TLS) {
+    } else if (!spate_io_cause_tls(t->cause)) {
         snprintf(buf, len, "%s",
                  c->unclean ? "connection closed without TLS close_notify" : "no TLS error");
-    } else if (ERR_GET_LIB(code) == ERR_LIB_SSL &&
-               ERR_GET_REASON(code) == SSL_R_CERTIFICATE_VERIFY_FAILED && c->verify != X509_V_OK) {
+    } else if (t->cause == SPATE_CAUSE_TLS_VERIFY) {
         snprintf(buf, len, "certificate verify failed: %s (host %s)",
                  X509_verify_cert_error_string(c->verify), c->host);
     } else {
@@ -447,7 +453,7 @@ static void tls_describe(struct spate_transport *t, char *buf, size_t len)
 
 static void tls_release(struct spate_transport *t)
 {
-    struct conn_tls *c = t->tls;
+    struct spate_transport_impl *c = t->impl;
     if (!c) return;
     /* OpenSSL forbids SSL_shutdown after a fatal error; otherwise send close_notify, no wait */
     if (c->done && !c->broken) {
@@ -457,7 +463,19 @@ static void tls_release(struct spate_transport *t)
     SSL_free(c->ssl);
     ERR_clear_error();
     OPENSSL_free(c);
-    t->tls = NULL;
+    t->impl = NULL;
+}
+
+/* Records OpenSSL holds decrypted, or bytes (records) waiting on the socket. */
+static int tls_peek(struct spate_transport *t)
+{
+    char b;
+    return tls_pending(t) || recv(t->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
+static int tls_unclean_eof(const struct spate_transport *t)
+{
+    return t->impl && t->impl->unclean;
 }
 
 static const struct spate_transport_ops tls_ops = {
@@ -466,14 +484,17 @@ static const struct spate_transport_ops tls_ops = {
     .write = tls_write,
     .pending = tls_pending,
     .idle_ok = tls_idle_ok,
+    .peek = tls_peek,
+    .unclean_eof = tls_unclean_eof,
     .describe = tls_describe,
     .release = tls_release,
+    .short_read_drains = 0, /* one record per read: a short read says nothing of the socket */
 };
 
 /* ---- attach ---- */
 
 /* err already holds what failed; frees c, returns rc. */
-static int fail_attach(struct conn_tls *c, int rc)
+static int fail_attach(struct spate_transport_impl *c, int rc)
 {
     if (c) {
         SSL_free(c->ssl);
@@ -483,7 +504,7 @@ static int fail_attach(struct conn_tls *c, int rc)
     return rc;
 }
 
-static int setup_peer(struct conn_tls *c, int host_ip)
+static int setup_peer(struct spate_transport_impl *c, int host_ip)
 {
     SSL *ssl = c->ssl;
     if (host_ip)
@@ -506,7 +527,7 @@ int spate_tls_attach(struct spate_tls *ctx, struct spate_transport *t, const cha
     ERR_clear_error();
     /* key: "host:port" (IPv6 in brackets), NUL, host */
     size_t cap = hlen * 2 + 16;
-    struct conn_tls *c = OPENSSL_zalloc(sizeof *c + cap);
+    struct spate_transport_impl *c = OPENSSL_zalloc(sizeof *c + cap);
     snprintf(err, errlen, "out of memory for TLS to '%s'", host);
     if (!c) return fail_attach(NULL, -ENOMEM);
     int v6 = host_ip == 6;
@@ -534,22 +555,17 @@ int spate_tls_attach(struct spate_tls *ctx, struct spate_transport *t, const cha
     ERR_clear_error();
     if (errlen) err[0] = '\0';
     t->ops = &tls_ops;
-    t->tls = c;
+    t->impl = c;
     t->sys_errno = 0;
-    t->fail = SPATE_FAIL_NONE;
+    t->verify = 0;
+    t->cause = SPATE_CAUSE_NONE;
     return 0;
 }
 
 int spate_tls_resumed(const struct spate_transport *t)
 {
-    const struct conn_tls *c = t->tls;
+    const struct spate_transport_impl *c = t->impl;
     return c && t->ops == &tls_ops && c->done && c->resumed;
-}
-
-int spate_tls_unclean_eof(const struct spate_transport *t)
-{
-    const struct conn_tls *c = t->tls;
-    return c && t->ops == &tls_ops && c->unclean;
 }
 
 const char *spate_tls_library_version(void)

@@ -29,7 +29,7 @@ int spate_tls_create(struct spate_tls **out, const struct spate_tls_opts *o, cha
 void spate_tls_destroy(struct spate_tls *ctx);
 
 /* Turns t (already spate_tcp_attach'ed to a connected non-blocking fd) into a TLS client: t->ops
- * becomes the TLS ops and t->tls the per-connection state (owned, freed by t->ops->release; the fd
+ * becomes the TLS ops and t->impl the per-connection state (owned, freed by t->ops->release; the fd
  * stays the caller's). host is a DNS name (a trailing dot is dropped) or, with host_ip 4 or 6, an
  * IP literal without brackets: names get SNI and a SAN dNSName check, IPs no SNI and a SAN
  * iPAddress check; the subject CN is never used. Offers the session cached for host:port.
@@ -39,10 +39,6 @@ int spate_tls_attach(struct spate_tls *ctx, struct spate_transport *t, const cha
 
 /* 1 if the completed handshake on t resumed a cached session, else 0 (also for plain TCP). */
 int spate_tls_resumed(const struct spate_transport *t);
-
-/* 1 if read returned SPATE_IO_EOF because the peer closed without close_notify (a body that is
- * delimited only by the close may be truncated), else 0. */
-int spate_tls_unclean_eof(const struct spate_transport *t);
 
 /* The OpenSSL this process runs with, as the library reports it ("OpenSSL 3.0.13 30 Jan 2024"). */
 const char *spate_tls_library_version(void);

@@ -1,0 +1,125 @@
+#!/bin/sh
+# t_layers.sh: the layering, enforced. Every #include "..." in engine/, tls/, dns/ and cli/ is
+# resolved (the including file's directory first, then -Iengine -Itls -Idns -Icli, as the
+# compiler does) and must point at a layer the including file may see:
+#   bottom    loop, timer, clock, buf, list, htable, err, the poll backends, transport.h:
+#             only the bottom
+#   tls, dns  the bottom and their own directory
+#   public    spate.h: nothing of the project
+#   exchange  conn, pool, limit, http1, url, retry, tcp, ctx.h, request.h: all of the above
+#   face      engine.c, load.c, strerror.c, version.c: all of the above and each other
+#   cli       spate.h and cli/ only, but for the exceptions listed in CLI_EXCEPTIONS
+# A file in no layer fails too: a new file gets its layer here. The check runs on the real tree,
+# then on copies with a bad include planted, which it must reject.
+. "$(dirname "$0")/lib/tap.sh"
+ROOT=$(cd "$TESTS_DIR/.." && pwd)
+
+# The command still includes engine-internal headers (the byte buffer, the error helper); issue
+# 15 removes them. "FILE HEADER" pairs, one a line.
+CLI_EXCEPTIONS='cli/args.c buf.h
+cli/bench.c buf.h
+cli/bench_report.h buf.h
+cli/fetch.c buf.h
+cli/histogram_json.c buf.h
+cli/json.h buf.h
+cli/output.h buf.h
+cli/results.h buf.h
+cli/input.c err.h'
+
+# layer_of PATH (relative to the tree's root): prints the layer, or "none".
+layer_of() {
+    case $1 in
+    engine/loop.[ch] | engine/timer.[ch] | engine/clock.[ch] | engine/buf.[ch] | engine/list.h | \
+        engine/htable.[ch] | engine/err.[ch] | engine/poll_*.c.h | engine/transport.h) echo bottom ;;
+    tls/*.[ch]) echo tls ;;
+    dns/*.[ch]) echo dns ;;
+    engine/spate.h) echo public ;;
+    engine/conn.[ch] | engine/pool.[ch] | engine/limit.[ch] | engine/http1.[ch] | engine/url.[ch] | \
+        engine/retry.[ch] | engine/tcp.c | engine/ctx.h | engine/request.h) echo exchange ;;
+    engine/engine.c | engine/load.c | engine/strerror.c | engine/version.c) echo face ;;
+    cli/*.[ch]) echo cli ;;
+    *) echo none ;;
+    esac
+}
+
+# may_see FROM TO: which layers a layer may include.
+may_see() {
+    case $1:$2 in
+    bottom:bottom) return 0 ;;
+    tls:bottom | tls:tls | dns:bottom | dns:dns) return 0 ;;
+    exchange:bottom | exchange:tls | exchange:dns | exchange:public | exchange:exchange) return 0 ;;
+    face:bottom | face:tls | face:dns | face:public | face:exchange | face:face) return 0 ;;
+    cli:public | cli:cli) return 0 ;;
+    esac
+    return 1
+}
+
+# resolve TREE FILE NAME: the included file's path relative to TREE, or nothing.
+resolve() {
+    _dir=$(dirname "$2")
+    for _d in "$_dir" engine tls dns cli; do
+        if [ -f "$1/$_d/$3" ]; then
+            (cd "$1" && realpath --relative-to=. "$_d/$3")
+            return
+        fi
+    done
+}
+
+# check TREE: prints one line per include against the layering (nothing when all is well).
+check() {
+    (cd "$1" && find engine tls dns cli -name '*.[ch]' | sort) | while read -r f; do
+        from=$(layer_of "$f")
+        if [ "$from" = none ]; then
+            echo "$f: in no layer (give it one in t_layers.sh)"
+            continue
+        fi
+        sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/\1/p' "$1/$f" |
+            while read -r inc; do
+                to=$(resolve "$1" "$f" "$inc")
+                if [ -z "$to" ]; then
+                    echo "$f: #include \"$inc\": no such project file"
+                    continue
+                fi
+                tl=$(layer_of "$to")
+                may_see "$from" "$tl" && continue
+                if [ "$from" = cli ] &&
+                    printf '%s\n' "$CLI_EXCEPTIONS" | grep -qx "$f ${to##*/}"; then
+                    continue
+                fi
+                echo "$f ($from) includes $to ($tl)"
+            done
+    done
+}
+
+plan 7
+
+out=$(check "$ROOT")
+ok "$([ -z "$out" ]; echo $?)" "every include in engine/, tls/, dns/ and cli/ keeps to its layer"
+[ -n "$out" ] && diag "$out"
+
+# every exception is still needed: one that is not is dropped from the list
+stale=$(printf '%s\n' "$CLI_EXCEPTIONS" | while read -r f h; do
+    grep -q "^[[:space:]]*#[[:space:]]*include[[:space:]]*\"$h\"" "$ROOT/$f" || echo "$f $h"
+done)
+is "$stale" "" "every CLI exception is still in use"
+
+# planted bad includes, each on a fresh copy of the sources
+tmpdir T
+plant() { # plant FILE LINE: a copy of the tree with LINE added at the top of FILE; prints the check
+    rm -rf "$T/src"
+    mkdir -p "$T/src"
+    (cd "$ROOT" && cp -r engine tls dns cli "$T/src/")
+    { echo "$2"; cat "$T/src/$1"; } >"$T/src/$1.new" && mv "$T/src/$1.new" "$T/src/$1"
+    check "$T/src"
+}
+like "$(plant tls/tls.c '#include "conn.h"')" 'tls/tls.c \(tls\) includes engine/conn.h \(exchange\)' \
+    "tls including the exchange is rejected"
+like "$(plant dns/dns.c '#include "../tls/tls.h"')" 'dns/dns.c \(dns\) includes tls/tls.h \(tls\)' \
+    "dns including tls is rejected"
+like "$(plant engine/timer.c '#include "pool.h"')" 'engine/timer.c \(bottom\) includes engine/pool.h' \
+    "the bottom including the exchange is rejected"
+like "$(plant cli/fetch.c '#include "pool.h"')" 'cli/fetch.c \(cli\) includes engine/pool.h \(exchange\)' \
+    "the command including an engine header outside its exceptions is rejected"
+like "$(plant engine/spate.h '#include "buf.h"')" 'engine/spate.h \(public\) includes engine/buf.h' \
+    "the public header including anything of the project is rejected"
+done_testing
