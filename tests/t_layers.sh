@@ -18,11 +18,15 @@ ROOT=$(cd "$TESTS_DIR/.." && pwd)
 # 15 removes them. "FILE HEADER" pairs, one a line.
 CLI_EXCEPTIONS='cli/args.c buf.h
 cli/bench.c buf.h
+cli/bench_merge.c buf.h
 cli/bench_report.h buf.h
 cli/fetch.c buf.h
 cli/histogram_json.c buf.h
+cli/idset.c buf.h
 cli/json.h buf.h
+cli/merge.c buf.h
 cli/output.h buf.h
+cli/procs.c buf.h
 cli/results.h buf.h
 cli/input.c err.h'
 
