@@ -14,6 +14,7 @@
 #include "idset.h"
 #include "lines.h"
 #include "split.h"
+#include "fetch_procs.h"
 #include "spate.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -81,6 +82,11 @@ struct fetch {
     double grace_end;
     int write_reported; /* the write error was said on stderr */
     size_t unstarted;   /* canceled before their first attempt: no line */
+    unsigned procs;     /* --procs N: workers (1 = this process fetches) */
+    unsigned proc_k;    /* in a worker: its number; it takes the requests whose host:port is its */
+    int in_worker;      /* this process is a worker of --procs: records to out_fd */
+    int out_fd;         /* where results go: 1, or a worker's pipe to the parent */
+    struct spate_buf rec; /* a worker's record being formatted */
 };
 
 struct job {
@@ -163,6 +169,7 @@ static void usage(FILE *to)
         "      --resume FILE           skip requests whose id has an \"ok\": true line in FILE\n"
         "      --shard K/N|auto        take only requests with index i mod N = K\n"
         "      --shards N              N for --shard auto (Kubernetes Indexed Job)\n"
+        "      --procs N               N worker processes, requests routed by host:port [1]\n"
         "      --body                  include each body in its result\n"
         "  -o, --output-dir DIR        write each body to DIR/<id>, named in the result's "
         "\"file\"\n"
@@ -211,6 +218,7 @@ enum {
     O_RESUME,
     O_SHARD,
     O_SHARDS,
+    O_PROCS,
 };
 
 static const struct option longopts[] = {
@@ -257,6 +265,7 @@ static const struct option longopts[] = {
     {"resume", required_argument, 0, O_RESUME},
     {"shard", required_argument, 0, O_SHARD},
     {"shards", required_argument, 0, O_SHARDS},
+    {"procs", required_argument, 0, O_PROCS},
     {"verbose", no_argument, 0, 'v'},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
@@ -410,6 +419,8 @@ static int option(struct fetch *f, int c, size_t *ndns, size_t *npins)
         return 0;
     case O_SHARDS:
         return uint_opt("--shards", 1, SPATE_SPLIT_MAX_N, &f->shards);
+    case O_PROCS:
+        return uint_opt("--procs", 1, SPATE_PROCS_MAX, &f->procs);
     default:
         return -1;
     }
@@ -441,6 +452,11 @@ static int parse_args(struct fetch *f, int argc, char **argv)
     if (f->shard_arg && spate_split_parse(f->shard_arg, "--shard", "--shards", f->shards, NULL,
                                           &f->shard, NULL, err, sizeof(err))) {
         fprintf(stderr, "spate fetch: %s\n", err);
+        return -1;
+    }
+    if (f->procs > f->cfg.concurrency) {
+        fprintf(stderr, "spate fetch: --procs %u: -c %u gives a worker no connection (-c >= N)\n",
+                f->procs, f->cfg.concurrency);
         return -1;
     }
     return 0;
@@ -816,6 +832,29 @@ static void count(struct fetch *f, enum spate_error_kind k)
     }
 }
 
+/* -v in a worker: which one fetched (each host:port has one). */
+static const char *worker_tag(const struct fetch *f)
+{
+    static char tag[32];
+    snprintf(tag, sizeof(tag), ", worker %u", f->proc_k);
+    return tag;
+}
+
+/* A result line of request `index`: to stdout, or in a worker as a record for the parent. */
+static void emit(struct fetch *f, size_t index, const char *line, size_t len)
+{
+    if (!f->in_worker) {
+        spate_results_add(&f->res, index, line, len);
+        return;
+    }
+    char num[32];
+    int n = snprintf(num, sizeof(num), "%zu\t", index);
+    spate_buf_reset(&f->rec);
+    spate_buf_add(&f->rec, num, (size_t)n);
+    spate_buf_add(&f->rec, line, len);
+    spate_results_add(&f->res, index, f->rec.data, f->rec.len);
+}
+
 static void print_result(struct fetch *f, struct job *j, const struct spate_response *r)
 {
     const struct spate_input_item *it = &j->it;
@@ -830,12 +869,12 @@ static void print_result(struct fetch *f, struct job *j, const struct spate_resp
         .with_file = f->outdir != NULL,
         .file = finish_body(j, r),
     };
-    if (spate_output_line(line, &rec, r) == 0)
-        spate_results_add(&f->res, j->index, line->data, line->len);
+    if (spate_output_line(line, &rec, r) == 0) emit(f, j->index, line->data, line->len);
     if (f->verbose)
-        say(f, "spate fetch: #%zu %s -> %d via %s (%s%s)%s%s\n", j->index, it->url, r->status,
+        say(f, "spate fetch: #%zu %s -> %d via %s (%s%s%s)%s%s\n", j->index, it->url, r->status,
             r->remote[0] ? r->remote : "-", r->reused ? "reused" : "new",
-            r->tls_resumed ? ", TLS resumed" : "", r->error ? ": " : "", r->message);
+            r->tls_resumed ? ", TLS resumed" : "", f->in_worker ? worker_tag(f) : "",
+            r->error ? ": " : "", r->message);
 }
 
 static void on_done(void *user, const struct spate_response *r)
@@ -885,8 +924,7 @@ static void bad_line(struct fetch *f, size_t index, const struct spate_input_ite
         .with_file = f->outdir != NULL,
     };
     spate_buf_reset(&f->line);
-    if (spate_output_line(&f->line, &rec, &r) == 0)
-        spate_results_add(&f->res, index, f->line.data, f->line.len);
+    if (spate_output_line(&f->line, &rec, &r) == 0) emit(f, index, f->line.data, f->line.len);
     count(f, SPATE_E_INPUT);
     f->bad++;
 }
@@ -932,6 +970,11 @@ static void submit(struct fetch *f, size_t index, struct spate_input_item *it)
 /* Request `index`, read and checked: another shard's, done before, or submitted. */
 static void take(struct fetch *f, size_t index, struct spate_input_item *it)
 {
+    if (f->in_worker && spate_procs_worker_of(it->url, f->procs) != f->proc_k) {
+        spate_results_skip(&f->res, index); /* another worker's */
+        spate_input_item_fini(it);
+        return;
+    }
     if (index % f->shard.n != f->shard.k || done_before(f, index, it)) {
         f->skipped++;
         spate_results_skip(&f->res, index);
@@ -978,6 +1021,8 @@ static int take_next(struct fetch *f)
         size_t index = f->next_index++;
         if (k > 0) {
             take(f, index, &it);
+        } else if (f->in_worker && f->proc_k != 0) {
+            spate_results_skip(&f->res, index); /* worker 0 reports bad lines */
         } else if (index % f->shard.n != f->shard.k) {
             f->skipped++; /* another shard reports it */
             spate_results_skip(&f->res, index);
@@ -1102,7 +1147,7 @@ static void summary(struct fetch *f)
             f->finished, f->ok, f->failed, el, el > 0 ? (double)f->finished / el : 0.0);
     if (f->res.lost)
         fprintf(stderr, "spate fetch: %zu result lines could not be written\n", f->res.lost);
-    if (f->verbose) {
+    if (f->verbose && f->e) {
         struct spate_stats st;
         spate_engine_stats(f->e, &st);
         fprintf(stderr,
@@ -1134,6 +1179,7 @@ static void cleanup(struct fetch *f)
     free(f->pins);
     spate_results_fini(&f->res);
     spate_buf_fini(&f->line);
+    spate_buf_fini(&f->rec);
     spate_bodyfiles_fini(&f->files);
     free(f->hv);
     while (f->spare_jobs) {
@@ -1166,8 +1212,8 @@ static int prepare(struct fetch *f)
     }
     double every = FLUSH_MS / 1e3 - coarse_res_s(); /* the flush clock ticks coarsely */
     f->window = f->cfg.concurrency * 4 > 1024 ? f->cfg.concurrency * 4 : 1024;
-    if (spate_results_init(&f->res, 1, f->ordered ? f->window : 0, every < 0.001 ? 0.001 : every,
-                           coarse_s())) {
+    if (spate_results_init(&f->res, f->out_fd, f->ordered ? f->window : 0,
+                           every < 0.001 ? 0.001 : every, coarse_s())) {
         fprintf(stderr, "spate fetch: out of memory\n");
         return -1;
     }
@@ -1183,6 +1229,22 @@ static void wait_input(struct fetch *f)
     struct pollfd p = {.fd = f->in[f->cur_in].fd, .events = POLLIN};
     poll(&p, 1, ms < 0 || ms > SIGNAL_POLL_MS ? SIGNAL_POLL_MS : ms); /* EINTR: a signal */
     submit_more(f);
+}
+
+/* A worker's last record: its counts, for the parent's one summary. */
+static void send_counts(struct fetch *f)
+{
+    struct spate_procs_counts c = {.finished = f->finished,
+                                   .ok = f->ok,
+                                   .failed = f->failed,
+                                   .unstarted = f->unstarted,
+                                   .submitted = f->submitted,
+                                   .lost = f->res.lost};
+    for (int k = 0; k <= SPATE_E_CANCELED && k < SPATE_PROCS_KINDS; k++)
+        c.by_kind[k] = f->by_kind[k];
+    char buf[1024];
+    size_t n = spate_procs_format_counts(buf, sizeof(buf), &c);
+    if (!spate_results_done(&f->res)) write_all(f->out_fd, buf, n);
 }
 
 /* Runs the requests; the exit status. */
@@ -1225,7 +1287,10 @@ static int run(struct fetch *f)
     spate_results_flush(&f->res, coarse_s());
     note_output(f);
     if (f->prog_on) spate_progress_clear(&f->prog);
-    if (!f->quiet) summary(f);
+    if (f->in_worker)
+        send_counts(f);
+    else if (!f->quiet)
+        summary(f);
     if (f->stop_sig) return 128 + f->stop_sig;
     if (f->res.closed) return 128 + SIGPIPE;
     return loop_failed || f->failed || f->read_failed || f->res.write_errno || f->res.lost ? 1 : 0;
@@ -1252,6 +1317,118 @@ static int catch_interrupts(void)
     return 0;
 }
 
+/* ---------- --procs ---------- */
+
+/* --procs: a pipe's lines kept in an unlinked temporary file first, since every worker reads the
+ * whole input (each takes its own host:ports). 0 or -1 (message printed). */
+static int spool_input(struct fetch *f, size_t i)
+{
+    struct spate_lines *l = &f->in[i];
+    if (l->seekable) return 0;
+    int copy = temp_copy();
+    if (copy < 0) {
+        fprintf(stderr, "spate fetch: --procs: no temporary file for %s: %s\n", input_name(f, i),
+                strerror(errno));
+        return -1;
+    }
+    const char *line;
+    size_t len;
+    for (;;) {
+        int rc = spate_lines_next(l, &line, &len, 1);
+        if (rc < 0) break;
+        if (rc == 0) {
+            if (spate_interrupt_count()) break; /* the run ends with what was read */
+            continue;
+        }
+        if (write_all(copy, line, rc == 2 ? 0 : len) || write_all(copy, "\n", 1)) {
+            fprintf(stderr, "spate fetch: --procs: cannot keep %s: %s\n", input_name(f, i),
+                    strerror(errno));
+            close(copy);
+            return -1;
+        }
+    }
+    if (l->err) {
+        fprintf(stderr, "spate fetch: cannot read '%s': %s\n", f->inputs[i], strerror(l->err));
+        f->read_failed = 1;
+    }
+    int rc = spate_lines_restart(l, copy);
+    if (rc) {
+        fprintf(stderr, "spate fetch: --procs: cannot read %s again: %s\n", input_name(f, i),
+                strerror(-rc));
+        close(copy);
+        return -1;
+    }
+    return 0;
+}
+
+/* In a worker: every input opened again, at its start, with an offset of its own (the parent's
+ * descriptors share theirs among all workers). 0 or -1. */
+static int reopen_inputs(struct fetch *f)
+{
+    for (size_t i = 0; i < f->ninputs; i++) {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", f->in[i].fd);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || spate_lines_restart(&f->in[i], fd)) {
+            fprintf(stderr, "spate fetch: worker %u: cannot open %s again: %s\n", f->proc_k,
+                    input_name(f, i), strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Worker p of --procs: the one-process run over its host:ports, with its share of -c and
+ * --rate, its results as records on fd. */
+static int procs_worker(void *arg, unsigned p, int fd)
+{
+    struct fetch *f = arg;
+    f->in_worker = 1;
+    f->proc_k = p;
+    f->out_fd = fd;
+    f->progress = 0;
+    f->cfg.concurrency =
+        (unsigned)spate_split_share(f->cfg.concurrency, (struct spate_split){p, f->procs});
+    if (f->cfg.rate > 0) f->cfg.rate /= f->procs;
+    memset(&f->res, 0, sizeof(f->res)); /* the parent's stream is not this worker's */
+    int rc = 2;
+    if (catch_interrupts() == 0 && reopen_inputs(f) == 0 && prepare(f) == 0) rc = run(f);
+    spate_interrupt_uninstall();
+    cleanup(f);
+    close(fd);
+    return rc;
+}
+
+/* The parent of --procs: workers forked, their lines merged to stdout, one summary. */
+static int run_procs(struct fetch *f)
+{
+    for (size_t i = 0; i < f->ninputs; i++)
+        if (spool_input(f, i)) return 2;
+    if (spate_results_init(&f->res, 1, 0, FLUSH_MS / 1e3, coarse_s())) {
+        fprintf(stderr, "spate fetch: out of memory\n");
+        return 2;
+    }
+    f->t0 = now_s();
+    struct spate_procs_counts sum;
+    int sig = 0;
+    int rc = spate_procs_run(f->procs, f->ordered, &f->res, procs_worker, f, &sum, &sig);
+    spate_results_flush(&f->res, coarse_s());
+    note_output(f);
+    f->finished = sum.finished;
+    f->ok = sum.ok;
+    f->failed = sum.failed;
+    f->unstarted = sum.unstarted;
+    f->submitted = sum.submitted;
+    f->res.lost += sum.lost;
+    for (int k = 0; k <= SPATE_E_CANCELED && k < SPATE_PROCS_KINDS; k++)
+        f->by_kind[k] = sum.by_kind[k];
+    f->stop_sig = sig;
+    f->input_done = 1;
+    if (!f->quiet) summary(f);
+    if (rc == 0 && (f->read_failed || f->res.write_errno || f->res.lost)) rc = 1;
+    return rc;
+}
+
 int spate_fetch_main(int argc, char **argv)
 {
     struct fetch f;
@@ -1261,6 +1438,9 @@ int spate_fetch_main(int argc, char **argv)
     f.progress = isatty(2);
     f.grace = 2;
     spate_buf_init(&f.line);
+    spate_buf_init(&f.rec);
+    f.out_fd = 1;
+    f.procs = 1;
     int rc = 2;
     if (parse_args(&f, argc, argv)) goto out;
     if (catch_interrupts()) goto out; /* from here an interrupt ends the run with whole lines */
@@ -1272,6 +1452,10 @@ int spate_fetch_main(int argc, char **argv)
             fprintf(stderr, "spate fetch: %s\n", err);
             goto out;
         }
+    }
+    if (f.procs > 1) {
+        rc = run_procs(&f);
+        goto out;
     }
     if (prepare(&f)) goto out;
     rc = run(&f);
