@@ -1,0 +1,119 @@
+#!/bin/sh
+# t_fetch_procs.sh: `spate fetch --procs N` (issue 13), against a private nginx reached under six
+# host names (--resolve), so the run spans six host:ports:
+#  1. --procs 2 over 10,000 URLs: every id exactly once, every line a whole result, exit 0,
+#     nginx served 10,000, one summary of 10,000; -v names the worker of each request: each
+#     host:port is fetched by exactly one worker, and both workers work;
+#  2. --ordered: ids in input order exactly, from a pipe (-i -) with --procs 3;
+#  3. --procs 1 prints the same ids and URLs as a run without --procs;
+#  4. a bad line among good ones: exactly one result of kind input (not one per worker), exit 1;
+#  5. SIGINT to the parent mid-run (nginx's limit_req spreads the requests over seconds): exit
+#     130, whole lines only, and every URL nginx served has its line; --resume then completes the
+#     union exactly;
+#  6. a worker killed by SIGKILL: the parent ends (no hang), exit 1, a message naming the worker;
+#  7. --procs above -c is refused (exit 2).
+. "$(dirname "$0")/lib/tap.sh"
+. "$TAP_LIB/nginx.sh"
+require_spate
+plan 20
+
+tmpdir T
+mkdir -p "$T/www/lim"
+echo hello >"$T/www/x"
+echo slow >"$T/www/lim/x"
+nginx_start "$T" 'limit_req_zone $server_name zone=lim:1m rate=2000r/s;' \
+    'location /lim/ { limit_req zone=lim burst=100000; try_files /lim/x =404; }' ||
+    { echo "Bail out! nginx did not start"; exit 1; }
+P=$NGINX_PORT
+LOG=$NGINX_DIR/access.log
+RES=
+for h in a b c d e f; do RES="$RES --resolve $h.test:$P:127.0.0.1"; done
+# urls N PATH: N URLs over the six hosts, http://H.test:P/PATH?h=H&i=I
+urls() { awk -v n="$1" -v p="$P" -v path="$2" 'BEGIN { for (i = 0; i < n; i++) { h = substr("abcdef", i % 6 + 1, 1); printf "http://%s.test:%d%s?h=%s&i=%d\n", h, p, path, h, i } }'; }
+
+# --- 1. 10,000 URLs, two workers ------------------------------------------------------------------
+urls 10000 /x >"$T/all.urls"
+: >"$LOG"
+run two fetch --procs 2 -c 20 -v $RES -i "$T/all.urls"
+is "$RC" 0 "--procs 2 over 10,000 URLs on six host:ports: exit 0"
+jl_schema "$(out two)" "  every line is a whole, well-formed result"
+is "$(jl "$(out two)" "(len(rows), sorted(r['id'] for r in rows) == list(range(10000)), sum(1 for r in rows if r['ok'] and r['status'] == 200), all(r['url'].endswith('&i=%d' % r['id']) for r in rows))")" \
+    '[10000, true, 10000, true]' "  every id exactly once, each with its own URL, all 200"
+is "$(wc -l <"$LOG" | tr -d ' ')" 10000 "  nginx served 10,000"
+is "$(grep -c 'requests, .* ok' "$(err two)") $(grep -o '[0-9]* requests, [0-9]* ok, [0-9]* failed' "$(err two)")" \
+    "1 10000 requests, 10000 ok, 0 failed" "  one summary, the workers' counts summed"
+W=$(sed -n 's/.*h=\([a-f]\)&i=.*worker \([0-9]\).*/\1 \2/p' "$(err two)" | sort -u)
+is "$(echo "$W" | wc -l | tr -d ' ') $(echo "$W" | cut -c1 | sort -u | tr -d '\n') $(echo "$W" | cut -c3 | sort -u | tr -d '\n')" \
+    "6 abcdef 01" "  -v: each host:port fetched by exactly one worker, both workers used"
+is "$(grep -c 'worker [0-9]' "$(err two)")" 10000 "  -v names a worker for every request"
+
+# --- 2. --ordered from a pipe, three workers --------------------------------------------------------
+urls 3000 /x >"$T/ord.urls"
+RUN_STDIN=$T/ord.urls run ord fetch -q --procs 3 -c 30 --ordered $RES -i -
+is "$RC $(jl "$(out ord)" "[r['id'] for r in rows] == list(range(3000))")" "0 true" \
+    "--ordered --procs 3 from a pipe: ids in input order exactly"
+
+# --- 3. --procs 1 is the one-process path ---------------------------------------------------------
+urls 500 /x >"$T/p1.urls"
+run p1 fetch -q --procs 1 $RES -i "$T/p1.urls"
+run p0 fetch -q $RES -i "$T/p1.urls"
+is "$(jl "$(out p1)" "sorted((r['id'], r['url']) for r in rows) == sorted((r['id'], r['url']) for r in other)" other="$(out p0)") $(wc -l <"$(out p1)" | tr -d ' ')" \
+    "true 500" "--procs 1: the same ids and URLs as without --procs"
+
+# --- 4. a bad line ----------------------------------------------------------------------------------
+{ head -n 100 "$T/p1.urls"; echo 'not a url'; tail -n 100 "$T/p1.urls"; } >"$T/bad.urls"
+run bad fetch -q --procs 2 $RES -i "$T/bad.urls"
+is "$RC $(jl "$(out bad)" "(len(rows), [(r['id'], r['error']['kind']) for r in rows if not r['ok']], sorted(r['id'] for r in rows) == list(range(201)))")" \
+    '1 [201, [[100, "input"]], true]' "a bad line with --procs 2: one result of kind input (worker 0's), exit 1"
+
+# --- 5. SIGINT mid-run, then --resume ---------------------------------------------------------------
+urls 10000 /lim/x >"$T/lim.urls"
+: >"$LOG"
+: >"$T/int.out"
+"$SPATE_BIN" fetch -q --procs 2 -c 40 $RES -i "$T/lim.urls" >"$T/int.out" 2>"$T/int.err" </dev/null &
+PID=$!
+on_exit "kill -KILL $PID 2>/dev/null"
+i=0
+while [ "$(wc -l <"$T/int.out")" -lt 1500 ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
+kill -INT $PID
+wait $PID
+RC1=$?
+N1=$(wc -l <"$T/int.out" | tr -d ' ')
+is "$RC1 $([ "$N1" -ge 1500 ] && [ "$N1" -lt 10000 ] && echo mid-run)" "130 mid-run" "SIGINT to the parent part way: exit 130 after some ($N1) of 10,000 lines"
+jl_schema "$T/int.out" "  every line whole"
+sleep 0.3 # nginx logs a request when it ends
+is "$("$PY" - "$LOG" "$T/int.out" <<'PYEOF'
+import json, sys
+served = {int(l.split()[0].rsplit("=", 1)[1]) for l in open(sys.argv[1]) if l.split()[2] == "200"}
+have = {r["id"] for r in map(json.loads, open(sys.argv[2]))}
+print(len(served) > 0, sorted(served - have)[:5])
+PYEOF
+)" "True []" "  every URL nginx served has its line"
+sanitizer_clean "$T/int.err" "  no sanitizer report from the parent or the workers"
+cp "$T/int.out" "$T/int.first"
+run resume fetch -q --procs 2 -c 40 $RES -i "$T/lim.urls" --resume "$T/int.out"
+cat "$(out resume)" >>"$T/int.out"
+is "$RC $(jl "$T/int.out" "(sorted(r['id'] for r in rows if r['ok']) == list(range(10000)), len(set(r['id'] for r in rows if r['ok'])))")" \
+    "0 [true, 10000]" "--resume --procs 2 after it: the union holds every id ok exactly once"
+
+# --- 6. a worker killed ------------------------------------------------------------------------------
+: >"$T/kill.out"
+"$SPATE_BIN" fetch -q --procs 2 -c 40 $RES -i "$T/lim.urls" >"$T/kill.out" 2>"$T/kill.err" </dev/null &
+PID=$!
+on_exit "kill -KILL $PID 2>/dev/null"
+i=0
+while [ "$(wc -l <"$T/kill.out")" -lt 500 ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
+VICTIM=$(pgrep -P $PID | head -n 1)
+kill -KILL "$VICTIM"
+i=0
+while kill -0 $PID 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+wait $PID
+RC2=$?
+is "$RC2" 1 "a worker killed by SIGKILL: the parent ends by itself, exit 1"
+like "$(cat "$T/kill.err")" "worker [01] \\(pid $VICTIM\\) ended without its summary" "  the message names the dead worker"
+jl_schema "$T/kill.out" "  the lines written are whole"
+
+# --- 7. usage ----------------------------------------------------------------------------------------
+run toomany fetch --procs 8 -c 4 http://a.test/
+is "$RC" 2 "--procs 8 -c 4: refused, exit 2"
+like "$(cat "$(err toomany)")" '\-\-procs 8.*-c 4' "  the message names both options"
