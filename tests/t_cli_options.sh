@@ -45,6 +45,7 @@ value() {
     cacert) echo "/etc/ssl/certs/ca-certificates.crt"; return ;;
     resume) echo /dev/null; return ;;
     shard) echo 0/1; return ;;
+    procs) echo 2; return ;; # two workers (-c 100 gives each 50)
     esac
     case "$3" in
     N) echo 2 ;;
