@@ -123,7 +123,7 @@ static void drain(struct worker *w, unsigned n, int ordered, struct spate_result
                   struct spate_procs_counts *sum)
 {
     const char *rec;
-    size_t len;
+    size_t len = 0;
     if (!ordered) {
         for (unsigned i = 0; i < n; i++)
             while ((rec = head(&w[i], &len)))
