@@ -420,7 +420,7 @@ static int option(struct fetch *f, int c, size_t *ndns, size_t *npins)
     case O_SHARDS:
         return uint_opt("--shards", 1, SPATE_SPLIT_MAX_N, &f->shards);
     case O_PROCS:
-        return uint_opt("--procs", 1, SPATE_PROCS_MAX, &f->procs);
+        return uint_opt("--procs", 1, SPATE_FETCH_PROCS_MAX, &f->procs);
     default:
         return -1;
     }
@@ -970,7 +970,7 @@ static void submit(struct fetch *f, size_t index, struct spate_input_item *it)
 /* Request `index`, read and checked: another shard's, done before, or submitted. */
 static void take(struct fetch *f, size_t index, struct spate_input_item *it)
 {
-    if (f->in_worker && spate_procs_worker_of(it->url, f->procs) != f->proc_k) {
+    if (f->in_worker && spate_fetch_procs_worker_of(it->url, f->procs) != f->proc_k) {
         spate_results_skip(&f->res, index); /* another worker's */
         spate_input_item_fini(it);
         return;
@@ -1234,16 +1234,16 @@ static void wait_input(struct fetch *f)
 /* A worker's last record: its counts, for the parent's one summary. */
 static void send_counts(struct fetch *f)
 {
-    struct spate_procs_counts c = {.finished = f->finished,
-                                   .ok = f->ok,
-                                   .failed = f->failed,
-                                   .unstarted = f->unstarted,
-                                   .submitted = f->submitted,
-                                   .lost = f->res.lost};
-    for (int k = 0; k <= SPATE_E_CANCELED && k < SPATE_PROCS_KINDS; k++)
+    struct spate_fetch_procs_counts c = {.finished = f->finished,
+                                         .ok = f->ok,
+                                         .failed = f->failed,
+                                         .unstarted = f->unstarted,
+                                         .submitted = f->submitted,
+                                         .lost = f->res.lost};
+    for (int k = 0; k <= SPATE_E_CANCELED && k < SPATE_FETCH_PROCS_KINDS; k++)
         c.by_kind[k] = f->by_kind[k];
     char buf[1024];
-    size_t n = spate_procs_format_counts(buf, sizeof(buf), &c);
+    size_t n = spate_fetch_procs_format_counts(buf, sizeof(buf), &c);
     if (!spate_results_done(&f->res)) write_all(f->out_fd, buf, n);
 }
 
@@ -1409,9 +1409,9 @@ static int run_procs(struct fetch *f)
         return 2;
     }
     f->t0 = now_s();
-    struct spate_procs_counts sum;
+    struct spate_fetch_procs_counts sum;
     int sig = 0;
-    int rc = spate_procs_run(f->procs, f->ordered, &f->res, procs_worker, f, &sum, &sig);
+    int rc = spate_fetch_procs_run(f->procs, f->ordered, &f->res, procs_worker, f, &sum, &sig);
     spate_results_flush(&f->res, coarse_s());
     note_output(f);
     f->finished = sum.finished;
@@ -1420,7 +1420,7 @@ static int run_procs(struct fetch *f)
     f->unstarted = sum.unstarted;
     f->submitted = sum.submitted;
     f->res.lost += sum.lost;
-    for (int k = 0; k <= SPATE_E_CANCELED && k < SPATE_PROCS_KINDS; k++)
+    for (int k = 0; k <= SPATE_E_CANCELED && k < SPATE_FETCH_PROCS_KINDS; k++)
         f->by_kind[k] = sum.by_kind[k];
     f->stop_sig = sig;
     f->input_done = 1;

@@ -17,7 +17,7 @@
 #define READ_CHUNK 65536
 #define TICK_MS 200 /* a signal landing just before a poll is seen this late at most */
 
-unsigned spate_procs_worker_of(const char *url, unsigned n)
+unsigned spate_fetch_procs_worker_of(const char *url, unsigned n)
 {
     if (n <= 1 || !url) return 0;
     const char *p = strstr(url, "://");
@@ -46,11 +46,12 @@ unsigned spate_procs_worker_of(const char *url, unsigned n)
     return (unsigned)((h ^ (h >> 32)) % n);
 }
 
-size_t spate_procs_format_counts(char *buf, size_t cap, const struct spate_procs_counts *c)
+size_t spate_fetch_procs_format_counts(char *buf, size_t cap,
+                                       const struct spate_fetch_procs_counts *c)
 {
     size_t n = (size_t)snprintf(buf, cap, "S\t%llu %llu %llu %llu %llu %llu", c->finished, c->ok,
                                 c->failed, c->unstarted, c->submitted, c->lost);
-    for (int k = 0; k < SPATE_PROCS_KINDS && n < cap; k++)
+    for (int k = 0; k < SPATE_FETCH_PROCS_KINDS && n < cap; k++)
         n += (size_t)snprintf(buf + n, cap - n, " %llu", c->by_kind[k]);
     if (n + 1 < cap) {
         buf[n++] = '\n';
@@ -68,11 +69,11 @@ struct worker {
     int ended;            /* its end record came */
 };
 
-static void add_counts(struct spate_procs_counts *sum, const char *p)
+static void add_counts(struct spate_fetch_procs_counts *sum, const char *p)
 {
-    unsigned long long *f[6 + SPATE_PROCS_KINDS] = {&sum->finished,  &sum->ok,        &sum->failed,
-                                                    &sum->unstarted, &sum->submitted, &sum->lost};
-    for (int k = 0; k < SPATE_PROCS_KINDS; k++)
+    unsigned long long *f[6 + SPATE_FETCH_PROCS_KINDS] = {
+        &sum->finished, &sum->ok, &sum->failed, &sum->unstarted, &sum->submitted, &sum->lost};
+    for (int k = 0; k < SPATE_FETCH_PROCS_KINDS; k++)
         f[6 + k] = &sum->by_kind[k];
     char *end;
     for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
@@ -95,7 +96,7 @@ static const char *head(struct worker *w, size_t *len)
 
 /* Uses one record: an end record is counted, a result line goes to out. */
 static void consume(struct worker *w, const char *rec, size_t len, struct spate_results *out,
-                    struct spate_procs_counts *sum)
+                    struct spate_fetch_procs_counts *sum)
 {
     w->off += len;
     if (rec[0] == 'S' && rec[1] == '\t') {
@@ -120,7 +121,7 @@ static unsigned long long index_of(const char *rec)
  * workers' heads while every worker still running has a head (each stream is in index order, so
  * no later record can be smaller). */
 static void drain(struct worker *w, unsigned n, int ordered, struct spate_results *out,
-                  struct spate_procs_counts *sum)
+                  struct spate_fetch_procs_counts *sum)
 {
     const char *rec;
     size_t len = 0;
@@ -187,7 +188,7 @@ static void signal_all(struct worker *w, unsigned n, int sig)
 }
 
 /* Forks worker p; its pipe's read end in w[p]. 0 or -1. */
-static int start(struct worker *w, unsigned p, spate_procs_worker_fn fn, void *arg)
+static int start(struct worker *w, unsigned p, spate_fetch_procs_worker_fn fn, void *arg)
 {
     int fds[2];
     if (pipe(fds)) return -1;
@@ -235,8 +236,9 @@ static int reap(struct worker *w, unsigned n)
     return worst;
 }
 
-int spate_procs_run(unsigned n, int ordered, struct spate_results *out, spate_procs_worker_fn fn,
-                    void *arg, struct spate_procs_counts *sum, int *stop_sig)
+int spate_fetch_procs_run(unsigned n, int ordered, struct spate_results *out,
+                          spate_fetch_procs_worker_fn fn, void *arg,
+                          struct spate_fetch_procs_counts *sum, int *stop_sig)
 {
     struct worker *w = calloc(n, sizeof(*w));
     struct pollfd *pf = calloc(n + 1, sizeof(*pf));
