@@ -6,13 +6,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* One worker's tagged line for a second, kept apart so the lines are written in worker order
+ * whatever order the workers' reports arrive in. */
+struct part {
+    char *line;
+    size_t len;
+    FILE *mem; /* open_memstream over line; NULL until the worker sends this second */
+};
+
 /* A second still waiting for some workers: their sum so far and their own lines. */
 struct second {
     struct spate_hist sum;
-    double len;  /* the longest of the parts (the last second of a run is shorter) */
-    char *lines; /* the workers' tagged lines, written after the untagged sum */
-    size_t lines_len;
-    FILE *mem; /* open_memstream over lines */
+    double len;         /* the longest of the parts (the last second of a run is shorter) */
+    unsigned nparts;    /* = workers */
+    struct part *parts; /* written after the untagged sum, w0 first */
 };
 
 struct spate_bench_hlog {
@@ -60,9 +67,24 @@ int spate_bench_hlog_start(struct spate_bench_hlog *h, double base_unix)
 static void free_second(struct second *s)
 {
     if (!s) return;
-    if (s->mem) fclose(s->mem);
-    free(s->lines);
+    for (unsigned w = 0; w < s->nparts; w++) {
+        if (s->parts[w].mem) fclose(s->parts[w].mem);
+        free(s->parts[w].line);
+    }
+    free(s->parts);
     free(s);
+}
+
+/* The workers' lines of s in worker order. 0 or -errno. */
+static int write_parts(FILE *f, struct second *s)
+{
+    for (unsigned w = 0; w < s->nparts; w++) {
+        struct part *pt = &s->parts[w];
+        if (!pt->mem) continue;
+        if (fflush(pt->mem)) return -errno;
+        if (pt->len && fwrite(pt->line, 1, pt->len, f) != pt->len) return -EIO;
+    }
+    return 0;
 }
 
 /* Writes the oldest waiting second: the sum, then the workers' lines. */
@@ -72,9 +94,7 @@ static int write_first(struct spate_bench_hlog *h)
     int rc = 0;
     if (s) {
         rc = spate_hdrlog_interval(h->f, NULL, (double)h->first, s->len, &s->sum);
-        fflush(s->mem);
-        if (!rc && s->lines_len && fwrite(s->lines, 1, s->lines_len, h->f) != s->lines_len)
-            rc = -EIO;
+        if (!rc) rc = write_parts(h->f, s);
         if (!rc && fflush(h->f)) rc = -errno;
         free_second(s);
     }
@@ -113,12 +133,13 @@ static struct second *slot(struct spate_bench_hlog *h, uint64_t sec)
     if (!h->wait[i]) {
         struct second *s = calloc(1, sizeof(*s));
         if (!s) return NULL;
-        spate_hist_init(&s->sum);
-        s->mem = open_memstream(&s->lines, &s->lines_len);
-        if (!s->mem) {
+        s->parts = calloc(h->workers, sizeof(*s->parts));
+        if (!s->parts) {
             free(s);
             return NULL;
         }
+        s->nparts = h->workers;
+        spate_hist_init(&s->sum);
         h->wait[i] = s;
     }
     return h->wait[i];
@@ -135,10 +156,13 @@ int spate_bench_hlog_put(struct spate_bench_hlog *h, int w, uint64_t sec, double
     struct second *s = slot(h, sec);
     char tag[24];
     if (!s) return -ENOMEM;
+    if ((unsigned)w >= s->nparts) return -EINVAL;
+    struct part *pt = &s->parts[w];
+    if (!pt->mem && !(pt->mem = open_memstream(&pt->line, &pt->len))) return -ENOMEM;
     snprintf(tag, sizeof(tag), "w%d", w);
     spate_hist_merge(&s->sum, x);
     if (len > s->len) s->len = len;
-    int rc = spate_hdrlog_interval(s->mem, tag, (double)sec, len, x);
+    int rc = spate_hdrlog_interval(pt->mem, tag, (double)sec, len, x);
     if (rc) return rc;
     if ((unsigned)w < h->workers) h->next[w] = sec + 1;
     return flush_done(h);
