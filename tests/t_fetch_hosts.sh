@@ -16,13 +16,7 @@
 . "$(dirname "$0")/lib/tap.sh"
 . "$TAP_LIB/nginx.sh"
 require_spate
-ROOT=$(cd "$TESTS_DIR/.." && pwd)
-SPATE_REL=${SPATE_REL:-$ROOT/spate}
-if [ ! -x "$SPATE_REL" ]; then
-    make -C "$ROOT" --no-print-directory spate >/dev/null 2>&1 || skip_all "cannot build the release binary"
-fi
-[ -x "$SPATE_REL" ] || skip_all "release binary $SPATE_REL not built"
-[ -x /usr/bin/time ] || { echo "Bail out! /usr/bin/time missing: run 'make deps' (package time)"; exit 1; }
+require_release_spate
 plan 28
 diag "release binary: $SPATE_REL; sanitizer binary: $SPATE_BIN"
 

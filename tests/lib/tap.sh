@@ -269,3 +269,15 @@ srv_start() {
 srv_stop() { kill_wait "$SRV_PID"; }
 # srv_requests: number of requests the server has logged so far.
 srv_requests() { grep -c '"target"' "$SRV_LOG"; }
+
+# require_release_spate: sets SPATE_REL to the release binary (building it if needed) for tests
+# that measure memory with GNU time, where the sanitizer build's figures mean nothing.
+require_release_spate() {
+    _root=$(cd "$TESTS_DIR/.." && pwd)
+    SPATE_REL=${SPATE_REL:-$_root/spate}
+    if [ ! -x "$SPATE_REL" ]; then
+        make -C "$_root" --no-print-directory spate >/dev/null 2>&1 || skip_all "cannot build the release binary"
+    fi
+    [ -x "$SPATE_REL" ] || skip_all "release binary $SPATE_REL not built"
+    [ -x /usr/bin/time ] || { echo "Bail out! /usr/bin/time missing: run 'make deps' (package time)"; exit 1; }
+}
