@@ -111,10 +111,9 @@ like "$RC:$(cat "$(err past)")" "^2:spate bench: --start-at $PAST is 10[0-9]\.[0
 CD=$T/certs
 mkdir -p "$CD"
 make_certs "$CD" >/dev/null 2>&1 || diag "make_certs failed"
-bg_start "$PY" "$TAP_LIB/arrival_server.py" --log "$T/late.log" --tls "$CD/good.crt" "$CD/leaf.key" \
-    --slow-after 2 --slow-s 1.6 >"$T/late.port"
-_i=0; while ! grep -q . "$T/late.port" && [ $_i -lt 100 ]; do sleep 0.05; _i=$((_i + 1)); done
-LU=https://127.0.0.1:$(head -n 1 "$T/late.port")/late
+py_start "$T/late" arrival_server.py --log "$T/late.log" --tls "$CD/good.crt" "$CD/leaf.key" \
+    --slow-after 2 --slow-s 1.6
+LU=https://127.0.0.1:$PY_PORT/late
 TL=$(echo "$(now)" | awk '{printf "%.3f", $1 + 0.7}')
 spate bench --segment 0/2 --start-at "$TL" -R 100 -d 3 -c 4 --cacert "$CD/ca.crt" --json "$LU" >"$T/l0.json" 2>"$T/l0.err" &
 PL=$!

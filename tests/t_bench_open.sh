@@ -16,12 +16,8 @@ tmpdir T
 stall_start() {
     _s=$1; shift
     STALL_LOG=$T/$_s.stall.json
-    bg_start "$PY" "$TAP_LIB/stall_server.py" --log "$STALL_LOG" "$@" >"$T/$_s.port" 2>"$T/$_s.stall.err"
-    STALL_PID=$BG_PID
-    _i=0
-    while ! grep -q . "$T/$_s.port" && [ $_i -lt 100 ]; do sleep 0.05; _i=$((_i + 1)); done
-    STALL_URL=http://127.0.0.1:$(head -n 1 "$T/$_s.port")/bench
-    grep -q . "$T/$_s.port" || { diag "stall_server.py did not start: $(cat "$T/$_s.stall.err")"; return 1; }
+    py_start "$T/$_s" stall_server.py --log "$STALL_LOG" "$@" || return 1
+    STALL_PID=$PY_PID STALL_URL=http://127.0.0.1:$PY_PORT/bench
 }
 # J NAME EXPR: EXPR over j = the one JSON object run NAME printed on stdout.
 J() { jl "$(out "$1")" "(lambda j: $2)(rows[0]) if len(rows) == 1 else 'got %d stdout lines' % len(rows)"; }
@@ -125,11 +121,10 @@ is "$RC:$(J tailto "j['result']")" '1:{"ok": false, "reasons": ["outstanding"]}'
 # requests go late or are never sent. The late share is of the requests sent (at most 100%), and
 # no latency is below the server's 100 ms.
 COUNT_LOG=$T/slow100.json
-bg_start "$PY" "$TAP_LIB/count_server.py" --log "$COUNT_LOG" --delay-ms 100 >"$T/slow100.port"
-C_PID=$BG_PID
-_i=0; while ! grep -q . "$T/slow100.port" && [ $_i -lt 100 ]; do sleep 0.05; _i=$((_i + 1)); done
-run slow100 bench -R 200 -c 4 -d 2 --json "http://127.0.0.1:$(head -n 1 "$T/slow100.port")/"
-run slow100t bench -R 200 -c 4 -d 2 "http://127.0.0.1:$(head -n 1 "$T/slow100.port")/"
+py_start "$T/slow100" count_server.py --log "$COUNT_LOG" --delay-ms 100
+C_PID=$PY_PID
+run slow100 bench -R 200 -c 4 -d 2 --json "http://127.0.0.1:$PY_PORT/"
+run slow100t bench -R 200 -c 4 -d 2 "http://127.0.0.1:$PY_PORT/"
 kill_wait "$C_PID"
 diag "100 ms server at -R 200 -c 4: $(J slow100 "'sent %d, late %d, unsent %d, min %.1f ms' % (j['sent'], j['late_sends'], j['unsent'], j['latency']['min'] * 1e3)")"
 is "$(J slow100 "j['latency']['min'] >= 0.1")" true "100 ms server: latency min >= 100 ms ($(ms slow100 min))"

@@ -57,9 +57,8 @@ like "$(cat "$(out text)")" 'requests +2,000 in [0-9.]+ s: 2,000 responses, 0 er
 is "$(logged '/small.txt?text')" 2000 "text: nginx logged 2,000"
 
 # --- one even schedule: -R 400 -d 3 --procs 2 ------------------------------------------------------
-bg_start "$PY" "$TAP_LIB/arrival_server.py" --log "$T/arrivals.log" >"$T/arrival.port"
-_i=0; while ! grep -q . "$T/arrival.port" && [ $_i -lt 100 ]; do sleep 0.05; _i=$((_i + 1)); done
-AU=http://127.0.0.1:$(head -n 1 "$T/arrival.port")
+py_start "$T/arrival" arrival_server.py --log "$T/arrivals.log"
+AU=http://127.0.0.1:$PY_PORT
 run sched bench --procs 2 -R 400 -d 3 -c 8 --json "$AU/sched"
 is "$RC:$(J sched "(j['requests'], j['errors'], [w['requests'] for w in j['workers']])")" "0:[1200, 0, [600, 600]]" \
     "-R 400 -d 3: 1,200 requests, 600 per worker, exit 0"

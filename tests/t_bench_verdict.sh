@@ -19,12 +19,8 @@ J() { jl "$(out "$1")" "(lambda j: $2)(rows[0]) if len(rows) == 1 else 'got %d s
 count_start() {
     _s=$1; shift
     CS_LOG=$T/$_s.count.json
-    bg_start "$PY" "$TAP_LIB/count_server.py" --log "$CS_LOG" "$@" >"$T/$_s.port" 2>"$T/$_s.count.err"
-    CS_PID=$BG_PID
-    _i=0
-    while ! grep -q . "$T/$_s.port" && [ $_i -lt 100 ]; do sleep 0.05; _i=$((_i + 1)); done
-    CS_URL=http://127.0.0.1:$(head -n 1 "$T/$_s.port")/
-    grep -q . "$T/$_s.port" || { diag "count_server.py did not start: $(cat "$T/$_s.count.err")"; return 1; }
+    py_start "$T/$_s" count_server.py --log "$CS_LOG" "$@" || return 1
+    CS_PID=$PY_PID CS_URL=http://127.0.0.1:$PY_PORT/
 }
 count_stop() { kill_wait "$CS_PID"; }
 # C NAME EXPR: EXPR over c = count_server's summary for NAME.

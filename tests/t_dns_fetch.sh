@@ -33,11 +33,8 @@ zone_set '{
  "mv.test":    {"A": ["127.0.0.1"], "ttl": 1},
  "td.test":    {"A": ["127.0.0.2"], "ttl": 300}
 }'
-bg_start "$PY" "$TAP_LIB/dns_server.py" "$ZONE" "$QLOG" >"$T/dns.port" 2>"$T/dns.stderr"
-i=0
-while ! grep -q . "$T/dns.port" && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-DNSP=$(head -n 1 "$T/dns.port")
-[ -n "$DNSP" ] || { echo "Bail out! dns_server.py did not start: $(cat "$T/dns.stderr")"; exit 1; }
+py_start "$T/dns" dns_server.py "$ZONE" "$QLOG" || { echo "Bail out! dns_server.py did not start"; exit 1; }
+DNSP=$PY_PORT
 DNS="--dns-server 127.0.0.1:$DNSP"
 
 # queries NAME [TYPE]: how many queries the responder logged for NAME (of TYPE, if given).
@@ -47,12 +44,8 @@ queries() {
 # peer_start ADDR PORT LOG: dns_peer_http.py on ADDR:PORT; sets PEER_PORT (empty on failure).
 peer_start() {
     : >"$3"
-    bg_start "$PY" "$TAP_LIB/dns_peer_http.py" "$1" "$2" "$3" >"$3.port" 2>"$3.stderr"
-    _i=0
-    while ! grep -q . "$3.port" && kill -0 "$BG_PID" 2>/dev/null && [ $_i -lt 100 ]; do
-        sleep 0.05; _i=$((_i + 1))
-    done
-    PEER_PORT=$(head -n 1 "$3.port")
+    PEER_PORT=
+    py_start "$3" dns_peer_http.py "$1" "$2" "$3" && PEER_PORT=$PY_PORT
 }
 # f NAME ID EXPR: EXPR over r = the result line with that id in run NAME.
 f() { jl "$(out "$1")" "(lambda r: $3)(by_id[$2])"; }

@@ -35,11 +35,8 @@ printf '%s\n' '{"*.hosts.test": {"A": ["127.0.0.1"], "ttl": 300},
  "*.nx.hosts.test": {"rcode": "NXDOMAIN"},
  "a.test": {"A": ["127.0.0.1"], "ttl": 300},
  "b.test": {"A": ["127.0.0.1"], "ttl": 300}}' >"$ZONE"
-bg_start "$PY" "$TAP_LIB/dns_server.py" "$ZONE" "$QLOG" >"$T/dns.port" 2>"$T/dns.stderr"
-i=0
-while ! grep -q . "$T/dns.port" && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-DNSP=$(head -n 1 "$T/dns.port")
-[ -n "$DNSP" ] || { echo "Bail out! dns_server.py did not start: $(cat "$T/dns.stderr")"; exit 1; }
+py_start "$T/dns" dns_server.py "$ZONE" "$QLOG" || { echo "Bail out! dns_server.py did not start"; exit 1; }
+DNSP=$PY_PORT
 DNS="--dns-server 127.0.0.1:$DNSP"
 
 # A queries the responder logged for names matching the regular expression $1 since line $2.

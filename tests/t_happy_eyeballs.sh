@@ -18,11 +18,8 @@ ts_start() {
     _n=$1
     shift
     : >"$T/$_n.jsonl"
-    bg_start "$PY" "$TAP_LIB/timed_server.py" "$T/$_n.jsonl" "$@" >"$T/$_n.port" 2>"$T/$_n.stderr"
-    _i=0
-    while ! grep -q . "$T/$_n.port" && [ $_i -lt 100 ]; do sleep 0.05; _i=$((_i + 1)); done
-    TS_PORT=$(head -n 1 "$T/$_n.port")
-    [ -n "$TS_PORT" ] || { diag "timed_server.py $_n did not start:" "$(cat "$T/$_n.stderr")"; return 1; }
+    py_start "$T/$_n" timed_server.py "$T/$_n.jsonl" "$@" || return 1
+    TS_PORT=$PY_PORT
 }
 every() { "$PY" "$TAP_LIB/time_check.py" "$1" "$2" - "$3" ${4:+"$4"}; }
 # vias NAME: the distinct addresses of run NAME's -v "via" lines, sorted, space-separated.
@@ -71,11 +68,8 @@ for v in z.values():
     v["ttl"] = 300
 print(json.dumps(z))
 EOF
-bg_start "$PY" "$TAP_LIB/dns_server.py" "$ZONE" "$QLOG" >"$T/dns.port" 2>"$T/dns.stderr"
-i=0
-while ! grep -q . "$T/dns.port" && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-DNSP=$(head -n 1 "$T/dns.port")
-[ -n "$DNSP" ] || { echo "Bail out! dns_server.py did not start: $(cat "$T/dns.stderr")"; exit 1; }
+py_start "$T/dns" dns_server.py "$ZONE" "$QLOG" || { echo "Bail out! dns_server.py did not start"; exit 1; }
+DNSP=$PY_PORT
 DNS="--dns-server 127.0.0.1:$DNSP"
 # urls NAME HOST N TAG: N URLs to HOST whose answers close the connection (each needs a new one)
 urls() { for i in $(seq 1 "$3"); do echo "http://$2:$P/t/0/0?key=$4$i&close=1"; done >"$T/$1.txt"; }

@@ -52,9 +52,8 @@ is "$(res C39.refused "(by_id[0]['error']['kind'], by_id[0]['attempts'], by_id[1
 like_i "$(res C39.refused "by_id[0]['error']['message']")" "refused.*127\\.0\\.0\\.1:$DEAD" "C39.refused: message says refused and names the address"
 
 # --- C40 connect timeout: a listener whose backlog is full never completes the handshake ---------------------
-bg_start "$PY" "$HOSTILE_PY" blackhole >"$T/bh.port"
-_i=0; while ! grep -q . "$T/bh.port" && [ $_i -lt 100 ]; do sleep 0.05; _i=$((_i + 1)); done
-BH=$(cat "$T/bh.port")
+py_start "$T/bh" "$HOSTILE_PY" blackhole
+BH=$PY_PORT
 hrun C40.connect_timeout 10 fetch -q -c 2 --ordered --connect-timeout 1 "http://127.0.0.1:$BH/x" "$HURL/ok?ctl=C40"
 hbase_run C40.connect_timeout 1 2.5
 is "$(res C40.connect_timeout "(by_id[0]['error']['kind'], by_id[1]['ok'])")" '["timeout", true]' "C40.connect_timeout: kind timeout, the control ok"
@@ -65,8 +64,7 @@ fge "$ELAPSED" 0.9; ok $? "C40.connect_timeout: waited the connect timeout (${EL
 # --resolve gives the name both addresses on the black hole's port; with Happy Eyeballs off
 # (--happy-eyeballs-delay 0) the connect budget is shared by the addresses left to try, so the
 # first gets half of it and the request still succeeds in time (the race: t_happy_eyeballs.sh).
-bg_start "$PY" "$TAP_LIB/dns_peer_http.py" 127.0.0.2 "$BH" "$T/c40b.log" >"$T/c40b.port" 2>/dev/null
-_i=0; while ! grep -q . "$T/c40b.port" && [ $_i -lt 100 ]; do sleep 0.05; _i=$((_i + 1)); done
+py_start "$T/c40b" dns_peer_http.py 127.0.0.2 "$BH" "$T/c40b.log"
 hrun C40b.failover 10 fetch -q -v --connect-timeout 2 --happy-eyeballs-delay 0 --resolve "fo.test:$BH:127.0.0.1,127.0.0.2" "http://fo.test:$BH/x"
 is "$(res C40b.failover "(rows[0]['ok'], rows[0]['attempts'])")" '[true, 1]' \
     "C40b.failover: a black-holed first address falls over to the second within one attempt"

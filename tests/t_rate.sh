@@ -11,12 +11,8 @@ R=${RATE_R:-200}
 plan 5
 
 tmpdir T
-bg_start "$PY" "$TAP_LIB/flaky_server.py" "$T/srv.jsonl" --fail 0 >"$T/port" 2>"$T/srv.err"
-SPID=$BG_PID
-_i=0
-while ! grep -q . "$T/port" && [ $_i -lt 100 ]; do sleep 0.05; _i=$((_i + 1)); done
-PORT=$(head -n 1 "$T/port")
-[ -n "$PORT" ] || { echo "Bail out! flaky_server.py did not start: $(cat "$T/srv.err")"; exit 1; }
+py_start "$T/srv" flaky_server.py "$T/srv.jsonl" --fail 0 || { echo "Bail out! flaky_server.py did not start"; exit 1; }
+SPID=$PY_PID PORT=$PY_PORT
 "$PY" -c 'import sys
 for i in range(int(sys.argv[1])): print("http://127.0.0.1:%s/%d" % (sys.argv[2], i))' "$N" "$PORT" >"$T/urls"
 

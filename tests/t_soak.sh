@@ -29,13 +29,8 @@ FLAKY=$TAP_LIB/flaky_server.py
 # flaky_start NAME ARGS...: starts flaky_server.py logging to $T/NAME.jsonl; sets FPORT, FPID.
 flaky_start() {
     _n=$1; shift
-    : >"$T/$_n.port"
-    bg_start "$PY" "$FLAKY" "$T/$_n.jsonl" "$@" >"$T/$_n.port" 2>"$T/$_n.srv.err"
-    FPID=$BG_PID
-    _i=0
-    while ! grep -q . "$T/$_n.port" && [ $_i -lt 100 ]; do sleep 0.05; _i=$((_i + 1)); done
-    FPORT=$(head -n 1 "$T/$_n.port")
-    [ -n "$FPORT" ] || { echo "Bail out! flaky_server.py did not start: $(cat "$T/$_n.srv.err")"; exit 1; }
+    py_start "$T/$_n" "$FLAKY" "$T/$_n.jsonl" "$@" || { echo "Bail out! flaky_server.py did not start"; exit 1; }
+    FPID=$PY_PID FPORT=$PY_PORT
 }
 # urls N FILE: N distinct URLs /0 .. /N-1 on the flaky server.
 urls() { "$PY" -c 'import sys

@@ -24,11 +24,8 @@ ts_start() {
     _n=$1
     shift
     : >"$T/$_n.jsonl"
-    bg_start "$PY" "$TAP_LIB/timed_server.py" "$T/$_n.jsonl" "$@" >"$T/$_n.port" 2>"$T/$_n.stderr"
-    _i=0
-    while ! grep -q . "$T/$_n.port" && [ $_i -lt 100 ]; do sleep 0.05; _i=$((_i + 1)); done
-    TS_PORT=$(head -n 1 "$T/$_n.port")
-    [ -n "$TS_PORT" ] || { diag "timed_server.py $_n did not start:" "$(cat "$T/$_n.stderr")"; return 1; }
+    py_start "$T/$_n" timed_server.py "$T/$_n.jsonl" "$@" || return 1
+    TS_PORT=$PY_PORT
 }
 # every RESULTS SERVERLOG COND [URL-REGEX]: "ok" when COND holds for every line (time_check.py).
 every() { "$PY" "$TAP_LIB/time_check.py" "$1" "$2" "${DNSLOG:--}" "$3" ${4:+"$4"}; }
@@ -91,11 +88,8 @@ ZONE=$T/zone.json
 QLOG=$T/queries.jsonl
 : >"$QLOG"
 printf '{"late.test": {"A": ["127.0.0.1"], "ttl": 300, "delay": 0.3}}\n' >"$ZONE"
-bg_start "$PY" "$TAP_LIB/dns_server.py" "$ZONE" "$QLOG" >"$T/dns.port" 2>"$T/dns.stderr"
-i=0
-while ! grep -q . "$T/dns.port" && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-DNSP=$(head -n 1 "$T/dns.port")
-[ -n "$DNSP" ] || { echo "Bail out! dns_server.py did not start: $(cat "$T/dns.stderr")"; exit 1; }
+py_start "$T/dns" dns_server.py "$ZONE" "$QLOG" || { echo "Bail out! dns_server.py did not start"; exit 1; }
+DNSP=$PY_PORT
 # the second request finds the name in the cache and the connection in the pool
 run dnslate fetch -q -c 1 --ordered --dns-server "127.0.0.1:$DNSP" \
     "http://late.test:$P/t/100/0?key=c1" "http://late.test:$P/t/100/0?key=c2"

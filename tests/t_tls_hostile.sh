@@ -18,13 +18,10 @@ make_certs "$T" || { echo "Bail out! make_certs failed"; exit 1; }
 CA="--cacert $T/ca.crt"
 
 MODES="stall partial hs_close noclose trunc_notify trunc_noclose eofbody eofbody_notify sha"
-: >"$T/ts.ports"
-bg_start "$PY" "$TAP_LIB/tls_server.py" "$T/good.crt" "$T/leaf.key" $MODES >"$T/ts.ports" 2>"$T/ts.err"
-_i=0
-while ! grep -q . "$T/ts.ports" && [ $_i -lt 100 ]; do sleep 0.05; _i=$((_i + 1)); done
-set -- $(cat "$T/ts.ports")
+py_start "$T/ts" tls_server.py "$T/good.crt" "$T/leaf.key" $MODES
+set -- $PY_PORTS
 for _m in $MODES; do
-    [ -n "${1:-}" ] || { echo "Bail out! tls_server.py did not start: $(cat "$T/ts.err")"; exit 1; }
+    [ -n "${1:-}" ] || { echo "Bail out! tls_server.py did not start: $(cat "$T/ts.stderr")"; exit 1; }
     eval "P_$_m=\$1"
     shift
 done

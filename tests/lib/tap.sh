@@ -245,6 +245,29 @@ jl() { "$PY" "$TAP_LIB/jsonl_check.py" eval "$@"; }
 # jl_schema FILE DESC: every line is a well-formed `spate fetch` result object.
 jl_schema() { ok_cmd "$2" "$PY" "$TAP_LIB/jsonl_check.py" schema "$1"; }
 
+# py_start PREFIX SCRIPT ARGS...: starts python3 SCRIPT (a name in tests/lib, or a path) with ARGS
+# in the background, killed at exit; its stdout goes to PREFIX.port, its stderr to PREFIX.stderr.
+# Waits up to 5 s for the first line, the port(s) it listens on. Sets PY_PID, PY_PORTS (that line)
+# and PY_PORT (its first word); returns 1 with a diag naming the script and its stderr otherwise.
+py_start() {
+    _pp=$1 _ps=$2
+    shift 2
+    case $_ps in /*) ;; *) _ps=$TAP_LIB/$_ps ;; esac
+    : >"$_pp.port"
+    bg_start "$PY" "$_ps" "$@" >"$_pp.port" 2>"$_pp.stderr"
+    PY_PID=$BG_PID
+    _i=0
+    while ! grep -q . "$_pp.port" && kill -0 "$PY_PID" 2>/dev/null && [ $_i -lt 100 ]; do
+        sleep 0.05
+        _i=$((_i + 1))
+    done
+    PY_PORTS=$(head -n 1 "$_pp.port")
+    PY_PORT=${PY_PORTS%% *}
+    [ -n "$PY_PORT" ] && return 0
+    diag "$(basename "$_ps") did not start: $(cat "$_pp.stderr")"
+    return 1
+}
+
 # --- the Python test server (http_server.py) ----------------------------------------------------
 # srv_start DIR [--ports N]: starts it logging to DIR/server.jsonl; sets SRV_PORT (the first
 # port), SRV_PORTS (all), SRV_PID, SRV_LOG, SRV_URL (http://127.0.0.1:SRV_PORT).
@@ -252,18 +275,9 @@ srv_start() {
     _dir=$1; shift
     SRV_LOG=$_dir/server.jsonl
     : >"$SRV_LOG"
-    : >"$_dir/server.ports"
-    bg_start "$PY" "$TAP_LIB/http_server.py" "$SRV_LOG" "$@" >"$_dir/server.ports" 2>"$_dir/server.stderr"
-    SRV_PID=$BG_PID
-    _i=0
-    while ! grep -q . "$_dir/server.ports" && [ $_i -lt 100 ]; do sleep 0.05; _i=$((_i + 1)); done
-    SRV_PORTS=$(head -n 1 "$_dir/server.ports")
-    SRV_PORT=${SRV_PORTS%% *}
+    py_start "$_dir/server" http_server.py "$SRV_LOG" "$@" || return 1
+    SRV_PID=$PY_PID SRV_PORTS=$PY_PORTS SRV_PORT=$PY_PORT
     SRV_URL=http://127.0.0.1:$SRV_PORT
-    if [ -z "$SRV_PORT" ]; then
-        diag "http_server.py did not start:" "$(cat "$_dir/server.stderr")"
-        return 1
-    fi
 }
 # srv_stop: stops it; the log's last line is then {"event": "exit", "stats": {...}}.
 srv_stop() { kill_wait "$SRV_PID"; }
