@@ -1,6 +1,6 @@
 /* Command-line value parsing. Every rejection names the option and the rule it broke. */
 #include "args.h"
-#include "buf.h"
+#include "text.h"
 #include "json.h"
 #include "suggest.h"
 #include <errno.h>
@@ -160,29 +160,30 @@ static int read_file(const char *cmd, const char *path, char **out, size_t *len)
         fprintf(stderr, "spate %s: cannot open '%s': %s\n", cmd, path, strerror(errno));
         return -1;
     }
-    struct spate_buf b;
-    spate_buf_init(&b);
+    struct spate_text b;
+    spate_text_init(&b);
     for (;;) {
-        if (spate_buf_reserve(&b, 65536)) {
+        ssize_t n = spate_text_read(&b, fd, 65536);
+        if (n == 0) {
+            close(fd);
+            *len = b.len;
+            *out = spate_text_take(&b);
+            if (*out) return 0;
+            fprintf(stderr, "spate %s: '%s': out of memory\n", cmd, path);
+            return -1;
+        }
+        if (n == -EINTR) continue;
+        if (n == -ENOMEM) {
             fprintf(stderr, "spate %s: '%s': out of memory\n", cmd, path);
             break;
         }
-        ssize_t n = read(fd, b.data + b.len, b.cap - b.len);
-        if (n == 0) {
-            close(fd);
-            *out = b.data ? b.data : strdup("");
-            *len = b.len;
-            return *out ? 0 : -1;
-        }
-        if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
-            fprintf(stderr, "spate %s: cannot read '%s': %s\n", cmd, path, strerror(errno));
+            fprintf(stderr, "spate %s: cannot read '%s': %s\n", cmd, path, strerror((int)-n));
             break;
         }
-        b.len += (size_t)n;
     }
     close(fd);
-    spate_buf_fini(&b);
+    spate_text_fini(&b);
     return -1;
 }
 

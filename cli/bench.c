@@ -8,7 +8,7 @@
 #include "bench_merge.h"
 #include "bench_read.h"
 #include "bench_report.h"
-#include "buf.h"
+#include "text.h"
 #include "histogram.h"
 #include "interrupt.h"
 #include "json.h"
@@ -356,12 +356,12 @@ static int parse_args(struct bench *b, int argc, char **argv)
 static void interval_out(struct bench *b, double len)
 {
     if (b->worker_fd >= 0) {
-        struct spate_buf o;
-        spate_buf_init(&o);
-        if (!spate_buf_printf(&o, "hist %llu %.9f ", (unsigned long long)b->iv_sec, len) &&
-            !spate_hist_write_json(&o, b->iv) && !spate_buf_add(&o, "\n", 1))
-            spate_procs_send(b->worker_fd, o.data, o.len);
-        spate_buf_fini(&o);
+        struct spate_text o;
+        spate_text_init(&o);
+        if (!spate_text_printf(&o, "hist %llu %.9f ", (unsigned long long)b->iv_sec, len) &&
+            !spate_hist_write_json(&o, b->iv) && !spate_text_add(&o, "\n", 1))
+            spate_procs_send(b->worker_fd, o.s, o.len);
+        spate_text_fini(&o);
     } else {
         const struct spate_load_report *r = b->rep;
         spate_bench_hlog_start(b->hlog, r->start_unix - (double)r->late_ns / 1e9);
@@ -422,40 +422,40 @@ static void on_sample(void *user, const struct spate_load_sample *s)
 
 /* The line is composed first and written at once: stderr is unbuffered, and a redraw in several
  * writes flickers (and a terminal reader may see half a line). */
-static void progress_line(struct bench *b, const struct spate_load_report *r, struct spate_buf *o)
+static void progress_line(struct bench *b, const struct spate_load_report *r, struct spate_text *o)
 {
     if (!r->measuring) {
-        spate_buf_printf(o, "\r\033[Kset-up: %llu of %llu connections up, %llu failed (%.0f s)",
-                         (unsigned long long)r->connections_up,
-                         (unsigned long long)r->connections_wanted,
-                         (unsigned long long)r->setup_failed, (double)r->setup_ns / 1e9);
+        spate_text_printf(o, "\r\033[Kset-up: %llu of %llu connections up, %llu failed (%.0f s)",
+                          (unsigned long long)r->connections_up,
+                          (unsigned long long)r->connections_wanted,
+                          (unsigned long long)r->setup_failed, (double)r->setup_ns / 1e9);
         return;
     }
     /* the rate of the last interval, not the mean so far: a stall shows at once */
     uint64_t dn = r->responses - b->last_responses, dt = r->elapsed_ns - b->last_ns;
     b->last_responses = r->responses;
     b->last_ns = r->elapsed_ns;
-    spate_buf_printf(o, "\r\033[K%.0f s", (double)r->elapsed_ns / 1e9);
-    if (b->lo.duration > 0) spate_buf_printf(o, " of %.3g s", b->lo.duration);
-    spate_buf_printf(o, ": %llu responses", (unsigned long long)r->responses);
+    spate_text_printf(o, "\r\033[K%.0f s", (double)r->elapsed_ns / 1e9);
+    if (b->lo.duration > 0) spate_text_printf(o, " of %.3g s", b->lo.duration);
+    spate_text_printf(o, ": %llu responses", (unsigned long long)r->responses);
     if (b->lo.requests)
-        spate_buf_printf(o, " (%.0f%% of %llu)",
-                         100.0 * (double)r->finished / (double)b->lo.requests,
-                         (unsigned long long)b->lo.requests);
-    spate_buf_printf(o, ", %.0f req/s, %llu failed, %llu in flight",
-                     dt ? (double)dn * 1e9 / (double)dt : 0.0,
-                     (unsigned long long)(b->t.errors.total + b->t.bad_status),
-                     (unsigned long long)(r->sent - r->finished));
+        spate_text_printf(o, " (%.0f%% of %llu)",
+                          100.0 * (double)r->finished / (double)b->lo.requests,
+                          (unsigned long long)b->lo.requests);
+    spate_text_printf(o, ", %.0f req/s, %llu failed, %llu in flight",
+                      dt ? (double)dn * 1e9 / (double)dt : 0.0,
+                      (unsigned long long)(b->t.errors.total + b->t.bad_status),
+                      (unsigned long long)(r->sent - r->finished));
 }
 
 static void on_progress(void *user, const struct spate_load_report *r)
 {
     struct bench *b = user;
-    struct spate_buf o;
-    spate_buf_init(&o);
+    struct spate_text o;
+    spate_text_init(&o);
     progress_line(b, r, &o);
-    if (o.len && fwrite(o.data, 1, o.len, stderr) == o.len) b->progress_shown = 1;
-    spate_buf_fini(&o);
+    if (o.len && fwrite(o.s, 1, o.len, stderr) == o.len) b->progress_shown = 1;
+    spate_text_fini(&o);
 }
 
 static void progress_clear(struct bench *b)
@@ -555,16 +555,16 @@ static int report(struct bench *b, const struct spate_load_report *rep)
     int rc = spate_bench_judge(&b->set, &b->t, rep, NULL, &v);
     progress_clear(b);
     if (b->json || b->worker_fd >= 0) {
-        struct spate_buf o;
-        spate_buf_init(&o);
-        if (b->worker_fd >= 0 && spate_buf_adds(&o, "report ")) rc = 1;
+        struct spate_text o;
+        spate_text_init(&o);
+        if (b->worker_fd >= 0 && spate_text_adds(&o, "report ")) rc = 1;
         if (spate_bench_json(&o, &b->set, &b->t, rep, NULL, &v, sig))
             fprintf(stderr, "spate bench: out of memory writing the report\n"), rc = 1;
         else if (b->worker_fd >= 0)
-            spate_procs_send(b->worker_fd, o.data, o.len);
+            spate_procs_send(b->worker_fd, o.s, o.len);
         else
-            fwrite(o.data, 1, o.len, stdout);
-        spate_buf_fini(&o);
+            fwrite(o.s, 1, o.len, stdout);
+        spate_text_fini(&o);
     } else {
         spate_bench_text(stdout, &b->set, &b->t, rep, NULL, &v, sig);
     }
@@ -801,13 +801,13 @@ static int print_merged(struct bench *b, int sig)
     struct spate_bench_verdict v;
     int rc = spate_bench_judge(&m->set, &m->t, &m->rep, &m->parts, &v);
     if (b->json) {
-        struct spate_buf o;
-        spate_buf_init(&o);
+        struct spate_text o;
+        spate_text_init(&o);
         if (spate_bench_json(&o, &m->set, &m->t, &m->rep, &m->parts, &v, sig))
             fprintf(stderr, "spate bench: out of memory writing the report\n"), rc = 1;
         else
-            fwrite(o.data, 1, o.len, stdout);
-        spate_buf_fini(&o);
+            fwrite(o.s, 1, o.len, stdout);
+        spate_text_fini(&o);
     } else {
         spate_bench_text(stdout, &m->set, &m->t, &m->rep, &m->parts, &v, sig);
     }

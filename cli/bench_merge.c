@@ -1,6 +1,7 @@
 /* Merging the reports of one test's pieces (see bench_merge.h). */
 #include "bench_merge.h"
-#include "buf.h"
+#include "errmsg.h"
+#include "text.h"
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -22,19 +23,6 @@ void spate_bench_merge_fini(struct spate_bench_merge *m)
     free(m->url);
     free(m->method);
     m->url = m->method = NULL;
-}
-
-static int say(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int say(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -EINVAL;
 }
 
 /* The first field in which two tests differ, "" when they are the same test. */
@@ -107,15 +95,16 @@ static int check(struct spate_bench_merge *m, const struct spate_bench_read *r, 
     char why[480];
     if (!m->have) return 0;
     if (*differs(&m->set.test, &r->set.test, why, sizeof(why)))
-        return say(err, errlen, "%s is a report of another test than %s: %s", name,
-                   m->parts.v[0].name, why);
+        return spate_errmsg(err, errlen, "%s is a report of another test than %s: %s", name,
+                            m->parts.v[0].name, why);
     for (size_t i = 0; i < m->parts.n; i++) {
         const struct spate_bench_part *x = &m->parts.v[i];
         if (!x->fate && overlap(x->piece, r->set.piece))
-            return say(err, errlen,
-                       "%s is piece %u/%u of the test, which overlaps piece %u/%u of %s (the same "
-                       "share of the test twice)",
-                       name, r->set.piece.k, r->set.piece.n, x->piece.k, x->piece.n, x->name);
+            return spate_errmsg(
+                err, errlen,
+                "%s is piece %u/%u of the test, which overlaps piece %u/%u of %s (the same "
+                "share of the test twice)",
+                name, r->set.piece.k, r->set.piece.n, x->piece.k, x->piece.n, x->name);
     }
     return 0;
 }
@@ -161,9 +150,9 @@ int spate_bench_merge_add(struct spate_bench_merge *m, const struct spate_bench_
 {
     int rc = check(m, r, name, err, errlen);
     if (rc) return rc;
-    if (!m->have && adopt_test(m, r)) return say(err, errlen, "out of memory"), -ENOMEM;
+    if (!m->have && adopt_test(m, r)) return spate_errmsg(err, errlen, "out of memory"), -ENOMEM;
     struct spate_bench_part *x = new_part(m, name, pid);
-    if (!x) return say(err, errlen, "out of memory"), -ENOMEM;
+    if (!x) return spate_errmsg(err, errlen, "out of memory"), -ENOMEM;
     x->piece = r->set.piece;
     x->start = r->rep.start_unix;
     x->end = r->end;
@@ -238,10 +227,10 @@ static int covered(const struct spate_bench_parts *p, struct spate_split *out, d
  * else the share covered. */
 static int describe_missing(const struct spate_bench_parts *p, double share, char **out)
 {
-    struct spate_buf b;
+    struct spate_text b;
     unsigned n = 0;
     int same_n = 1;
-    spate_buf_init(&b);
+    spate_text_init(&b);
     for (size_t i = 0; i < p->n; i++)
         if (!p->v[i].fate) {
             if (n && p->v[i].piece.n != n) same_n = 0;
@@ -249,23 +238,19 @@ static int describe_missing(const struct spate_bench_parts *p, double share, cha
         }
     int rc = 0;
     if (same_n && n && n <= 64) {
-        rc = spate_buf_adds(&b, "no report of piece(s)");
+        rc = spate_text_adds(&b, "no report of piece(s)");
         for (unsigned k = 0; k < n && !rc; k++) {
             int have = 0;
             for (size_t i = 0; i < p->n; i++)
                 have |= !p->v[i].fate && p->v[i].piece.k == k;
-            if (!have) rc = spate_buf_printf(&b, " %u/%u", k, n);
+            if (!have) rc = spate_text_printf(&b, " %u/%u", k, n);
         }
     } else {
-        rc = spate_buf_printf(&b, "the pieces cover %.4g%% of the test", share * 100);
+        rc = spate_text_printf(&b, "the pieces cover %.4g%% of the test", share * 100);
     }
-    if (!rc) rc = spate_buf_add(&b, "", 1);
-    if (rc) {
-        spate_buf_fini(&b);
-        return -ENOMEM;
-    }
-    *out = (char *)b.data; /* the buffer's storage becomes the string */
-    return 0;
+    *out = rc ? NULL : spate_text_take(&b);
+    spate_text_fini(&b);
+    return *out ? 0 : -ENOMEM;
 }
 
 int spate_bench_merge_finish(struct spate_bench_merge *m)

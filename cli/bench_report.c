@@ -384,58 +384,58 @@ void spate_bench_text(FILE *f, const struct spate_bench_setup *s, const struct s
 
 /* ---------- JSON ---------- */
 
-static int json_errors(struct spate_buf *o, const char *key, const struct spate_bench_errors *e)
+static int json_errors(struct spate_text *o, const char *key, const struct spate_bench_errors *e)
 {
-    int rc = spate_buf_printf(o, ",\"%s\":{", key);
+    int rc = spate_text_printf(o, ",\"%s\":{", key);
     const char *sep = "";
     for (int k = 1; k < SPATE_BENCH_KINDS; k++) {
         if (!e->by_kind[k]) continue;
-        rc |= spate_buf_printf(o, "%s\"%s\":{\"count\":%llu,\"causes\":[", sep,
-                               spate_error_kind_name(k), (unsigned long long)e->by_kind[k]);
+        rc |= spate_text_printf(o, "%s\"%s\":{\"count\":%llu,\"causes\":[", sep,
+                                spate_error_kind_name(k), (unsigned long long)e->by_kind[k]);
         for (int i = 0; i < SPATE_BENCH_CAUSES && e->causes[k][i].msg; i++) {
-            rc |= spate_buf_printf(o, "%s{\"message\":", i ? "," : "");
+            rc |= spate_text_printf(o, "%s{\"message\":", i ? "," : "");
             rc |= spate_json_add_string(o, e->causes[k][i].msg, strlen(e->causes[k][i].msg));
             rc |=
-                spate_buf_printf(o, ",\"count\":%llu}", (unsigned long long)e->causes[k][i].count);
+                spate_text_printf(o, ",\"count\":%llu}", (unsigned long long)e->causes[k][i].count);
         }
-        rc |= spate_buf_adds(o, "]}");
+        rc |= spate_text_adds(o, "]}");
         sep = ",";
     }
-    return rc | spate_buf_adds(o, "}");
+    return rc | spate_text_adds(o, "}");
 }
 
-static int json_latency(struct spate_buf *o, const struct spate_hist *h)
+static int json_latency(struct spate_text *o, const struct spate_hist *h)
 {
     static const char *const keys[] = {"p50", "p90", "p99", "p99_9", "p99_99"};
-    int rc = spate_buf_printf(o,
-                              ",\"latency\":{\"unit\":\"s\",\"count\":%llu,\"min\":%.9f,"
-                              "\"mean\":%.9f,\"stdev\":%.9f,\"max\":%.9f",
-                              (unsigned long long)h->count, (double)spate_hist_min(h) / 1e9,
-                              spate_hist_mean(h) / 1e9, spate_hist_stdev(h) / 1e9,
-                              (double)spate_hist_max(h) / 1e9);
+    int rc = spate_text_printf(o,
+                               ",\"latency\":{\"unit\":\"s\",\"count\":%llu,\"min\":%.9f,"
+                               "\"mean\":%.9f,\"stdev\":%.9f,\"max\":%.9f",
+                               (unsigned long long)h->count, (double)spate_hist_min(h) / 1e9,
+                               spate_hist_mean(h) / 1e9, spate_hist_stdev(h) / 1e9,
+                               (double)spate_hist_max(h) / 1e9);
     for (int i = 0; i < 5; i++)
-        rc |= spate_buf_printf(o, ",\"%s\":%.9f", keys[i],
-                               (double)spate_hist_percentile(h, pcts[i]) / 1e9);
-    return rc | spate_buf_adds(o, "}");
+        rc |= spate_text_printf(o, ",\"%s\":%.9f", keys[i],
+                                (double)spate_hist_percentile(h, pcts[i]) / 1e9);
+    return rc | spate_text_adds(o, "}");
 }
 
-static int json_status(struct spate_buf *o, const struct spate_bench_tally *t)
+static int json_status(struct spate_text *o, const struct spate_bench_tally *t)
 {
-    int rc = spate_buf_adds(o, ",\"status\":{");
+    int rc = spate_text_adds(o, ",\"status\":{");
     const char *sep = "";
     for (int st = 1; st < 600; st++)
         if (t->status[st]) {
-            rc |= spate_buf_printf(o, "%s\"%d\":%llu", sep, st, (unsigned long long)t->status[st]);
+            rc |= spate_text_printf(o, "%s\"%d\":%llu", sep, st, (unsigned long long)t->status[st]);
             sep = ",";
         }
     if (t->status[0])
-        rc |= spate_buf_printf(o, "%s\"other\":%llu", sep, (unsigned long long)t->status[0]);
-    return rc | spate_buf_adds(o, "}");
+        rc |= spate_text_printf(o, "%s\"other\":%llu", sep, (unsigned long long)t->status[0]);
+    return rc | spate_text_adds(o, "}");
 }
 
-static int json_verdict(struct spate_buf *o, const struct spate_bench_verdict *v, int sig)
+static int json_verdict(struct spate_text *o, const struct spate_bench_verdict *v, int sig)
 {
-    int rc = spate_buf_printf(
+    int rc = spate_text_printf(
         o, ",\"interrupted\":%s,\"signal\":%s,\"result\":{\"ok\":%s,\"reasons\":[",
         sig ? "true" : "false",
         !sig            ? "null"
@@ -452,49 +452,48 @@ static int json_verdict(struct spate_buf *o, const struct spate_bench_verdict *v
     const char *sep = "";
     for (int i = 0; i < 4; i++)
         if (reason[i]) {
-            rc |= spate_buf_printf(o, "%s\"%s\"", sep, reason[i]);
+            rc |= spate_text_printf(o, "%s\"%s\"", sep, reason[i]);
             sep = ",";
         }
-    return rc | spate_buf_adds(o, "]}");
+    return rc | spate_text_adds(o, "]}");
 }
 
 /* The test's identity, written exactly (%.17g round-trips a double) for merge to compare. */
-static int json_test(struct spate_buf *o, const struct spate_bench_setup *s)
+static int json_test(struct spate_text *o, const struct spate_bench_setup *s)
 {
     const struct spate_bench_test *x = &s->test;
-    int rc = spate_buf_adds(o, ",\"test\":{\"url\":");
+    int rc = spate_text_adds(o, ",\"test\":{\"url\":");
     rc |= spate_json_add_string(o, x->url, strlen(x->url));
-    rc |= spate_buf_adds(o, ",\"method\":");
+    rc |= spate_text_adds(o, ",\"method\":");
     rc |= spate_json_add_string(o, x->method, strlen(x->method));
-    rc |= spate_buf_printf(o,
-                           ",\"model\":\"%s\",\"rate\":%.17g,\"connections\":%u,\"requests\":%llu,"
-                           "\"duration\":%.17g,\"timeout_ns\":%llu,\"max_errors\":%llu,"
-                           "\"no_fail\":%s},\"piece\":{\"k\":%u,\"n\":%u},\"procs\":%u",
-                           x->rate > 0 ? "open" : "closed", x->rate, x->connections,
-                           (unsigned long long)x->requests, x->duration,
-                           (unsigned long long)x->timeout_ns, (unsigned long long)x->max_errors,
-                           x->no_fail ? "true" : "false", s->piece.k, s->piece.n, s->procs);
+    rc |= spate_text_printf(o,
+                            ",\"model\":\"%s\",\"rate\":%.17g,\"connections\":%u,\"requests\":%llu,"
+                            "\"duration\":%.17g,\"timeout_ns\":%llu,\"max_errors\":%llu,"
+                            "\"no_fail\":%s},\"piece\":{\"k\":%u,\"n\":%u},\"procs\":%u",
+                            x->rate > 0 ? "open" : "closed", x->rate, x->connections,
+                            (unsigned long long)x->requests, x->duration,
+                            (unsigned long long)x->timeout_ns, (unsigned long long)x->max_errors,
+                            x->no_fail ? "true" : "false", s->piece.k, s->piece.n, s->procs);
     return rc;
 }
 
-static int json_period(struct spate_buf *o, const struct spate_bench_setup *s,
+static int json_period(struct spate_text *o, const struct spate_bench_setup *s,
                        const struct spate_load_report *r)
 {
-    int rc =
-        spate_buf_printf(o, ",\"period\":{\"start\":%.6f,\"end\":%.6f,\"start_at\":", r->start_unix,
-                         r->start_unix + (double)r->elapsed_ns / 1e9);
-    rc |= s->start_at > 0 ? spate_buf_printf(o, "%.6f", s->start_at) : spate_buf_adds(o, "null");
-    return rc | spate_buf_printf(o, ",\"late_s\":%.6f,\"skipped\":%llu}", (double)r->late_ns / 1e9,
-                                 (unsigned long long)r->skipped);
+    int rc = spate_text_printf(o, ",\"period\":{\"start\":%.6f,\"end\":%.6f,\"start_at\":",
+                               r->start_unix, r->start_unix + (double)r->elapsed_ns / 1e9);
+    rc |= s->start_at > 0 ? spate_text_printf(o, "%.6f", s->start_at) : spate_text_adds(o, "null");
+    return rc | spate_text_printf(o, ",\"late_s\":%.6f,\"skipped\":%llu}", (double)r->late_ns / 1e9,
+                                  (unsigned long long)r->skipped);
 }
 
-static int json_part(struct spate_buf *o, const struct spate_bench_part *x)
+static int json_part(struct spate_text *o, const struct spate_bench_part *x)
 {
-    int rc = spate_buf_adds(o, "{\"name\":");
+    int rc = spate_text_adds(o, "{\"name\":");
     rc |= spate_json_add_string(o, x->name, strlen(x->name));
-    rc |= spate_buf_printf(o, ",\"pid\":%d,\"lost\":", x->pid);
-    rc |= x->fate ? spate_json_add_string(o, x->fate, strlen(x->fate)) : spate_buf_adds(o, "null");
-    return rc | spate_buf_printf(
+    rc |= spate_text_printf(o, ",\"pid\":%d,\"lost\":", x->pid);
+    rc |= x->fate ? spate_json_add_string(o, x->fate, strlen(x->fate)) : spate_text_adds(o, "null");
+    return rc | spate_text_printf(
                     o,
                     ",\"piece\":{\"k\":%u,\"n\":%u},\"start\":%.6f,\"end\":%.6f,\"late_s\":%.6f,"
                     "\"skipped\":%llu,\"requests\":%llu,\"responses\":%llu,\"errors\":%llu,"
@@ -506,29 +505,29 @@ static int json_part(struct spate_buf *o, const struct spate_bench_part *x)
                     (unsigned long long)x->connections_up, x->rps);
 }
 
-static int json_parts(struct spate_buf *o, const struct spate_bench_parts *p)
+static int json_parts(struct spate_text *o, const struct spate_bench_parts *p)
 {
     if (!p || !p->n) return 0;
-    int rc = spate_buf_printf(o, ",\"%s\":[", p->kind);
+    int rc = spate_text_printf(o, ",\"%s\":[", p->kind);
     for (size_t i = 0; i < p->n; i++) {
-        if (i) rc |= spate_buf_adds(o, ",");
+        if (i) rc |= spate_text_adds(o, ",");
         rc |= json_part(o, &p->v[i]);
     }
-    rc |= spate_buf_adds(o, "],\"missing\":");
+    rc |= spate_text_adds(o, "],\"missing\":");
     return rc | (p->missing ? spate_json_add_string(o, p->missing, strlen(p->missing))
-                            : spate_buf_adds(o, "null"));
+                            : spate_text_adds(o, "null"));
 }
 
-int spate_bench_json(struct spate_buf *o, const struct spate_bench_setup *s,
+int spate_bench_json(struct spate_text *o, const struct spate_bench_setup *s,
                      const struct spate_bench_tally *t, const struct spate_load_report *r,
                      const struct spate_bench_parts *p, const struct spate_bench_verdict *v,
                      int sig)
 {
     double el = (double)r->elapsed_ns / 1e9;
     uint64_t ok = t->responses - t->bad_status;
-    int rc = spate_buf_adds(o, "{\"url\":");
+    int rc = spate_text_adds(o, "{\"url\":");
     rc |= spate_json_add_string(o, s->url, strlen(s->url));
-    rc |= spate_buf_printf(
+    rc |= spate_text_printf(
         o,
         ",\"connections\":%llu,\"connections_up\":%llu,\"setup_seconds\":%.6f,\"measured\":%s,"
         "\"model\":\"%s\","
@@ -545,7 +544,7 @@ int spate_bench_json(struct spate_buf *o, const struct spate_bench_setup *s,
     rc |= json_status(o, t);
     rc |= json_errors(o, "errors_by_kind", &t->errors);
     rc |= json_errors(o, "setup_errors", &t->setup);
-    rc |= spate_buf_printf(
+    rc |= spate_text_printf(
         o,
         ",\"connections_requested\":%llu,\"connections_established\":%llu,\"reconnects\":%llu,"
         "\"max_lag\":%.9f,\"late_sends\":%llu,\"unfinished\":%llu,\"unsent\":%llu,"
@@ -558,10 +557,10 @@ int spate_bench_json(struct spate_buf *o, const struct spate_bench_setup *s,
         (unsigned long long)s->max_errors, s->no_fail ? "true" : "false");
     rc |= json_test(o, s);
     rc |= json_period(o, s, r);
-    rc |= spate_buf_adds(o, ",\"histogram\":");
+    rc |= spate_text_adds(o, ",\"histogram\":");
     rc |= spate_hist_write_json(o, &t->hist);
     rc |= json_parts(o, p);
     rc |= json_verdict(o, v, sig);
-    rc |= spate_buf_adds(o, "}\n");
+    rc |= spate_text_adds(o, "}\n");
     return rc ? -ENOMEM : 0;
 }

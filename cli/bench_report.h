@@ -2,7 +2,7 @@
  * and the two report formats: text for people, one JSON object for programs. */
 #ifndef SPATE_BENCH_REPORT_H
 #define SPATE_BENCH_REPORT_H
-#include "buf.h"
+#include "text.h"
 #include "histogram.h"
 #include "spate.h"
 #include "split.h"
@@ -136,7 +136,7 @@ void spate_bench_text(FILE *f, const struct spate_bench_setup *s, const struct s
  * ("test", "piece"), the measured period in wall-clock time ("period"), the histogram itself
  * (histogram.h's compact form) and the parts (under p->kind). One line: no newline inside, so a
  * worker can send it as one line. 0 or -ENOMEM. */
-int spate_bench_json(struct spate_buf *o, const struct spate_bench_setup *s,
+int spate_bench_json(struct spate_text *o, const struct spate_bench_setup *s,
                      const struct spate_bench_tally *t, const struct spate_load_report *r,
                      const struct spate_bench_parts *p, const struct spate_bench_verdict *v,
                      int sig);

@@ -3,7 +3,7 @@
  * through the engine, one JSON line each. */
 #include "fetch.h"
 #include "args.h"
-#include "buf.h"
+#include "text.h"
 #include "bodyfile.h"
 #include "input.h"
 #include "json.h"
@@ -65,7 +65,7 @@ struct fetch {
     size_t submitted, finished, ok, failed;
     size_t by_kind[SPATE_E_CANCELED + 1];
     struct spate_engine *e;
-    struct spate_buf line;   /* one result being formatted */
+    struct spate_text line;  /* one result being formatted */
     struct spate_header *hv; /* scratch header array for build() */
     size_t hv_cap;
     struct spate_results res; /* stdout */
@@ -86,7 +86,7 @@ struct fetch {
     unsigned proc_k;    /* in a worker: its number; it takes the requests whose host:port is its */
     int in_worker;      /* this process is a worker of --procs: records to out_fd */
     int out_fd;         /* where results go: 1, or a worker's pipe to the parent */
-    struct spate_buf rec; /* a worker's record being formatted */
+    struct spate_text rec; /* a worker's record being formatted */
 };
 
 struct job {
@@ -849,17 +849,17 @@ static void emit(struct fetch *f, size_t index, const char *line, size_t len)
     }
     char num[32];
     int n = snprintf(num, sizeof(num), "%zu\t", index);
-    spate_buf_reset(&f->rec);
-    spate_buf_add(&f->rec, num, (size_t)n);
-    spate_buf_add(&f->rec, line, len);
-    spate_results_add(&f->res, index, f->rec.data, f->rec.len);
+    spate_text_reset(&f->rec);
+    spate_text_add(&f->rec, num, (size_t)n);
+    spate_text_add(&f->rec, line, len);
+    spate_results_add(&f->res, index, f->rec.s, f->rec.len);
 }
 
 static void print_result(struct fetch *f, struct job *j, const struct spate_response *r)
 {
     const struct spate_input_item *it = &j->it;
-    struct spate_buf *line = &f->line;
-    spate_buf_reset(line);
+    struct spate_text *line = &f->line;
+    spate_text_reset(line);
     struct spate_output_rec rec = {
         .id_json = it->id_json,
         .index = j->index,
@@ -869,7 +869,7 @@ static void print_result(struct fetch *f, struct job *j, const struct spate_resp
         .with_file = f->outdir != NULL,
         .file = finish_body(j, r),
     };
-    if (spate_output_line(line, &rec, r) == 0) emit(f, j->index, line->data, line->len);
+    if (spate_output_line(line, &rec, r) == 0) emit(f, j->index, line->s, line->len);
     if (f->verbose)
         say(f, "spate fetch: #%zu %s -> %d via %s (%s%s%s)%s%s\n", j->index, it->url, r->status,
             r->remote[0] ? r->remote : "-", r->reused ? "reused" : "new",
@@ -923,8 +923,8 @@ static void bad_line(struct fetch *f, size_t index, const struct spate_input_ite
         .with_body = f->with_body,
         .with_file = f->outdir != NULL,
     };
-    spate_buf_reset(&f->line);
-    if (spate_output_line(&f->line, &rec, &r) == 0) emit(f, index, f->line.data, f->line.len);
+    spate_text_reset(&f->line);
+    if (spate_output_line(&f->line, &rec, &r) == 0) emit(f, index, f->line.s, f->line.len);
     count(f, SPATE_E_INPUT);
     f->bad++;
 }
@@ -1178,8 +1178,8 @@ static void cleanup(struct fetch *f)
     free(f->dns_servers);
     free(f->pins);
     spate_results_fini(&f->res);
-    spate_buf_fini(&f->line);
-    spate_buf_fini(&f->rec);
+    spate_text_fini(&f->line);
+    spate_text_fini(&f->rec);
     spate_bodyfiles_fini(&f->files);
     free(f->hv);
     while (f->spare_jobs) {
@@ -1437,8 +1437,8 @@ int spate_fetch_main(int argc, char **argv)
     f.cfg.coalesce_us = 100; /* a batch fetch trades up to 0.1 ms of latency for less CPU */
     f.progress = isatty(2);
     f.grace = 2;
-    spate_buf_init(&f.line);
-    spate_buf_init(&f.rec);
+    spate_text_init(&f.line);
+    spate_text_init(&f.rec);
     f.out_fd = 1;
     f.procs = 1;
     int rc = 2;

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-struct spate_buf;
+struct spate_text;
 struct spate_json;
 
 /* Values 0..255 get one bucket each (exact). Above, each power-of-two range [2^k, 2^(k+1)) is cut
@@ -79,7 +79,7 @@ uint64_t spate_hist_bucket_highest(unsigned i); /* largest value counted at i < 
  * struct's fields (min and max 0 when empty). counts holds only the non-zero buckets, as
  * [index, count] pairs in increasing index order (index as in spate_hist_index). Every number is
  * a whole decimal. Appends to b; 0 or -ENOMEM. */
-int spate_hist_write_json(struct spate_buf *b, const struct spate_hist *h);
+int spate_hist_write_json(struct spate_text *b, const struct spate_hist *h);
 
 /* Reads that object back into h (overwritten) after checking it: the layout, every field present
  * and a whole number, indexes in range and increasing, counts positive and adding up to count,

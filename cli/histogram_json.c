@@ -1,6 +1,6 @@
 /* The histogram's JSON form in reports (see histogram.h for the shape) and its checked reader: a
  * report that is corrupt or of another layout is refused with a message, never merged. */
-#include "buf.h"
+#include "text.h"
 #include "histogram.h"
 #include "json.h"
 
@@ -10,28 +10,28 @@
 
 #define UNIT "ns"
 
-int spate_hist_write_json(struct spate_buf *b, const struct spate_hist *h)
+int spate_hist_write_json(struct spate_text *b, const struct spate_hist *h)
 {
-    int rc = spate_buf_printf(b,
-                              "{\"unit\":\"" UNIT "\",\"sub_bucket_bits\":%u,\"bucket_count\":%u,"
-                              "\"count\":%llu,\"min\":%llu,\"max\":%llu,\"sum\":%llu,"
-                              "\"clamped\":%llu,\"counts\":[",
-                              (unsigned)SPATE_HIST_SUB_BITS, (unsigned)SPATE_HIST_BUCKETS,
-                              (unsigned long long)h->count, (unsigned long long)spate_hist_min(h),
-                              (unsigned long long)spate_hist_max(h), (unsigned long long)h->sum,
-                              (unsigned long long)h->clamped);
+    int rc = spate_text_printf(b,
+                               "{\"unit\":\"" UNIT "\",\"sub_bucket_bits\":%u,\"bucket_count\":%u,"
+                               "\"count\":%llu,\"min\":%llu,\"max\":%llu,\"sum\":%llu,"
+                               "\"clamped\":%llu,\"counts\":[",
+                               (unsigned)SPATE_HIST_SUB_BITS, (unsigned)SPATE_HIST_BUCKETS,
+                               (unsigned long long)h->count, (unsigned long long)spate_hist_min(h),
+                               (unsigned long long)spate_hist_max(h), (unsigned long long)h->sum,
+                               (unsigned long long)h->clamped);
     int first = 1;
     for (unsigned i = 0; i < SPATE_HIST_LEN && rc == 0; i++) {
         if (!h->counts[i]) continue;
-        if (!first) rc = spate_buf_add(b, ",", 1);
+        if (!first) rc = spate_text_add(b, ",", 1);
         first = 0;
-        if (rc == 0) rc = spate_buf_add(b, "[", 1);
-        if (rc == 0) rc = spate_buf_add_uint(b, i);
-        if (rc == 0) rc = spate_buf_add(b, ",", 1);
-        if (rc == 0) rc = spate_buf_add_uint(b, h->counts[i]);
-        if (rc == 0) rc = spate_buf_add(b, "]", 1);
+        if (rc == 0) rc = spate_text_add(b, "[", 1);
+        if (rc == 0) rc = spate_text_uint(b, i);
+        if (rc == 0) rc = spate_text_add(b, ",", 1);
+        if (rc == 0) rc = spate_text_uint(b, h->counts[i]);
+        if (rc == 0) rc = spate_text_add(b, "]", 1);
     }
-    return rc ? rc : spate_buf_add(b, "]}", 2);
+    return rc ? rc : spate_text_add(b, "]}", 2);
 }
 
 /* ---- reading ------------------------------------------------------------------------------ */

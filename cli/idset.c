@@ -1,6 +1,6 @@
 /* --resume's set of done ids. */
 #include "idset.h"
-#include "buf.h"
+#include "text.h"
 #include "json.h"
 #include "lines.h"
 #include <errno.h>
@@ -70,7 +70,7 @@ void spate_idset_fini(struct spate_idset *s)
 }
 
 /* One line of an earlier output: its id's hash joins the set when the line says ok true. */
-static int take(struct spate_idset *s, const char *line, size_t len, struct spate_buf *tmp)
+static int take(struct spate_idset *s, const char *line, size_t len, struct spate_text *tmp)
 {
     struct spate_json *v = NULL;
     char err[64];
@@ -78,9 +78,9 @@ static int take(struct spate_idset *s, const char *line, size_t len, struct spat
     const struct spate_json *ok = spate_json_get(v, "ok"), *id = spate_json_get(v, "id");
     int rc = 0;
     if (ok && id && spate_json_type(ok) == SPATE_JSON_TRUE) {
-        spate_buf_reset(tmp);
+        spate_text_reset(tmp);
         rc = spate_json_write(tmp, id) ? -ENOMEM
-                                       : spate_idset_add(s, spate_idset_hash(tmp->data, tmp->len));
+                                       : spate_idset_add(s, spate_idset_hash(tmp->s, tmp->len));
     }
     spate_json_free(v);
     return rc;
@@ -95,8 +95,8 @@ int spate_idset_load(struct spate_idset *s, const char *path, char *err, size_t 
         spate_lines_fini(&l);
         return rc;
     }
-    struct spate_buf tmp;
-    spate_buf_init(&tmp);
+    struct spate_text tmp;
+    spate_text_init(&tmp);
     const char *line;
     size_t len;
     while (rc == 0) {
@@ -106,7 +106,7 @@ int spate_idset_load(struct spate_idset *s, const char *path, char *err, size_t 
     }
     if (!rc && l.err) rc = -l.err;
     if (rc) snprintf(err, errlen, "--resume: cannot read '%s': %s", path, strerror(-rc));
-    spate_buf_fini(&tmp);
+    spate_text_fini(&tmp);
     spate_lines_fini(&l);
     return rc;
 }

@@ -1,6 +1,6 @@
 /* Input lines for `spate fetch`: URL lines and JSON object lines into request items. */
 #include "input.h"
-#include "err.h"
+#include "errmsg.h"
 #include "json.h"
 #include <errno.h>
 #include <stdarg.h>
@@ -12,7 +12,7 @@ enum { F_URL, F_METHOD, F_HEADERS, F_BODY, F_JSON, F_ID, F_COUNT };
 static const char *const fields[F_COUNT] = {"url", "method", "headers", "body", "json", "id"};
 
 /* This module's contract says -1 for a rejected line. */
-#define reject(...) (spate_errf(__VA_ARGS__), -1)
+#define reject(...) (spate_errmsg(__VA_ARGS__), -1)
 
 /* At most 64 bytes of a field name for a message, anything but printable ASCII as \xNN. */
 static const char *quote(char *dst, const char *s, size_t n)
@@ -85,14 +85,14 @@ static int take_headers(struct spate_input_item *it, const struct spate_json *v,
 /* Serializes v compactly into a fresh NUL-terminated string. */
 static int serialize(const struct spate_json *v, char **out, size_t *len, char *err, size_t errlen)
 {
-    struct spate_buf b;
-    spate_buf_init(&b);
-    if (spate_json_write(&b, v) || spate_buf_add(&b, "", 1)) {
-        spate_buf_fini(&b);
-        return reject(err, errlen, "out of memory");
-    }
-    *out = b.data; /* the buffer's bytes become ours: b.off is 0, nothing was consumed */
-    if (len) *len = b.len - 1;
+    struct spate_text b;
+    spate_text_init(&b);
+    int rc = spate_json_write(&b, v);
+    size_t n = b.len;
+    *out = rc ? NULL : spate_text_take(&b);
+    spate_text_fini(&b);
+    if (!*out) return reject(err, errlen, "out of memory");
+    if (len) *len = n;
     return 0;
 }
 

@@ -503,53 +503,53 @@ static const char json_esc[256] = {
     [28] = 'u',   [29] = 'u',    [30] = 'u',   [31] = 'u',   [0x7f] = 'u',
 };
 
-int spate_json_add_string(struct spate_buf *b, const char *s, size_t n)
+int spate_json_add_string(struct spate_text *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     /* Most strings need no escapes: reserve once, then copy unescaped runs in bulk. */
-    int rc = spate_buf_reserve(b, n + 2);
+    int rc = spate_text_grow(b, n + 2);
+    if (!rc) rc = spate_text_add(b, "\"", 1);
     if (rc) return rc;
-    b->data[b->len++] = '"';
     size_t i = 0;
     while (rc == 0) {
         size_t run = i;
         while (i < n && !json_esc[(unsigned char)s[i]])
             i++;
-        rc = spate_buf_add(b, s + run, i - run);
+        rc = spate_text_add(b, s + run, i - run);
         if (rc || i == n) break;
         unsigned char c = (unsigned char)s[i++];
         char esc[6] = {'\\', json_esc[c], '0', '0', hex[c >> 4], hex[c & 15]};
-        rc = spate_buf_add(b, esc, esc[1] == 'u' ? 6 : 2);
+        rc = spate_text_add(b, esc, esc[1] == 'u' ? 6 : 2);
     }
-    return rc ? rc : spate_buf_add(b, "\"", 1);
+    return rc ? rc : spate_text_add(b, "\"", 1);
 }
 
-int spate_json_write(struct spate_buf *b, const struct spate_json *v)
+int spate_json_write(struct spate_text *b, const struct spate_json *v)
 {
     int rc = 0;
     switch (v->type) {
     case SPATE_JSON_NULL:
-        return spate_buf_add(b, "null", 4);
+        return spate_text_add(b, "null", 4);
     case SPATE_JSON_FALSE:
-        return spate_buf_add(b, "false", 5);
+        return spate_text_add(b, "false", 5);
     case SPATE_JSON_TRUE:
-        return spate_buf_add(b, "true", 4);
+        return spate_text_add(b, "true", 4);
     case SPATE_JSON_NUMBER:
-        return spate_buf_add(b, v->str, v->len);
+        return spate_text_add(b, v->str, v->len);
     case SPATE_JSON_STRING:
         return spate_json_add_string(b, v->str, v->len);
     case SPATE_JSON_ARRAY:
     case SPATE_JSON_OBJECT:
-        rc = spate_buf_add(b, v->type == SPATE_JSON_ARRAY ? "[" : "{", 1);
+        rc = spate_text_add(b, v->type == SPATE_JSON_ARRAY ? "[" : "{", 1);
         for (size_t i = 0; i < v->count && rc == 0; i++) {
-            if (i) rc = spate_buf_add(b, ",", 1);
+            if (i) rc = spate_text_add(b, ",", 1);
             if (rc == 0 && v->type == SPATE_JSON_OBJECT) {
                 rc = spate_json_add_string(b, v->m[i].key, v->m[i].key_len);
-                if (rc == 0) rc = spate_buf_add(b, ":", 1);
+                if (rc == 0) rc = spate_text_add(b, ":", 1);
             }
             if (rc == 0) rc = spate_json_write(b, v->m[i].val);
         }
-        if (rc == 0) rc = spate_buf_add(b, v->type == SPATE_JSON_ARRAY ? "]" : "}", 1);
+        if (rc == 0) rc = spate_text_add(b, v->type == SPATE_JSON_ARRAY ? "]" : "}", 1);
         return rc;
     }
     return -EINVAL;

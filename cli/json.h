@@ -2,7 +2,7 @@
  * Strict: one value, no extensions, strings must be valid UTF-8 once decoded. */
 #ifndef SPATE_JSON_H
 #define SPATE_JSON_H
-#include "buf.h"
+#include "text.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,11 +50,11 @@ const struct spate_json *spate_json_at(const struct spate_json *v, size_t i, con
 const char *spate_json_key(const struct spate_json *obj, size_t i, size_t *len);
 
 /* Appends v serialized compactly (numbers exactly as their source text). 0 or -ENOMEM. */
-int spate_json_write(struct spate_buf *b, const struct spate_json *v);
+int spate_json_write(struct spate_text *b, const struct spate_json *v);
 /* Appends s[0..n) as a JSON string literal with quotes. Escapes '"', '\\', control characters
  * (\n \r \t \b \f, others \u00xx, DEL as \u007f); bytes >= 0x80 pass through unchanged (check them
  * with spate_json_utf8_valid first). 0 or -ENOMEM. */
-int spate_json_add_string(struct spate_buf *b, const char *s, size_t n);
+int spate_json_add_string(struct spate_text *b, const char *s, size_t n);
 /* 1 if s[0..n) is valid UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF), else 0.
  */
 int spate_json_utf8_valid(const char *s, size_t n);

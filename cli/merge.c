@@ -5,7 +5,7 @@
 #include "args.h"
 #include "bench_merge.h"
 #include "bench_read.h"
-#include "buf.h"
+#include "text.h"
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -28,7 +28,7 @@ static void usage(FILE *to)
           to);
 }
 
-static int slurp(const char *path, struct spate_buf *b, char *err, size_t errlen)
+static int slurp(const char *path, struct spate_text *b, char *err, size_t errlen)
 {
     FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
     if (!f) {
@@ -42,7 +42,7 @@ static int slurp(const char *path, struct spate_buf *b, char *err, size_t errlen
         if (b->len + n > MAX_REPORT) {
             snprintf(err, errlen, "larger than %u MB: not a report", MAX_REPORT >> 20);
             rc = -1;
-        } else if (spate_buf_add(b, chunk, n)) {
+        } else if (spate_text_add(b, chunk, n)) {
             snprintf(err, errlen, "out of memory");
             rc = -1;
         }
@@ -57,9 +57,9 @@ static int slurp(const char *path, struct spate_buf *b, char *err, size_t errlen
 
 /* The report is the one line that starts with '{': a Slurm task's --output file also holds the
  * task's stderr, when it wrote any. */
-static int find_report(const struct spate_buf *b, const char **at, size_t *len, unsigned *others)
+static int find_report(const struct spate_text *b, const char **at, size_t *len, unsigned *others)
 {
-    const char *p = b->data, *end = b->data + b->len;
+    const char *p = b->s, *end = b->s + b->len;
     int found = 0;
     *others = 0;
     while (p < end) {
@@ -79,13 +79,13 @@ static int find_report(const struct spate_buf *b, const char **at, size_t *len, 
 
 static int add_file(struct spate_bench_merge *m, struct spate_bench_read *r, const char *path)
 {
-    struct spate_buf b;
+    struct spate_text b;
     char err[600];
     const char *at = NULL;
     size_t len = 0;
     unsigned others = 0;
     int rc = -1;
-    spate_buf_init(&b);
+    spate_text_init(&b);
     if (slurp(path, &b, err, sizeof(err))) {
         fprintf(stderr, "spate merge: %s: %s\n", path, err);
     } else if (find_report(&b, &at, &len, &others)) {
@@ -103,7 +103,7 @@ static int add_file(struct spate_bench_merge *m, struct spate_bench_read *r, con
         if (rc) fprintf(stderr, "spate merge: refused: %s\n", err);
         spate_bench_read_fini(r);
     }
-    spate_buf_fini(&b);
+    spate_text_fini(&b);
     return rc ? -1 : 0;
 }
 
@@ -112,11 +112,11 @@ static int print(struct spate_bench_merge *m, int json)
     struct spate_bench_verdict v;
     spate_bench_judge(&m->set, &m->t, &m->rep, &m->parts, &v);
     if (json) {
-        struct spate_buf o;
-        spate_buf_init(&o);
+        struct spate_text o;
+        spate_text_init(&o);
         int rc = spate_bench_json(&o, &m->set, &m->t, &m->rep, &m->parts, &v, m->sig);
-        if (!rc) fwrite(o.data, 1, o.len, stdout);
-        spate_buf_fini(&o);
+        if (!rc) fwrite(o.s, 1, o.len, stdout);
+        spate_text_fini(&o);
         if (rc) {
             fprintf(stderr, "spate merge: out of memory\n");
             return 2;

@@ -53,10 +53,11 @@ static char *put_secs(char *p, double s)
 }
 
 /* "start" (the first attempt's wall-clock start, or null when there was none) and "time". */
-static int add_times(struct spate_buf *b, double start, const struct spate_timing *t)
+static int add_times(struct spate_text *b, double start, const struct spate_timing *t)
 {
-    if (spate_buf_reserve(b, 7 * (16 + 32) + 2)) return -1;
-    char *p = b->data + b->len;
+    char *const room = spate_text_room(b, 7 * (16 + 32) + 2);
+    if (!room) return -1;
+    char *p = room;
     if (start > 0)
         p = put_secs(PUT(p, ",\"start\":"), start);
     else
@@ -68,58 +69,56 @@ static int add_times(struct spate_buf *b, double start, const struct spate_timin
     p = put_secs(PUT(p, ",\"total\":"), t->total);
     p = put_secs(PUT(p, ",\"elapsed\":"), t->elapsed);
     *p++ = '}';
-    b->len = (size_t)(p - b->data);
+    spate_text_wrote(b, (size_t)(p - room));
     return 0;
 }
 
-static int add_body(struct spate_buf *b, const struct spate_response *r)
+static int add_body(struct spate_text *b, const struct spate_response *r)
 {
     const char *p = r->body ? r->body : "";
     if (spate_json_utf8_valid(p, r->body_len)) {
-        int rc = spate_buf_adds(b, ",\"body\":");
+        int rc = spate_text_adds(b, ",\"body\":");
         return rc ? rc : spate_json_add_string(b, p, r->body_len);
     }
     char *enc = malloc(4 * ((r->body_len + 2) / 3) + 1);
     if (!enc) return -1;
     spate_base64(enc, p, r->body_len);
-    int rc = spate_buf_printf(b, ",\"body_base64\":\"%s\"", enc);
+    int rc = spate_text_printf(b, ",\"body_base64\":\"%s\"", enc);
     free(enc);
     return rc;
 }
 
-int spate_output_line(struct spate_buf *b, const struct spate_output_rec *rec,
+int spate_output_line(struct spate_text *b, const struct spate_output_rec *rec,
                       const struct spate_response *r)
 {
-    int rc = spate_buf_adds(b, "{\"id\":");
-    if (!rc)
-        rc = rec->id_json ? spate_buf_adds(b, rec->id_json) : spate_buf_add_uint(b, rec->index);
-    if (!rc) rc = spate_buf_adds(b, ",\"url\":");
+    int rc = spate_text_adds(b, "{\"id\":");
+    if (!rc) rc = rec->id_json ? spate_text_adds(b, rec->id_json) : spate_text_uint(b, rec->index);
+    if (!rc) rc = spate_text_adds(b, ",\"url\":");
     if (!rc) rc = spate_json_add_string(b, rec->url, strlen(rec->url));
-    if (!rc) rc = spate_buf_adds(b, ",\"method\":");
+    if (!rc) rc = spate_text_adds(b, ",\"method\":");
     if (!rc) rc = spate_json_add_string(b, rec->method, strlen(rec->method));
-    if (!rc) rc = spate_buf_adds(b, ",\"status\":");
+    if (!rc) rc = spate_text_adds(b, ",\"status\":");
+    if (!rc) rc = r->status ? spate_text_uint(b, (unsigned)r->status) : spate_text_adds(b, "null");
     if (!rc)
-        rc = r->status ? spate_buf_add_uint(b, (unsigned)r->status) : spate_buf_adds(b, "null");
-    if (!rc)
-        rc = spate_buf_adds(b, r->error == SPATE_OK ? ",\"ok\":true,\"attempts\":"
-                                                    : ",\"ok\":false,\"attempts\":");
-    if (!rc) rc = spate_buf_add_uint(b, r->attempts);
-    if (!rc) rc = spate_buf_adds(b, ",\"bytes\":");
-    if (!rc) rc = spate_buf_add_uint(b, r->body_bytes);
+        rc = spate_text_adds(b, r->error == SPATE_OK ? ",\"ok\":true,\"attempts\":"
+                                                     : ",\"ok\":false,\"attempts\":");
+    if (!rc) rc = spate_text_uint(b, r->attempts);
+    if (!rc) rc = spate_text_adds(b, ",\"bytes\":");
+    if (!rc) rc = spate_text_uint(b, r->body_bytes);
     if (!rc) rc = add_times(b, r->start, &r->time);
-    if (!rc && r->error == SPATE_OK) rc = spate_buf_adds(b, ",\"error\":null");
+    if (!rc && r->error == SPATE_OK) rc = spate_text_adds(b, ",\"error\":null");
     if (!rc && r->error != SPATE_OK) {
-        rc = spate_buf_printf(
+        rc = spate_text_printf(
             b, ",\"error\":{\"kind\":\"%s\",\"message\":", spate_error_kind_name(r->error));
         if (!rc) rc = spate_json_add_string(b, r->message, strlen(r->message));
-        if (!rc) rc = spate_buf_adds(b, "}");
+        if (!rc) rc = spate_text_adds(b, "}");
     }
     if (!rc && rec->with_file) {
-        rc = spate_buf_adds(b, ",\"file\":");
+        rc = spate_text_adds(b, ",\"file\":");
         if (!rc)
             rc = rec->file ? spate_json_add_string(b, rec->file, strlen(rec->file))
-                           : spate_buf_adds(b, "null");
+                           : spate_text_adds(b, "null");
     }
     if (!rc && rec->with_body) rc = add_body(b, r);
-    return rc ? rc : spate_buf_adds(b, "}\n");
+    return rc ? rc : spate_text_adds(b, "}\n");
 }

@@ -1,7 +1,7 @@
 /* JSON Lines result records for `spate fetch`. */
 #ifndef SPATE_OUTPUT_H
 #define SPATE_OUTPUT_H
-#include "buf.h"
+#include "text.h"
 #include "spate.h"
 
 struct spate_output_rec {
@@ -15,7 +15,7 @@ struct spate_output_rec {
 };
 
 /* Appends one JSON object and a newline to b. 0 or -ENOMEM. */
-int spate_output_line(struct spate_buf *b, const struct spate_output_rec *rec,
+int spate_output_line(struct spate_text *b, const struct spate_output_rec *rec,
                       const struct spate_response *r);
 
 #endif

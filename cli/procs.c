@@ -1,7 +1,7 @@
 /* Forked workers for `spate bench --procs`: the barrier before the common start, the lines from
  * the workers, signals forwarded, dead workers noticed by end of file and reaped. */
 #include "procs.h"
-#include "buf.h"
+#include "text.h"
 #include "interrupt.h"
 #include <errno.h>
 #include <poll.h>
@@ -28,7 +28,7 @@ struct worker {
     pid_t pid;
     int fd; /* the parent's end; -1 once closed */
     int ready;
-    struct spate_buf in;
+    struct spate_text in;
 };
 
 struct run {
@@ -141,7 +141,7 @@ static int become_worker(struct run *R, unsigned i, int fd, int do_pin, pid_t pa
     if (getppid() != parent) _exit(1); /* it died before prctl took effect */
     for (unsigned j = 0; j < i; j++) {
         if (R->w[j].fd >= 0) close(R->w[j].fd);
-        spate_buf_fini(&R->w[j].in);
+        spate_text_fini(&R->w[j].in);
     }
     free(R->w);
     R->w = NULL;
@@ -157,47 +157,41 @@ static void reap(struct run *R, unsigned i)
     int status = 0;
     close(w->fd);
     w->fd = -1;
-    spate_buf_fini(&w->in);
+    spate_text_fini(&w->in);
     while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR) {
     }
     R->ops->ended(R->user, i, w->pid, status, 0);
 }
 
-/* Hands complete lines to the caller; "ready" is the barrier's. */
+/* Hands complete lines to the caller; "ready" is the barrier's. The handled ones are cut from
+ * the text at once, after the last complete line. */
 static void lines(struct run *R, unsigned i)
 {
     struct worker *w = &R->w[i];
-    for (;;) {
-        char *p = w->in.data + w->in.off;
-        size_t n = spate_buf_pending(&w->in);
-        char *nl = n ? memchr(p, '\n', n) : NULL;
-        if (!nl) return;
+    const char *start = w->in.s, *p = start, *end = start + w->in.len, *nl;
+    while (p < end && (nl = memchr(p, '\n', (size_t)(end - p)))) {
         size_t len = (size_t)(nl - p);
         if (len == 5 && !memcmp(p, "ready", 5))
             w->ready = 1;
         else
             R->ops->line(R->user, i, p, len);
-        spate_buf_consume(&w->in, len + 1);
+        p = nl + 1;
     }
+    spate_text_cut(&w->in, (size_t)(p - start));
 }
 
 static void on_readable(struct run *R, unsigned i)
 {
     struct worker *w = &R->w[i];
-    if (spate_buf_reserve(&w->in, 65536)) {
-        kill(w->pid, SIGKILL); /* out of memory: this worker cannot be heard */
-        reap(R, i);
-        return;
-    }
-    ssize_t k = read(w->fd, w->in.data + w->in.len, w->in.cap - w->in.len);
-    if (k < 0 && (errno == EINTR || errno == EAGAIN)) return;
+    ssize_t k = spate_text_read(&w->in, w->fd, 65536);
+    if (k == -EINTR || k == -EAGAIN) return;
+    if (k == -ENOMEM) kill(w->pid, SIGKILL); /* out of memory: this worker cannot be heard */
     if (k <= 0) {
         reap(R, i);
         return;
     }
-    w->in.len += (size_t)k;
     lines(R, i);
-    if (spate_buf_pending(&w->in) > MAX_LINE) { /* not a report: a worker gone wrong */
+    if (w->in.len > MAX_LINE) { /* not a report: a worker gone wrong */
         kill(w->pid, SIGKILL);
         reap(R, i);
     }
@@ -283,7 +277,7 @@ int spate_procs_run(unsigned n, int do_pin, double start_at, const struct spate_
     for (unsigned i = 0; i < n; i++) {
         int sv[2];
         R.w[i].fd = -1;
-        spate_buf_init(&R.w[i].in);
+        spate_text_init(&R.w[i].in);
         pid_t pid = -1;
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0) {
             pid = fork();

@@ -18,7 +18,7 @@ int spate_results_init(struct spate_results *r, int fd, size_t ordered, double f
 {
     memset(r, 0, sizeof(*r));
     r->fd = fd;
-    spate_buf_init(&r->buf);
+    spate_text_init(&r->buf);
     if (ordered && !(r->held = calloc(ordered, sizeof(*r->held)))) return -ENOMEM;
     r->nheld = ordered;
     r->flush_every = flush_every;
@@ -33,7 +33,7 @@ void spate_results_fini(struct spate_results *r)
     for (size_t i = 0; r->held && i < r->nheld; i++)
         if (r->held[i] != GAP) free(r->held[i]);
     free(r->held);
-    spate_buf_fini(&r->buf);
+    spate_text_fini(&r->buf);
     memset(r, 0, sizeof(*r));
 }
 
@@ -52,7 +52,7 @@ static size_t count_lines(const char *p, size_t n)
 
 static void write_all(struct spate_results *r)
 {
-    const char *p = r->buf.data;
+    const char *p = r->buf.s;
     size_t n = r->buf.len;
     if (r->around) r->around(r->arg, 1);
     while (n) {
@@ -77,10 +77,10 @@ void spate_results_flush(struct spate_results *r, double now)
     r->last_flush = now;
     if (!r->buf.len) return;
     if (spate_results_done(r))
-        r->lost += count_lines(r->buf.data, r->buf.len);
+        r->lost += count_lines(r->buf.s, r->buf.len);
     else
         write_all(r);
-    spate_buf_reset(&r->buf);
+    spate_text_reset(&r->buf);
 }
 
 static char **slot(struct spate_results *r, size_t index)
@@ -93,7 +93,7 @@ static void advance(struct spate_results *r)
 {
     for (char **s; *(s = slot(r, r->next)); r->next++) {
         if (*s != GAP) {
-            spate_buf_adds(&r->buf, *s);
+            spate_text_adds(&r->buf, *s);
             free(*s);
         }
         *s = NULL;
@@ -104,13 +104,13 @@ static void advance(struct spate_results *r)
 void spate_results_add(struct spate_results *r, size_t index, const char *line, size_t len)
 {
     if (!r->held) {
-        spate_buf_add(&r->buf, line, len);
+        spate_text_add(&r->buf, line, len);
     } else if (index != r->next) {
         *slot(r, index) = strndup(line, len);
         r->pending++;
         return;
     } else {
-        spate_buf_add(&r->buf, line, len);
+        spate_text_add(&r->buf, line, len);
         r->next++;
         advance(r);
     }

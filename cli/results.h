@@ -4,15 +4,15 @@
  * glue to the next: every later line is counted as lost. */
 #ifndef SPATE_RESULTS_H
 #define SPATE_RESULTS_H
-#include "buf.h"
+#include "text.h"
 #include <stddef.h>
 
 struct spate_results {
     int fd;
-    struct spate_buf buf; /* lines waiting for the next write */
-    char **held;          /* --ordered: a ring of lines that finished before their turn (owned) */
-    size_t nheld, next;   /* ... its size, and the index printed next */
-    size_t pending;       /* slots of the ring in use */
+    struct spate_text buf; /* lines waiting for the next write */
+    char **held;           /* --ordered: a ring of lines that finished before their turn (owned) */
+    size_t nheld, next;    /* ... its size, and the index printed next */
+    size_t pending;        /* slots of the ring in use */
     double last_flush, flush_every;
     int is_pipe;     /* a pipe or socket: watched for its reader leaving */
     double checked;  /* when that was last looked at */

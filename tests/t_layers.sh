@@ -8,27 +8,11 @@
 #   public    spate.h: nothing of the project
 #   exchange  conn, pool, limit, http1, url, retry, tcp, ctx.h, request.h: all of the above
 #   face      engine.c, load.c, strerror.c, version.c: all of the above and each other
-#   cli       spate.h and cli/ only, but for the exceptions listed in CLI_EXCEPTIONS
+#   cli       spate.h and cli/ only: the command is built on the public API alone
 # A file in no layer fails too: a new file gets its layer here. The check runs on the real tree,
 # then on copies with a bad include planted, which it must reject.
 . "$(dirname "$0")/lib/tap.sh"
 ROOT=$(cd "$TESTS_DIR/.." && pwd)
-
-# The command still includes engine-internal headers (the byte buffer, the error helper); issue
-# 15 removes them. "FILE HEADER" pairs, one a line.
-CLI_EXCEPTIONS='cli/args.c buf.h
-cli/bench.c buf.h
-cli/bench_merge.c buf.h
-cli/bench_report.h buf.h
-cli/fetch.c buf.h
-cli/histogram_json.c buf.h
-cli/idset.c buf.h
-cli/json.h buf.h
-cli/merge.c buf.h
-cli/output.h buf.h
-cli/procs.c buf.h
-cli/results.h buf.h
-cli/input.c err.h'
 
 # layer_of PATH (relative to the tree's root): prints the layer, or "none".
 layer_of() {
@@ -86,10 +70,6 @@ check() {
                 fi
                 tl=$(layer_of "$to")
                 may_see "$from" "$tl" && continue
-                if [ "$from" = cli ] &&
-                    printf '%s\n' "$CLI_EXCEPTIONS" | grep -qx "$f ${to##*/}"; then
-                    continue
-                fi
                 echo "$f ($from) includes $to ($tl)"
             done
     done
@@ -100,12 +80,6 @@ plan 7
 out=$(check "$ROOT")
 ok "$([ -z "$out" ]; echo $?)" "every include in engine/, tls/, dns/ and cli/ keeps to its layer"
 [ -n "$out" ] && diag "$out"
-
-# every exception is still needed: one that is not is dropped from the list
-stale=$(printf '%s\n' "$CLI_EXCEPTIONS" | while read -r f h; do
-    grep -q "^[[:space:]]*#[[:space:]]*include[[:space:]]*\"$h\"" "$ROOT/$f" || echo "$f $h"
-done)
-is "$stale" "" "every CLI exception is still in use"
 
 # planted bad includes, each on a fresh copy of the sources
 tmpdir T
@@ -123,7 +97,9 @@ like "$(plant dns/dns.c '#include "../tls/tls.h"')" 'dns/dns.c \(dns\) includes 
 like "$(plant engine/timer.c '#include "pool.h"')" 'engine/timer.c \(bottom\) includes engine/pool.h' \
     "the bottom including the exchange is rejected"
 like "$(plant cli/fetch.c '#include "pool.h"')" 'cli/fetch.c \(cli\) includes engine/pool.h \(exchange\)' \
-    "the command including an engine header outside its exceptions is rejected"
+    "the command including an engine header is rejected"
+like "$(plant cli/json.h '#include "buf.h"')" 'cli/json.h \(cli\) includes engine/buf.h \(bottom\)' \
+    "the command including the engine's byte buffer is rejected"
 like "$(plant engine/spate.h '#include "buf.h"')" 'engine/spate.h \(public\) includes engine/buf.h' \
     "the public header including anything of the project is rejected"
 done_testing

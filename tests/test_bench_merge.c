@@ -6,7 +6,7 @@
 #include "bench_merge.h"
 #include "bench_read.h"
 #include "bench_report.h"
-#include "buf.h"
+#include "text.h"
 #include "tap.h"
 
 #include <errno.h>
@@ -71,10 +71,10 @@ static void make_piece(struct piece *p, struct spate_split k, const char *url, d
     p->rep.elapsed_ns = (uint64_t)(len * 1e9);
 }
 
-static int to_json(struct piece *p, struct spate_buf *o)
+static int to_json(struct piece *p, struct spate_text *o)
 {
     struct spate_bench_verdict v;
-    spate_buf_init(o);
+    spate_text_init(o);
     spate_bench_judge(&p->set, &p->t, &p->rep, NULL, &v);
     return spate_bench_json(o, &p->set, &p->t, &p->rep, NULL, &v, 0);
 }
@@ -86,14 +86,14 @@ static struct spate_hist all;
 
 static int add(struct piece *p, const char *name, char *err, size_t errlen)
 {
-    struct spate_buf o;
+    struct spate_text o;
     int rc = to_json(p, &o);
-    if (!rc) rc = spate_bench_read(&rd, o.data, o.len, err, errlen);
+    if (!rc) rc = spate_bench_read(&rd, o.s, o.len, err, errlen);
     if (!rc) {
         rc = spate_bench_merge_add(&mg, &rd, name, 0, err, errlen);
         spate_bench_read_fini(&rd);
     }
-    spate_buf_fini(&o);
+    spate_text_fini(&o);
     return rc;
 }
 
@@ -203,7 +203,7 @@ static void test_refusals(void)
     spate_bench_merge_fini(&mg);
 
     /* corrupt reports: each edit of a good one is refused, with the field named */
-    struct spate_buf o;
+    struct spate_text o;
     make_piece(&pa, (struct spate_split){0, 1}, "http://h/x", 1000.0, 1.0, 100, 2);
     to_json(&pa, &o);
     static const struct {
@@ -218,26 +218,26 @@ static void test_refusals(void)
         {"\"unit\":\"ns\"", "\"unit\":\"us\"", "another layout"},
     };
     for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
-        char *s = strndup(o.data, o.len), *at = strstr(s, edits[i].from);
-        struct spate_buf e;
-        spate_buf_init(&e);
+        char *s = strndup(o.s, o.len), *at = strstr(s, edits[i].from);
+        struct spate_text e;
+        spate_text_init(&e);
         if (at) {
-            spate_buf_add(&e, s, (size_t)(at - s));
-            spate_buf_adds(&e, edits[i].to);
-            spate_buf_adds(&e, at + strlen(edits[i].from));
+            spate_text_add(&e, s, (size_t)(at - s));
+            spate_text_adds(&e, edits[i].to);
+            spate_text_adds(&e, at + strlen(edits[i].from));
         }
-        int rc = at ? spate_bench_read(&rd, e.data, e.len, err, sizeof(err)) : 0;
+        int rc = at ? spate_bench_read(&rd, e.s, e.len, err, sizeof(err)) : 0;
         ok(at && rc == -EINVAL && strstr(err, edits[i].want), "%s -> %s: refused (%s)",
            edits[i].from, edits[i].to, at ? err : "edit not found");
-        spate_buf_fini(&e);
+        spate_text_fini(&e);
         free(s);
     }
-    ok(spate_bench_read(&rd, o.data, o.len / 2, err, sizeof(err)) == -EINVAL &&
+    ok(spate_bench_read(&rd, o.s, o.len / 2, err, sizeof(err)) == -EINVAL &&
            !strncmp(err, "not JSON: ", 10),
        "a truncated report: not JSON (%s)", err);
-    ok(spate_bench_read(&rd, o.data, o.len, err, sizeof(err)) == 0, "the unedited report reads");
+    ok(spate_bench_read(&rd, o.s, o.len, err, sizeof(err)) == 0, "the unedited report reads");
     spate_bench_read_fini(&rd);
-    spate_buf_fini(&o);
+    spate_text_fini(&o);
 }
 
 int main(void)

@@ -2,7 +2,7 @@
  * the error bound across the whole range, merge, clamping, the HdrHistogram text output, and the
  * JSON form of reports: serialized, parsed and merged histograms equal one histogram of all the
  * values; corrupt or other-layout JSON is refused with a message naming the problem. */
-#include "buf.h"
+#include "text.h"
 #include "histogram.h"
 #include "json.h"
 #include "tap.h"
@@ -333,9 +333,9 @@ static void test_hgrm(uint64_t *v)
  */
 
 /* Serializes h; the caller frees b. */
-static int to_json(const struct spate_hist *h, struct spate_buf *b)
+static int to_json(const struct spate_hist *h, struct spate_text *b)
 {
-    spate_buf_init(b);
+    spate_text_init(b);
     return spate_hist_write_json(b, h);
 }
 
@@ -353,7 +353,7 @@ static int from_json(const char *text, size_t n, struct spate_hist *h, char *err
 static void test_json_shape(void)
 {
     static struct spate_hist h, back;
-    struct spate_buf b;
+    struct spate_text b;
     char err[256];
     spate_hist_init(&h);
     spate_hist_record(&h, 1200);
@@ -364,37 +364,37 @@ static void test_json_shape(void)
     static const char want[] =
         "{\"unit\":\"ns\",\"sub_bucket_bits\":8,\"bucket_count\":35,\"count\":3,\"min\":1200,"
         "\"max\":98000,\"sum\":100400,\"clamped\":0,\"counts\":[[534,2],[1343,1]]}";
-    is_mem(b.data, b.len, want, sizeof(want) - 1, "JSON form of {1200, 1200, 98000} ns: %.*s",
-           (int)b.len, b.data);
+    is_mem(b.s, b.len, want, sizeof(want) - 1, "JSON form of {1200, 1200, 98000} ns: %.*s",
+           (int)b.len, b.s);
     ok(spate_hist_index(1200) == 534 && spate_hist_bucket_lowest(534) == 1200 &&
            spate_hist_bucket_highest(534) == 1207 && spate_hist_index(98000) == 1343 &&
            spate_hist_bucket_lowest(1343) == 97792 && spate_hist_bucket_highest(1343) == 98303 &&
            spate_hist_index(255) == 255 && spate_hist_bucket_highest(255) == 255 &&
            spate_hist_bucket_highest(SPATE_HIST_LEN - 1) == SPATE_HIST_TOP,
        "bucket index, lowest and highest values (534: 1200..1207, 1343: 97792..98303)");
-    int rc = from_json(b.data, b.len, &back, err, sizeof(err));
+    int rc = from_json(b.s, b.len, &back, err, sizeof(err));
     ok(rc == 0 && memcmp(&back, &h, sizeof(h)) == 0, "it reads back to the same histogram (%s)",
        rc ? err : "ok");
-    spate_buf_fini(&b);
+    spate_text_fini(&b);
 
     spate_hist_init(&h);
     to_json(&h, &b);
-    rc = from_json(b.data, b.len, &back, err, sizeof(err));
-    ok(rc == 0 && memcmp(&back, &h, sizeof(h)) == 0 && strstr(b.data, "\"min\":0,\"max\":0") &&
-           strstr(b.data, "\"counts\":[]}"),
+    rc = from_json(b.s, b.len, &back, err, sizeof(err));
+    ok(rc == 0 && memcmp(&back, &h, sizeof(h)) == 0 && strstr(b.s, "\"min\":0,\"max\":0") &&
+           strstr(b.s, "\"counts\":[]}"),
        "an empty histogram: min and max 0, no counts; reads back to the empty state (%s)",
        rc ? err : "ok");
-    spate_buf_fini(&b);
+    spate_text_fini(&b);
 
     spate_hist_init(&h);
     spate_hist_record(&h, 77);
     spate_hist_record(&h, SPATE_HIST_TOP + 5);
     spate_hist_record(&h, UINT64_MAX);
     to_json(&h, &b);
-    rc = from_json(b.data, b.len, &back, err, sizeof(err));
+    rc = from_json(b.s, b.len, &back, err, sizeof(err));
     ok(rc == 0 && memcmp(&back, &h, sizeof(h)) == 0 && back.clamped == 2 && back.max == UINT64_MAX,
        "clamped values and a max of 2^64-1 read back exactly (%s)", rc ? err : "ok");
-    spate_buf_fini(&b);
+    spate_text_fini(&b);
 }
 
 static int same_figures(const struct spate_hist *a, const struct spate_hist *b)
@@ -424,12 +424,12 @@ static void test_json_merge(uint64_t *v)
         spate_hist_record(i % 2 ? &a : &b, v[i]);
         spate_hist_record(&all, v[i]);
     }
-    struct spate_buf ja, jb, jm, jall;
+    struct spate_text ja, jb, jm, jall;
     char err[256];
     to_json(&a, &ja);
     to_json(&b, &jb);
-    int rc = from_json(ja.data, ja.len, &ra, err, sizeof(err));
-    if (!rc) rc = from_json(jb.data, jb.len, &rb, err, sizeof(err));
+    int rc = from_json(ja.s, ja.len, &ra, err, sizeof(err));
+    if (!rc) rc = from_json(jb.s, jb.len, &rb, err, sizeof(err));
     ok(rc == 0, "both reports' histograms parse (%s; %zu and %zu bytes for %d values each)",
        rc ? err : "ok", ja.len, jb.len, N / 2);
     spate_hist_merge(&ra, &rb);
@@ -439,8 +439,7 @@ static void test_json_merge(uint64_t *v)
                                 "max, mean, stdev, count and sum as one histogram of all values");
     to_json(&ra, &jm);
     to_json(&all, &jall);
-    is_mem(jm.data, jm.len, jall.data, jall.len,
-           "the merged JSON is byte for byte that of all values");
+    is_mem(jm.s, jm.len, jall.s, jall.len, "the merged JSON is byte for byte that of all values");
     qsort(v, N, sizeof(*v), cmp_u64);
     int within = 1;
     for (size_t k = 0; k < sizeof(pct_bp) / sizeof(pct_bp[0]); k++) {
@@ -448,10 +447,10 @@ static void test_json_merge(uint64_t *v)
         if (rel_err(spate_hist_percentile(&ra, pct_bp[k] / 100.0), v[rank - 1]) > 0.01) within = 0;
     }
     ok(within, "the merged percentiles are within 1%% of the exact sorted union's");
-    spate_buf_fini(&ja);
-    spate_buf_fini(&jb);
-    spate_buf_fini(&jm);
-    spate_buf_fini(&jall);
+    spate_text_fini(&ja);
+    spate_text_fini(&jb);
+    spate_text_fini(&jm);
+    spate_text_fini(&jall);
 }
 
 #define LAYOUT "\"unit\":\"ns\",\"sub_bucket_bits\":8,\"bucket_count\":35,"

@@ -10,19 +10,18 @@
 static void round_trip(const char *in, const char *want)
 {
     struct spate_json *v;
-    struct spate_buf b;
+    struct spate_text b;
     char err[256];
     int rc = spate_json_parse(in, strlen(in), &v, err, sizeof err);
     if (!is_int(rc, 0, "parse %s", in)) {
         diag("error: %s", err);
         return;
     }
-    spate_buf_init(&b);
+    spate_text_init(&b);
     rc = spate_json_write(&b, v);
-    spate_buf_add(&b, "", 1);
-    ok(rc == 0 && strcmp(b.data, want) == 0, "  writes back as %s", want);
-    if (rc == 0 && strcmp(b.data, want)) diag("got %s", b.data);
-    spate_buf_fini(&b);
+    ok(rc == 0 && strcmp(b.s, want) == 0, "  writes back as %s", want);
+    if (rc == 0 && strcmp(b.s, want)) diag("got %s", b.s);
+    spate_text_fini(&b);
     spate_json_free(v);
 }
 
@@ -206,47 +205,47 @@ static void test_add_string(void)
         "\\u0010", "\\u0011", "\\u0012", "\\u0013", "\\u0014", "\\u0015", "\\u0016", "\\u0017",
         "\\u0018", "\\u0019", "\\u001a", "\\u001b", "\\u001c", "\\u001d", "\\u001e", "\\u001f",
     };
-    struct spate_buf b;
+    struct spate_text b;
     int all = 1;
     for (int c = 0; c < 32; c++) {
         char in = (char)c, expect[16];
-        spate_buf_init(&b);
+        spate_text_init(&b);
         spate_json_add_string(&b, &in, 1);
         snprintf(expect, sizeof expect, "\"%s\"", want[c]);
-        if (b.len != strlen(expect) || memcmp(b.data, expect, b.len)) {
-            diag("control 0x%02x escaped as %.*s", c, (int)b.len, b.data);
+        if (b.len != strlen(expect) || memcmp(b.s, expect, b.len)) {
+            diag("control 0x%02x escaped as %.*s", c, (int)b.len, b.s);
             all = 0;
         }
-        spate_buf_fini(&b);
+        spate_text_fini(&b);
     }
     ok(all, "every control character 0x00-0x1f is escaped");
 
     const char in[] = "a\"b\\c/d\x7f\xc3\xa9\xff e\r\n";
     const char expect[] = "\"a\\\"b\\\\c/d\\u007f\xc3\xa9\xff e\\r\\n\"";
-    spate_buf_init(&b);
+    spate_text_init(&b);
     is_int(spate_json_add_string(&b, in, sizeof in - 1), 0, "add_string returns 0");
-    is_mem(b.data, b.len, expect, sizeof expect - 1,
+    is_mem(b.s, b.len, expect, sizeof expect - 1,
            "quotes, backslash and DEL escaped; '/' and bytes >= 0x80 passed through");
-    spate_buf_fini(&b);
-    spate_buf_init(&b);
+    spate_text_fini(&b);
+    spate_text_init(&b);
     spate_json_add_string(&b, "", 0);
-    is_mem(b.data, b.len, "\"\"", 2, "empty string");
-    spate_buf_fini(&b);
+    is_mem(b.s, b.len, "\"\"", 2, "empty string");
+    spate_text_fini(&b);
 
     /* the escaped output parses back to the same bytes */
     char all_bytes[128];
     for (int c = 0; c < 128; c++)
         all_bytes[c] = (char)c;
-    spate_buf_init(&b);
+    spate_text_init(&b);
     spate_json_add_string(&b, all_bytes, sizeof all_bytes);
     struct spate_json *v;
     char err[128];
     size_t len = 0;
-    is_int(spate_json_parse(b.data, b.len, &v, err, sizeof err), 0, "escaped ASCII parses back");
+    is_int(spate_json_parse(b.s, b.len, &v, err, sizeof err), 0, "escaped ASCII parses back");
     const char *s = spate_json_str(v, &len);
     is_mem(s, len, all_bytes, sizeof all_bytes, "  to the same 128 bytes");
     spate_json_free(v);
-    spate_buf_fini(&b);
+    spate_text_fini(&b);
 }
 
 static void test_utf8(void)

@@ -7,12 +7,12 @@
 static void line(const struct spate_output_rec *rec, const struct spate_response *r,
                  const char *want, const char *name)
 {
-    struct spate_buf b;
-    spate_buf_init(&b);
+    struct spate_text b;
+    spate_text_init(&b);
     int rc = spate_output_line(&b, rec, r);
     is_int(rc, 0, "%s: formatted", name);
-    if (rc == 0) is_mem(b.data, b.len, want, strlen(want), "%s: exact line", name);
-    spate_buf_fini(&b);
+    if (rc == 0) is_mem(b.s, b.len, want, strlen(want), "%s: exact line", name);
+    spate_text_fini(&b);
 }
 
 static void test_ok(void)
