@@ -26,7 +26,17 @@ endif
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-INCS       := -Iengine -Itls -Idns -Icli
+# Include paths per layer (the layers of README.md; tests/t_layers.sh checks every include too):
+# a file finds only the headers its layer may see, so an include across the layering fails to
+# compile. The command sees cli/ and spate.h alone (build/include holds nothing but spate.h);
+# tls/ and dns/ their own directory and the engine's bottom layer (build/include-bottom: links
+# to the headers in BOTTOM_H, which t_layers.sh also lists). The engine sees all but cli/;
+# tests/ and bench/ see everything.
+BOTTOM_H  := loop.h timer.h clock.h buf.h list.h htable.h err.h transport.h
+INCS       = -Iengine -Itls -Idns -Icli $(PKG_CFLAGS) $(LLHTTP_CFLAGS)
+ENGINE_INCS = -Iengine -Itls -Idns $(PKG_CFLAGS) $(LLHTTP_CFLAGS)
+CLI_INCS    = -Icli -Ibuild/include
+BOTTOM_INCS = -Ibuild/include-bottom $(PKG_CFLAGS)
 # zlib: the CLI's HdrHistogram logs (cli/hdrlog.c) only; the engine does not use it.
 ZLIB_LIBS   = $(shell pkg-config --libs zlib 2>/dev/null || echo -lz)
 LIBS        = $(PKG_LIBS) $(LLHTTP_LIBS) $(ZLIB_LIBS) -lm
@@ -67,11 +77,26 @@ build/spate.syms: engine/spate.h
 build/spate.map: build/spate.syms
 	{ echo '{ global:'; sed 's/.*/    &;/' $<; echo '  local: *;'; echo '};'; } >$@
 
+# The one-header directories of the per-layer include paths: links, so that the compiler's
+# messages and the dependency files name the real header.
+build/include/spate.h: engine/spate.h
+	@mkdir -p $(dir $@)
+	ln -sf ../../$< $@
+build/include-bottom/%.h: engine/%.h
+	@mkdir -p $(dir $@)
+	ln -sf ../../$< $@
+
 define variant # $1 = dir, $2 = extra flags, $3 = flags of the relocatable link (libspate.a)
 $1/%.o: %.c
 	@mkdir -p $$(dir $$@)
-	$$(CC) $(STD) $(OPT) $2 $$(WARN) $$(OBJ_CF) -MMD -MP $$(INCS) $$(PKG_CFLAGS) $$(LLHTTP_CFLAGS) $$(CPPFLAGS) $$(CFLAGS) -c $$< -o $$@
+	$$(CC) $(STD) $(OPT) $2 $$(WARN) $$(OBJ_CF) -MMD -MP $$(INCS) $$(CPPFLAGS) $$(CFLAGS) -c $$< -o $$@
 $1/engine/%.o $1/tls/%.o $1/dns/%.o: OBJ_CF := $(LIB_CF)
+$1/engine/%.o: INCS = $$(ENGINE_INCS)
+$1/tls/%.o: INCS = -Itls $$(BOTTOM_INCS)
+$1/dns/%.o: INCS = -Idns $$(BOTTOM_INCS)
+$(patsubst %.c,$1/%.o,$(wildcard tls/*.c dns/*.c)): | $(BOTTOM_H:%=build/include-bottom/%)
+$1/cli/%.o: INCS = $$(CLI_INCS)
+$(patsubst %.c,$1/%.o,$(wildcard cli/*.c)): | build/include/spate.h
 # llhttp is generated code: our warning set is not its contract; strict mode per HOSTILE.md §0.
 $1/llhttp/%.o: $(LLHTTP_DIR)/%.c
 	@mkdir -p $$(dir $$@)

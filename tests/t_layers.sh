@@ -10,7 +10,9 @@
 #   face      engine.c, load.c, strerror.c, version.c: all of the above and each other
 #   cli       spate.h and cli/ only: the command is built on the public API alone
 # A file in no layer fails too: a new file gets its layer here. The check runs on the real tree,
-# then on copies with a bad include planted, which it must reject.
+# then on copies with a bad include planted, which it must reject. The build enforces the same
+# layering with include paths per layer (Makefile: CLI_INCS, BOTTOM_H); the last tests compile
+# planted copies with the Makefile's own rules and must see the compiler refuse them.
 . "$(dirname "$0")/lib/tap.sh"
 ROOT=$(cd "$TESTS_DIR/.." && pwd)
 
@@ -75,7 +77,7 @@ check() {
     done
 }
 
-plan 7
+plan 10
 
 out=$(check "$ROOT")
 ok "$([ -z "$out" ]; echo $?)" "every include in engine/, tls/, dns/ and cli/ keeps to its layer"
@@ -102,4 +104,25 @@ like "$(plant cli/json.h '#include "buf.h"')" 'cli/json.h \(cli\) includes engin
     "the command including the engine's byte buffer is rejected"
 like "$(plant engine/spate.h '#include "buf.h"')" 'engine/spate.h \(public\) includes engine/buf.h' \
     "the public header including anything of the project is rejected"
+
+# The compiler refuses them too: a copy of the tree with its Makefile builds one object with
+# the project's own rule and include paths (the sanitizer variant: no link-time optimization).
+# compile FILE LINE OBJ: plants LINE (when not empty) at the top of FILE, builds OBJ, prints the
+# compiler's output and the status.
+compile() {
+    rm -rf "$T/src"
+    mkdir -p "$T/src"
+    (cd "$ROOT" && cp -r Makefile engine tls dns cli "$T/src/")
+    if [ -n "$2" ]; then
+        { echo "$2"; cat "$T/src/$1"; } >"$T/src/$1.new" && mv "$T/src/$1.new" "$T/src/$1"
+    fi
+    _out=$(make -s -C "$T/src" "build/asan/$3" 2>&1)
+    echo "status $?: $_out" | tr '\n' ' '
+}
+like "$(compile cli/json.c '' cli/json.o)" '^status 0: *$' \
+    "cli/json.c compiles with the command's include paths"
+like "$(compile cli/json.h '#include "buf.h"' cli/json.o)" '^status [1-9].*buf\.h: No such file' \
+    "a cli/ header including the engine's buf.h fails to compile"
+like "$(compile tls/tls.c '#include "conn.h"' tls/tls.o)" '^status [1-9].*conn\.h: No such file' \
+    "tls/ including the exchange's conn.h fails to compile"
 done_testing
