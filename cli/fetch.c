@@ -507,18 +507,25 @@ static void build(const struct fetch *f, const struct spate_input_item *it, stru
     }
 }
 
-/* 0, or -1 with err naming the problem. */
-static int check_item(struct fetch *f, struct spate_input_item *it, char *err, size_t errlen)
+/* Room in f->hv for the headers build() makes of item it. 0 or -ENOMEM. */
+static int headers_room(struct fetch *f, const struct spate_input_item *it)
 {
     size_t need = f->req.nheaders + it->nheaders + 3;
-    if (need > f->hv_cap) {
-        free(f->hv);
-        f->hv = calloc(need, sizeof(*f->hv));
-        f->hv_cap = f->hv ? need : 0;
-        if (!f->hv) {
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
+    if (need <= f->hv_cap) return 0;
+    free(f->hv);
+    f->hv = calloc(need, sizeof(*f->hv));
+    f->hv_cap = f->hv ? need : 0;
+    return f->hv ? 0 : -ENOMEM;
+}
+
+/* Checks the request of item it without submitting it (URL arguments and --strict, which judge
+ * everything before the run; during the run spate_submit is the check). 0, or -1 with err
+ * naming the problem. */
+static int check_item(struct fetch *f, struct spate_input_item *it, char *err, size_t errlen)
+{
+    if (headers_room(f, it)) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
     }
     struct spate_request q;
     build(f, it, &q, f->hv);
@@ -581,19 +588,18 @@ static int check_args(struct fetch *f, int argc, char **argv)
     return 0; /* inputs that hold no request: a run of 0 requests, not an error */
 }
 
-/* One line judged as the run would judge it: 1 a request (*it filled), 0 a line to skip,
- * -1 a bad line (err says why; *it may hold what did parse). */
-static int judge_line(struct fetch *f, int rc, const char *line, size_t len,
-                      struct spate_input_item *it, char *err, size_t errlen)
+/* One line parsed (rc: what spate_lines_next returned for it): 1 a request (*it filled; its
+ * request is checked by whoever takes it), 0 a line to skip, -1 a bad line (err says why; *it
+ * may hold what did parse). */
+static int judge_line(int rc, const char *line, size_t len, struct spate_input_item *it, char *err,
+                      size_t errlen)
 {
     memset(it, 0, sizeof(*it));
     if (rc == 2) {
         snprintf(err, errlen, "line longer than %u bytes", SPATE_LINES_MAX);
         return -1;
     }
-    rc = spate_input_parse_line(line, len, it, err, errlen);
-    if (rc > 0 && check_item(f, it, err, errlen)) rc = -1;
-    return rc;
+    return spate_input_parse_line(line, len, it, err, errlen);
 }
 
 /* A copy of a pipe's input in an unlinked temporary file, for --strict to read it again. */
@@ -650,7 +656,8 @@ static long strict_input(struct fetch *f, size_t i)
             break;
         }
         struct spate_input_item it;
-        if (judge_line(f, rc, line, len, &it, err, sizeof(err)) < 0) {
+        int k = judge_line(rc, line, len, &it, err, sizeof(err));
+        if (k < 0 || (k > 0 && check_item(f, &it, err, sizeof(err)))) {
             fprintf(stderr, "spate fetch: %s:%zu: %s\n", input_name(f, i), l->lineno, err);
             bad++;
         }
@@ -939,49 +946,61 @@ static int done_before(struct fetch *f, size_t index, const struct spate_input_i
     return spate_idset_has(&f->done_ids, spate_idset_hash(id ? id : num, n));
 }
 
-/* Submits request `index`; the job takes *it. */
-static void submit(struct fetch *f, size_t index, struct spate_input_item *it)
+/* Submits request `index`: 0 and the job took *it, or spate_submit's error with err naming it
+ * (-EINVAL: the item's request is invalid) and *it still the caller's. The engine checks the
+ * request as it takes it: nothing checks it before. */
+static int submit(struct fetch *f, size_t index, struct spate_input_item *it, char *err,
+                  size_t errlen)
 {
-    struct spate_header *hv = f->hv; /* sized by check_item for every item */
     struct job *j = f->spare_jobs ? f->spare_jobs : malloc(sizeof(*j));
     if (j && j == f->spare_jobs) f->spare_jobs = j->next;
     struct spate_request q;
-    char err[300];
-    if (!hv || !j) {
+    if (!j || headers_room(f, it)) {
         fprintf(stderr, "spate fetch: out of memory\n");
         exit(2);
     }
     *j = (struct job){.f = f, .it = *it, .index = index, .fd = -1};
-    memset(it, 0, sizeof(*it)); /* the job owns it now */
-    f->submitted++;
-    build(f, &j->it, &q, hv);
+    build(f, &j->it, &q, f->hv);
     q.keep_body = f->with_body;
     q.skip_headers = 1; /* results do not print response headers */
     q.on_body = f->outdir ? on_body : NULL;
     q.done = on_done;
     q.user = j;
-    int rc = spate_submit(f->e, &q, err, sizeof(err));
-    if (rc) { /* checked before: only memory can fail here */
-        fprintf(stderr, "spate fetch: #%zu: %s\n", index, err);
-        exit(2);
+    int rc = spate_submit(f->e, &q, err, errlen);
+    if (rc) { /* the item goes back to the caller, the job to the spares */
+        memset(&j->it, 0, sizeof(j->it));
+        recycle(f, j);
+        return rc;
     }
+    memset(it, 0, sizeof(*it)); /* the job owns it now */
+    f->submitted++;
+    return 0;
 }
 
-/* Request `index`, read and checked: another shard's, done before, or submitted. */
-static void take(struct fetch *f, size_t index, struct spate_input_item *it)
+/* Request `index`, read: another worker's or shard's, done before, or submitted. 0 (*it taken),
+ * or -1 when the engine refused it as invalid (err says why; *it is still the caller's, and the
+ * caller reports it). Any other failure to submit ends the run. */
+static int take(struct fetch *f, size_t index, struct spate_input_item *it, char *err,
+                size_t errlen)
 {
     if (f->in_worker && spate_fetch_procs_worker_of(it->url, f->procs) != f->proc_k) {
         spate_results_skip(&f->res, index); /* another worker's */
         spate_input_item_fini(it);
-        return;
+        return 0;
     }
     if (index % f->shard.n != f->shard.k || done_before(f, index, it)) {
         f->skipped++;
         spate_results_skip(&f->res, index);
         spate_input_item_fini(it);
-        return;
+        return 0;
     }
-    submit(f, index, it);
+    int rc = submit(f, index, it, err, errlen);
+    if (rc == -EINVAL) return -1;
+    if (rc) {
+        fprintf(stderr, "spate fetch: #%zu: %s\n", index, err);
+        exit(2);
+    }
+    return 0;
 }
 
 /* Takes the next argument or input line. 1 one was taken, 0 none is ready yet (a quiet pipe),
@@ -997,7 +1016,13 @@ static int take_next(struct fetch *f)
             fprintf(stderr, "spate fetch: out of memory\n");
             exit(2);
         }
-        take(f, f->next_index++, &it);
+        size_t index = f->next_index++;
+        if (take(f, index, &it, err, sizeof(err))) { /* checked by check_args: not seen so far */
+            char where[64];
+            snprintf(where, sizeof(where), "argument '%.40s'", it.url);
+            bad_line(f, index, &it, it.url, strlen(it.url), where, err);
+            spate_input_item_fini(&it);
+        }
         return 1;
     }
     while (f->cur_in < f->ninputs) {
@@ -1016,17 +1041,16 @@ static int take_next(struct fetch *f)
             f->cur_in++;
             continue;
         }
-        int k = judge_line(f, rc, line, len, &it, err, sizeof(err));
+        int k = judge_line(rc, line, len, &it, err, sizeof(err));
         if (k == 0) continue; /* blank or comment: no index */
         size_t index = f->next_index++;
-        if (k > 0) {
-            take(f, index, &it);
-        } else if (f->in_worker && f->proc_k != 0) {
-            spate_results_skip(&f->res, index); /* worker 0 reports bad lines */
-        } else if (index % f->shard.n != f->shard.k) {
+        if (k > 0 && take(f, index, &it, err, sizeof(err)) == 0) return 1;
+        if (k < 0 && f->in_worker && f->proc_k != 0) {
+            spate_results_skip(&f->res, index); /* worker 0 reports lines that did not parse */
+        } else if (k < 0 && index % f->shard.n != f->shard.k) {
             f->skipped++; /* another shard reports it */
             spate_results_skip(&f->res, index);
-        } else {
+        } else { /* did not parse, or the engine refused its request (k > 0: this one's) */
             char where[320];
             snprintf(where, sizeof(where), "%s:%zu", input_name(f, f->cur_in), l->lineno);
             bad_line(f, index, &it, line, rc == 2 ? 0 : len, where, err);

@@ -4,7 +4,7 @@
 # that must never surface as errors (and never make a POST go twice).
 . "$(dirname "$0")/lib/tap.sh"
 require_spate
-plan 50
+plan 54
 
 tmpdir T
 srv_start "$T" || { echo "Bail out! http_server.py did not start"; exit 1; }
@@ -83,6 +83,23 @@ like_i "$(cat "$(err mix)")" '3.*(ok|succe)|(ok|succe).*3' "mix: summary on stde
 like_i "$(cat "$(err mix)")" 'connect' "mix: summary lists failures by kind"
 run allok fetch "$S/ok/a" "$S/ok/b"
 is "$RC" 0 "all ok: exit 0"
+
+# --- an item the engine refuses as it is submitted --------------------------------------------------
+# spate_submit is the only check during a run: a line whose request head would pass 64 KiB (no
+# check of the parts sees it) is a result of kind input naming FILE:LINE like any bad line, and
+# the lines around it are fetched (checked before the submit, it used to end the run with exit 2).
+"$PY" -c 'import json, sys; u = sys.argv[1]
+print(u + "/ok/h0"); print(json.dumps({"url": u + "/ok/h1", "headers": {"X-Big": "v" * 70000}}))
+print(u + "/ok/h2")' "$S" >"$T/bighead.txt"
+run bighead fetch -q -i "$T/bighead.txt"
+is "$RC" 1 "a head over 64 KiB: exit 1 (one request failed), not 2"
+is "$(jl "$(out bighead)" "[(key(r['id']), r['ok'], (r['error'] or {}).get('kind'), r['attempts']) for r in sorted(rows, key=lambda r: r['id'])]")" \
+    '[[0, true, null, 1], [1, false, "input", 0], [2, true, null, 1]]' \
+    "  its line is a result of kind input with 0 attempts; the lines around it are fetched"
+is "$(jl "$(out bighead)" "[r['error']['message'] for r in rows if not r['ok']]")" \
+    "[\"$T/bighead.txt:2: request header too large (limit 65536 bytes)\"]" \
+    "  the message names FILE:LINE and the engine's reason"
+is "$(logged /case/ok/h)" 2 "  the server saw the other two only"
 
 # --- stale keep-alive connections -----------------------------------------------------------------------------------
 # close_idle/0: the server closes right after each response, without saying so; the next
