@@ -101,7 +101,8 @@ $(patsubst %.c,$1/%.o,$(wildcard cli/*.c)): | build/include/spate.h
 $1/llhttp/%.o: $(LLHTTP_DIR)/%.c
 	@mkdir -p $$(dir $$@)
 	$$(CC) $(OPT) $2 $(LIB_CF) -DLLHTTP_STRICT_MODE=1 -w $$(LLHTTP_CFLAGS) $$(CPPFLAGS) $$(CFLAGS) -c $$< -o $$@
-# Every symbol global, for the command and the unit tests, which use internals (buf.h, http1.h...).
+# Every symbol global: for the unit tests, which use internals (buf.h, http1.h...), and the
+# command's link (see the spate rule below).
 $1/libspate-internal.a: $(call LIB_OBJ,$1)
 	rm -f $$@ && ar rcs $$@ $$^
 # The public static library: one relocatable object in which only spate.h's functions stay
@@ -123,7 +124,12 @@ $1/libspate.so: $1/$(SONAME)
 	ln -sf $(SONAME) $$@
 $1/libcli.a: $(CLI_SRC:%.c=$1/%.o)
 	ar rcs $$@ $$^
+# The command uses nothing but spate.h (t_library.sh links spate-public, the same objects against
+# the public libspate.a, to prove it); it links the internal archive only so that LTO sees it and
+# the engine as one program: about 1% fewer instructions per fetched URL (callgrind).
 $1/spate: $1/cli/main.o $1/libcli.a $1/libspate-internal.a
+	$$(CC) $2 $$(LDFLAGS) -o $$@ $$^ $$(LIBS) $$(LDLIBS)
+$1/spate-public: $1/cli/main.o $1/libcli.a $1/libspate.a
 	$$(CC) $2 $$(LDFLAGS) -o $$@ $$^ $$(LIBS) $$(LDLIBS)
 $1/tests/test_%: $1/tests/test_%.o $1/libcli.a $1/libspate-internal.a
 	$$(CC) $2 $$(LDFLAGS) -o $$@ $$^ $$(LIBS) $$(LDLIBS)

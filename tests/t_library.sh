@@ -11,7 +11,7 @@
 . "$TAP_LIB/nginx.sh"
 eval "$("$PY" "$TAP_LIB/hostile_http.py" shell)"
 ROOT=$(cd "$TESTS_DIR/.." && pwd)
-plan 58
+plan 62
 
 tmpdir T
 S=$T/stage
@@ -176,6 +176,28 @@ is "$(grep -cE '^(llhttp_|spate_buf|spate_errf|spate_url)' "$T/so.syms" "$T/a.sy
     "no llhttp_* and no internal spate_* symbol in either"
 cmp_num "$(nm "$S/usr/lib/libspate.a" 2>/dev/null | grep -c ' t llhttp_')" -ge 5 \
     "libspate.a still holds llhttp's parser, as local symbols"
+
+# --- the command needs nothing spate.h does not declare --------------------------------------------
+# The product links the internal archive (LTO over the command and the engine at once); the same
+# objects are linked here against the public libspate.a, whose only global symbols are spate.h's
+# functions, so a use of anything internal fails to link. A planted call of an internal function
+# shows the link would catch it: refused against libspate.a, resolved by the internal archive.
+pmake -s build/asan/spate-public >"$T/public.log" 2>&1
+ok_cmd "the command's objects link against the public libspate.a alone" \
+    test -x "$ROOT/build/asan/spate-public" || diag "$(tail -n 20 "$T/public.log")"
+is "$("$ROOT/build/asan/spate-public" --version 2>&1 | head -n 1)" "spate $VERSION" "  and that spate runs"
+LINK=$(pmake -n -B build/asan/spate-public 2>/dev/null | grep -- ' -o build/asan/spate-public ')
+printf '%s\n' '#include <stddef.h>' 'int spate_url_check(const char *s, char *err, size_t errlen);' \
+    'int spate_planted(void);' 'int spate_planted(void) { return spate_url_check("http://h/", NULL, 0); }' \
+    >"$T/planted.c"
+"$CC" -c -o "$T/planted.o" "$T/planted.c"
+PUB=$(cd "$ROOT" && sh -c "$(printf '%s' "$LINK" | sed "s| -o build/asan/spate-public | -o $T/planted-pub $T/planted.o |")" 2>&1)
+like "$PUB" "undefined reference to .spate_url_check'" \
+    "  a planted use of an internal function (spate_url_check) does not link against libspate.a"
+INT=$(cd "$ROOT" && sh -c "$(printf '%s' "$LINK" | sed -e "s| -o build/asan/spate-public | -o $T/planted-int $T/planted.o |" \
+    -e 's|build/asan/libspate\.a|build/asan/libspate-internal.a|')" 2>&1)
+ok_cmd "  ... and links against the internal archive (the check sees what it should)" test -x "$T/planted-int" ||
+    diag "$INT"
 
 # --- a program with its own llhttp ---------------------------------------------------------------
 # Its llhttp is built lenient (no strict mode) with llhttp_init renamed, so the program's own
