@@ -49,12 +49,15 @@ int spate_text_printf(struct spate_text *t, const char *fmt, ...)
 
 int spate_text_uint(struct spate_text *t, unsigned long long v)
 {
-    char tmp[24];
-    size_t i = sizeof(tmp);
-    do
-        tmp[--i] = (char)('0' + v % 10);
-    while ((v /= 10));
-    return spate_text_add(t, tmp + i, sizeof(tmp) - i);
+    size_t n = 1;
+    for (unsigned long long x = v; x >= 10; x /= 10)
+        n++;
+    char *p = spate_text_room(t, n);
+    if (!p) return -ENOMEM;
+    for (char *d = p + n; d > p; v /= 10) /* the digits in place, last first */
+        *--d = (char)('0' + v % 10);
+    spate_text_wrote(t, n);
+    return 0;
 }
 
 ssize_t spate_text_read(struct spate_text *t, int fd, size_t chunk)

@@ -59,7 +59,8 @@ int spate_text_uint(struct spate_text *t, unsigned long long v);
  * them is room too), NULL when out of memory; then spate_text_wrote says how many it used. */
 static inline char *spate_text_room(struct spate_text *t, size_t n)
 {
-    return spate_text_grow(t, n) ? NULL : t->s + t->len;
+    if (t->cap - t->len <= n && spate_text_grow(t, n)) return NULL;
+    return t->s + t->len;
 }
 /* n bytes (at most the room asked for) were written at spate_text_room: they join the text. */
 static inline void spate_text_wrote(struct spate_text *t, size_t n)

@@ -34,12 +34,12 @@ static void check_compact_json(const char *s, size_t n)
     if (rc == -ENOMEM) return;
     if (rc) fprintf(stderr, "re-parse of %.*s failed: %s\n", (int)n, s, err);
     CHECK(rc == 0 && v);
-    struct spate_buf b;
-    spate_buf_init(&b);
+    struct spate_text b;
+    spate_text_init(&b);
     if (spate_json_write(&b, v) == 0) {
-        CHECK(b.len == n && memcmp(b.data, s, n) == 0);
+        CHECK(b.len == n && memcmp(b.s, s, n) == 0);
     }
-    spate_buf_fini(&b);
+    spate_text_fini(&b);
     spate_json_free(v);
 }
 
@@ -91,9 +91,9 @@ static void json_roundtrip(const uint8_t *data, size_t size)
         return;
     }
     CHECK(v != NULL);
-    struct spate_buf b;
-    spate_buf_init(&b);
-    if (spate_json_write(&b, v) == 0) check_compact_json(b.data, b.len);
+    struct spate_text b;
+    spate_text_init(&b);
+    if (spate_json_write(&b, v) == 0) check_compact_json(b.s, b.len);
     /* walk the tree through the accessors */
     size_t n = spate_json_count(v);
     for (size_t i = 0; i < n + 1; i++) {
@@ -120,20 +120,20 @@ static void json_roundtrip(const uint8_t *data, size_t size)
             CHECK(spate_json_utf8_valid(s, sl));
         }
     }
-    spate_buf_fini(&b);
+    spate_text_fini(&b);
     spate_json_free(v);
 }
 
 static void string_roundtrip(const uint8_t *data, size_t size)
 {
     if (!spate_json_utf8_valid((const char *)data, size)) return;
-    struct spate_buf b;
-    spate_buf_init(&b);
+    struct spate_text b;
+    spate_text_init(&b);
     if (spate_json_add_string(&b, (const char *)data, size) == 0) {
         for (size_t i = 0; i < b.len; i++)
-            CHECK((unsigned char)b.data[i] >= 0x20 && b.data[i] != 0x7f);
+            CHECK((unsigned char)b.s[i] >= 0x20 && b.s[i] != 0x7f);
         struct spate_json *v = NULL;
-        int rc = spate_json_parse(b.data, b.len, &v, NULL, 0);
+        int rc = spate_json_parse(b.s, b.len, &v, NULL, 0);
         if (rc != -ENOMEM) {
             CHECK(rc == 0);
             size_t n = 0;
@@ -142,7 +142,7 @@ static void string_roundtrip(const uint8_t *data, size_t size)
         }
         spate_json_free(v);
     }
-    spate_buf_fini(&b);
+    spate_text_fini(&b);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -52,14 +52,14 @@ compile() {
 for f in api http llhttp; do
     compile "$LLHTTP_DIR/$f.c" "$OBJ/llhttp_$f.o" -DLLHTTP_STRICT_MODE=1 -w
 done
-for f in engine/url engine/buf engine/err engine/http1 cli/json cli/input; do
+for f in engine/url engine/buf engine/err engine/http1 cli/json cli/input cli/text cli/errmsg; do
     compile "$SRC/$f.c" "$OBJ/$(echo "$f" | tr / _).o" -Wall -Wextra
 done
 LLHTTP_OBJ="$OBJ/llhttp_api.o $OBJ/llhttp_http.o $OBJ/llhttp_llhttp.o"
 objs_for() {
     case $1 in
     url) echo "$OBJ/engine_url.o $OBJ/engine_buf.o $OBJ/engine_err.o" ;;
-    input) echo "$OBJ/cli_input.o $OBJ/cli_json.o $OBJ/engine_url.o $OBJ/engine_buf.o $OBJ/engine_err.o" ;;
+    input) echo "$OBJ/cli_input.o $OBJ/cli_json.o $OBJ/cli_text.o $OBJ/cli_errmsg.o $OBJ/engine_url.o $OBJ/engine_buf.o $OBJ/engine_err.o" ;;
     http1) echo "$OBJ/engine_http1.o $OBJ/engine_buf.o $LLHTTP_OBJ" ;;
     esac
 }
