@@ -116,7 +116,8 @@ compile() {
     if [ -n "$2" ]; then
         { echo "$2"; cat "$T/src/$1"; } >"$T/src/$1.new" && mv "$T/src/$1.new" "$T/src/$1"
     fi
-    _out=$(make -s -C "$T/src" "build/asan/$3" 2>&1)
+    # not part of a parent make's job server
+    _out=$(env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$T/src" "build/asan/$3" 2>&1)
     echo "status $?: $_out" | tr '\n' ' '
 }
 like "$(compile cli/json.c '' cli/json.o)" '^status 0: *$' \
