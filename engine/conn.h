@@ -142,6 +142,17 @@ static inline int spate_conn_unsent(const struct spate_conn *c)
 {
     return c->out_off == 0;
 }
+/* Response bytes read in the current exchange. */
+static inline uint64_t spate_conn_wire_bytes(const struct spate_conn *c)
+{
+    return c->wire_bytes;
+}
+/* 1 when a connection that failed had carried at least one whole exchange before: it was up,
+ * so the failure is not one of connecting. */
+static inline int spate_conn_had_exchanges(const struct spate_conn *c)
+{
+    return c->state == SPATE_CONN_CLOSED && c->exchanges > 0;
+}
 /* The connection's set-up marks and the current exchange's first byte (monotonic ns, 0 = did
  * not happen; see struct spate_conn). */
 struct spate_conn_marks {
