@@ -110,4 +110,62 @@ void spate_conn_close(struct spate_conn *c);
 /* "ADDR:PORT" of the peer, or "" before connecting. */
 void spate_conn_peer(const struct spate_conn *c, char *buf, size_t len);
 
+/* What an owner asks of its connection, without reading its fields (inline: asked per request).
+ * The status of the current exchange's response, 0 before its status line. */
+static inline int spate_conn_status(const struct spate_conn *c)
+{
+    return c->resp.status;
+}
+/* Monotonic ns of the last byte received (the response's end once done). */
+static inline uint64_t spate_conn_last_io(const struct spate_conn *c)
+{
+    return c->last_io;
+}
+/* "ADDR:PORT" of the peer, "" before connecting; valid while c is. */
+static inline const char *spate_conn_peer_text(const struct spate_conn *c)
+{
+    return c->peer_str;
+}
+#define SPATE_CONN_PEER_TEXT_MAX 48 /* bytes spate_conn_peer_text may need, with its NUL */
+/* The address connected to (the race's winner); meaningful once connected. */
+static inline const struct sockaddr *spate_conn_peer_addr(const struct spate_conn *c)
+{
+    return &c->peer.sa;
+}
+/* 1 once bytes of the current exchange's response arrived. */
+static inline int spate_conn_response_begun(const struct spate_conn *c)
+{
+    return c->state != SPATE_CONN_RESOLVING && spate_http1_started(&c->resp);
+}
+/* 1 while no byte of the current request has been written. */
+static inline int spate_conn_unsent(const struct spate_conn *c)
+{
+    return c->out_off == 0;
+}
+/* Response bytes read in the current exchange. */
+static inline uint64_t spate_conn_wire_bytes(const struct spate_conn *c)
+{
+    return c->wire_bytes;
+}
+/* 1 when a connection that failed had carried at least one whole exchange before: it was up,
+ * so the failure is not one of connecting. */
+static inline int spate_conn_had_exchanges(const struct spate_conn *c)
+{
+    return c->state == SPATE_CONN_CLOSED && c->exchanges > 0;
+}
+/* The connection's set-up marks and the current exchange's first byte (monotonic ns, 0 = did
+ * not happen; see struct spate_conn). */
+struct spate_conn_marks {
+    uint64_t dns, tcp, tls, first;
+    unsigned char resumed; /* TLS session resumed */
+};
+static inline void spate_conn_get_marks(const struct spate_conn *c, struct spate_conn_marks *m)
+{
+    m->dns = c->t_dns;
+    m->tcp = c->t_tcp;
+    m->tls = c->t_tls;
+    m->first = c->t_first;
+    m->resumed = c->resumed;
+}
+
 #endif

@@ -12,7 +12,7 @@ typedef void (*spate_limit_start_cb)(void *owner, struct spate_req *r);
 struct spate_limit {
     struct spate_loop *loop;
     unsigned concurrency, per_host;
-    unsigned inflight;                  /* attempts holding a slot (kept by the engine) */
+    unsigned inflight;                  /* attempts holding a slot (spate_limit_take_slot) */
     struct spate_req *q_head, *q_tail;  /* waiting for a global slot */
     struct spate_host *w_head, *w_tail; /* hosts whose requests wait for a host slot */
     struct spate_timer rate_timer;
@@ -43,5 +43,27 @@ struct spate_req *spate_limit_sift(struct spate_limit *l, int (*drop)(const stru
 void spate_limit_clear(struct spate_limit *l);
 /* Stops the limiter's timers (hold timers are the hosts': cleared with the pool). */
 void spate_limit_fini(struct spate_limit *l);
+
+/* The slots, owned here: a start callback takes one for the attempt it starts, the attempt's end
+ * gives it back (then pump). */
+static inline void spate_limit_take_slot(struct spate_limit *l)
+{
+    l->inflight++;
+}
+static inline void spate_limit_give_slot(struct spate_limit *l)
+{
+    l->inflight--;
+}
+/* Attempts holding a slot. */
+static inline unsigned spate_limit_inflight(const struct spate_limit *l)
+{
+    return l->inflight;
+}
+/* 1 when a queued request could start at once: a slot is free and no rate wait is pending (a
+ * host loop should come round without waiting). */
+static inline int spate_limit_startable(const struct spate_limit *l)
+{
+    return l->q_head && l->inflight < l->concurrency && !spate_timer_armed(&l->rate_timer);
+}
 
 #endif

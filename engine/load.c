@@ -189,7 +189,7 @@ static void start_measuring(struct load *L, uint64_t t0)
 
 static void on_start(struct spate_timer *t)
 {
-    struct load *L = (struct load *)((char *)t - offsetof(struct load, start));
+    struct load *L = spate_container_of(t, struct load, start);
     start_measuring(L, L->origin); /* the instant itself: every process counts from it */
 }
 
@@ -354,7 +354,7 @@ static void on_done(struct spate_conn *c)
     struct slot *s = c->user;
     struct load *L = s->L;
     int reuse = spate_conn_reusable(c);
-    record(L, s, c->resp.status, SPATE_OK, NULL, c->wire_bytes);
+    record(L, s, spate_conn_status(c), SPATE_OK, NULL, spate_conn_wire_bytes(c));
     if (reuse) {
         feed_slot(L, s);
         return;
@@ -393,7 +393,7 @@ static void on_fail(struct spate_conn *c, enum spate_error_kind k)
             was_busy = 1;
         }
     }
-    int established = c->state == SPATE_CONN_CLOSED && c->exchanges > 0;
+    int established = spate_conn_had_exchanges(c);
     if (was_busy) record(L, s, 0, k, L->ctx->msg, 0);
     spate_conn_close(c);
     s->c = NULL;

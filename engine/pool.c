@@ -177,3 +177,26 @@ struct spate_conn *spate_pool_take(struct spate_pool *p, struct spate_host *h)
     spate_pool_release(p, h); /* the dead ones may have been its last use */
     return NULL;
 }
+
+void spate_pool_close(struct spate_pool *p, struct spate_conn *c)
+{
+    struct spate_host *h = spate_pool_host_of(c);
+    h->nconns--;
+    p->nconns--;
+    spate_conn_close(c);
+    spate_pool_release(p, h);
+}
+
+void spate_pool_drop_idle(struct spate_pool *p, struct spate_conn *c)
+{
+    spate_pool_unlink(p, spate_pool_host_of(c), c);
+    spate_pool_close(p, c);
+}
+
+int spate_pool_evict(struct spate_pool *p)
+{
+    struct spate_conn *c = spate_pool_oldest(p);
+    if (!c) return 0;
+    spate_pool_drop_idle(p, c);
+    return 1;
+}

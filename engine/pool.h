@@ -94,4 +94,34 @@ static inline struct spate_conn *spate_pool_oldest(const struct spate_pool *p)
     return spate_list_entry(spate_list_last(&p->lru), struct spate_conn, lru);
 }
 
+/* The entry a connection opened through the pool belongs to. */
+static inline struct spate_host *spate_pool_host_of(const struct spate_conn *c)
+{
+    return spate_container_of(c->target, struct spate_host, target);
+}
+/* Open connections (connecting, busy or idle), pool-wide. */
+static inline unsigned spate_pool_open_count(const struct spate_pool *p)
+{
+    return p->nconns;
+}
+/* Counts a connection the caller is about to open toward h; spate_pool_open_failed takes the
+ * count back when the open fails, spate_pool_close when the connection ends. */
+static inline void spate_pool_opening(struct spate_pool *p, struct spate_host *h)
+{
+    h->nconns++;
+    p->nconns++;
+}
+static inline void spate_pool_open_failed(struct spate_pool *p, struct spate_host *h)
+{
+    h->nconns--;
+    p->nconns--;
+}
+/* Closes c (busy, or taken from the idle lists) and counts it out; its host entry may be freed
+ * after the current loop batch if nothing else uses it. */
+void spate_pool_close(struct spate_pool *p, struct spate_conn *c);
+/* An idle connection died (spate_conn_ops.idle_dead): off the idle lists, closed, counted out. */
+void spate_pool_drop_idle(struct spate_pool *p, struct spate_conn *c);
+/* Closes the least recently used idle connection anywhere. 1 if there was one, else 0. */
+int spate_pool_evict(struct spate_pool *p);
+
 #endif

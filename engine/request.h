@@ -1,40 +1,32 @@
-/* One submitted request through its whole life: queued, attempts (each on a connection),
- * backoff waits between attempts, completion. Internal to the engine. */
+/* One submitted request through its whole life: queued, attempts (each on a connection, with the
+ * state of attempt.h), backoff waits between attempts, completion. The object the engine, pool
+ * and limiter share. Internal to the engine. */
 #ifndef SPATE_REQUEST_H
 #define SPATE_REQUEST_H
 #include "buf.h"
 #include "spate.h"
-#include "timer.h"
 #include "url.h"
 
 struct spate_engine;
 struct spate_host;
-struct spate_conn;
+struct spate_attempt;
 
 enum spate_req_phase { REQ_QUEUED, REQ_HOSTWAIT, REQ_RUNNING, REQ_BACKOFF, REQ_DONE };
 
+/* A submitted request: only what it needs while it waits in a queue (a queued request costs
+ * about sizeof this plus its URL; issue 15 asks for <= 256 bytes beyond the caller's strings).
+ * What an attempt needs (buffers, timers, marks, the response) is in r->att, allocated when the
+ * first attempt starts (attempt.h). */
 struct spate_req {
     struct spate_engine *e;
-    struct spate_req *next;          /* queue link (engine pending queue or host wait queue) */
-    struct spate_req *aprev, *anext; /* the engine's list of active requests */
-    struct spate_host *host;
-    struct spate_conn *conn; /* while an attempt runs on a connection */
-    enum spate_req_phase phase;
-    char *method; /* method_buf, or owned when longer */
-    char method_buf[16];
+    struct spate_req *next;       /* queue link (the limiter's queues), or the spare list */
+    struct spate_host *host;      /* a reference (spate_pool_host) */
+    struct spate_attempt *att;    /* NULL until the first attempt starts (owned) */
+    char *method;                 /* a static name, or owned when method_owned */
     struct spate_url url;         /* owned */
     struct spate_header *headers; /* owned copies */
-    size_t nheaders;
-    char *body; /* owned */
+    char *body;                   /* owned; NULL when none (has_body: an empty one) */
     size_t body_len;
-    int has_body;
-    struct spate_buf wire;   /* the rendered request */
-    struct spate_buf acc;    /* header field being assembled */
-    struct spate_buf hstore; /* response headers: name NUL value NUL ... */
-    size_t nresp_headers;
-    struct spate_buf bodybuf; /* body, when keep_body */
-    int keep_body;
-    int skip_headers;
     spate_body_cb on_body;
     spate_done_cb done;
     spate_head_cb on_head;
@@ -42,33 +34,45 @@ struct spate_req {
     /* per-request options (spate_submit_ex), already resolved against the engine's */
     uint64_t timeout_ns; /* 0 = the engine's (its deadline list), UINT64_MAX = none */
     uint64_t max_body;
+    unsigned nheaders;
     unsigned retries, max_redirs;
-    unsigned char follow;
-    unsigned char stop;       /* 1: the host stopped it from its head or body callback (canceled);
-                                 2: its own body limit was passed (too large) */
-    struct spate_timer timer; /* a backoff wait */
-    struct spate_req *dl_prev, *dl_next; /* the engine's deadline list, while an attempt runs */
-    uint64_t deadline;
-    unsigned char dl_on;
-    unsigned attempts;
-    unsigned hop_attempts; /* attempts made before the last redirect */
-    unsigned redirects;
-    char *location; /* Location of the last response (owned) */
-    unsigned char stale_resent, force_new, inflight, streamed;
-    unsigned char resp_started; /* the failed attempt had received response bytes */
-    double retry_after;         /* seconds from the last response, < 0 = none */
-    /* Monotonic ns, each read when its event happened: the first attempt's start (0 = never
-     * attempted), the current attempt's start, then that attempt's marks (0 = did not happen):
-     * name known, TCP connected, TLS done, first response byte, end (last byte or failure). */
-    uint64_t t_first, t_attempt;
-    uint64_t m_dns, m_tcp, m_tls, m_first, m_end;
-    double wall_first; /* wall clock at t_first, Unix seconds */
-    int status;
-    uint64_t body_bytes;
-    enum spate_error_kind error;
-    char *message; /* owned */
-    char remote[64];
-    unsigned char tls_resumed, reused;
+    unsigned redirects;  /* hops followed */
+    unsigned char phase; /* enum spate_req_phase */
+    unsigned char follow, keep_body, skip_headers, has_body, method_owned;
+    unsigned char stop; /* 1: the host stopped it from its head or body callback (canceled);
+                           2: its own body limit was passed (too large); 3: spate_cancel's mark */
 };
+
+/* Request objects (request.c). */
+
+/* A zeroed request object for e (a spare one when there is one); NULL when out of memory. The
+ * caller owns it until spate_req_free. */
+struct spate_req *spate_req_new(struct spate_engine *e);
+/* Frees what r owns (its attempt state goes back to the engine's spares), gives back its host
+ * reference and keeps the object as a spare for the next spate_req_new. r must be on no list. */
+void spate_req_free(struct spate_req *r);
+/* Frees every spare object (engine teardown). */
+void spate_req_free_spares(struct spate_engine *e);
+/* Checks everything of q but its URL: 0, or -EINVAL with err. */
+int spate_req_check_parts(const struct spate_request *q, char *err, size_t errlen);
+/* Fills a new r (from spate_req_new) from q and o (NULL = the engine's options): callbacks,
+ * options, the parsed URL, copies of the method, headers and body, the host entry (a reference
+ * r owns); a head that may be too large is rendered once to report it now. q was checked by
+ * spate_req_check_parts. 0, or a negative error with err; r is then spate_req_free's. */
+int spate_req_fill(struct spate_req *r, const struct spate_request *q,
+                   const struct spate_request_opts *o, char *err, size_t errlen);
+/* Renders r's head (and body) into wire (emptied first). 0, or a negative error with err. */
+int spate_req_render(const struct spate_req *r, struct spate_buf *wire, char *err, size_t errlen);
+/* 1 when r's head may exceed the largest head spate sends: it is then rendered at once (the
+ * error reported now), else only when an attempt needs it. url_len: the URL's length as given,
+ * or 0 to bound by r->url's parts. */
+int spate_req_may_not_fit(const struct spate_req *r, size_t url_len);
+/* Sets r's method: a static name for the common ones, else a copy r owns. r->method is NULL
+ * after an allocation failure. */
+void spate_req_set_method(struct spate_req *r, const char *m);
+/* Drops r's body (a redirect turned it into a GET). */
+void spate_req_drop_body(struct spate_req *r);
+/* Drops the headers that carry credentials (the request goes to another origin). */
+void spate_req_drop_credentials(struct spate_req *r);
 
 #endif

@@ -2,12 +2,13 @@
 # t_layers.sh: the layering, enforced. Every #include "..." in engine/, tls/, dns/ and cli/ is
 # resolved (the including file's directory first, then -Iengine -Itls -Idns -Icli, as the
 # compiler does) and must point at a layer the including file may see:
-#   bottom    loop, timer, clock, buf, list, htable, err, the poll backends, transport.h:
+#   bottom    loop, timer, clock, buf, list, htable, err, deadline, the poll backends, transport.h:
 #             only the bottom
 #   tls, dns  the bottom and their own directory
 #   public    spate.h: nothing of the project
 #   exchange  conn, pool, limit, http1, url, retry, tcp, ctx.h, request.h: all of the above
-#   face      engine.c, load.c, strerror.c, version.c: all of the above and each other
+#   face      engine, request.c, attempt, redirect, response, load.c, strerror.c, version.c: all of
+#             the above and each other
 #   cli       spate.h and cli/ only: the command is built on the public API alone
 # A file in no layer fails too: a new file gets its layer here. The check runs on the real tree,
 # then on copies with a bad include planted, which it must reject. The build enforces the same
@@ -20,13 +21,15 @@ ROOT=$(cd "$TESTS_DIR/.." && pwd)
 layer_of() {
     case $1 in
     engine/loop.[ch] | engine/timer.[ch] | engine/clock.[ch] | engine/buf.[ch] | engine/list.h | \
-        engine/htable.[ch] | engine/err.[ch] | engine/poll_*.c.h | engine/transport.h) echo bottom ;;
+        engine/htable.[ch] | engine/err.[ch] | engine/poll_*.c.h | engine/transport.h | \
+        engine/deadline.[ch]) echo bottom ;;
     tls/*.[ch]) echo tls ;;
     dns/*.[ch]) echo dns ;;
     engine/spate.h) echo public ;;
     engine/conn.[ch] | engine/pool.[ch] | engine/limit.[ch] | engine/http1.[ch] | engine/url.[ch] | \
         engine/retry.[ch] | engine/tcp.c | engine/ctx.h | engine/request.h) echo exchange ;;
-    engine/engine.c | engine/load.c | engine/strerror.c | engine/version.c) echo face ;;
+    engine/engine.[ch] | engine/request.c | engine/attempt.[ch] | engine/redirect.[ch] | \
+        engine/response.[ch] | engine/load.c | engine/strerror.c | engine/version.c) echo face ;;
     cli/*.[ch]) echo cli ;;
     *) echo none ;;
     esac
