@@ -406,6 +406,9 @@ static int apply_opts(struct spate_engine *e, struct spate_req *r,
         r->timeout_ns = UINT64_MAX;
     else if (v.timeout > 0)
         r->timeout_ns = spate_clock_from_sec(v.timeout) ? spate_clock_from_sec(v.timeout) : 1;
+    if (spate_conn_timeout_opt("connect_timeout", v.connect_timeout, &r->connect_ns, err, errlen) ||
+        spate_conn_timeout_opt("read_timeout", v.read_timeout, &r->read_ns, err, errlen))
+        return -EINVAL;
     if (v.retries > 0) r->retries = (unsigned)v.retries;
     if (v.retries < 0) r->retries = 0;
     if (v.follow_redirects) r->follow = v.follow_redirects > 0;
@@ -813,6 +816,7 @@ static void send_on(struct spate_req *r, struct spate_conn *c)
     struct spate_engine *e = r->e;
     int want = !r->skip_headers || r->follow || r->retries || r->on_head;
     (void)e;
+    c->read_timeout = r->read_ns; /* this exchange's, the request's option */
     spate_conn_send(c, r->wire.data, r->wire.len, !strcmp(r->method, "HEAD"), &sink, r,
                     want ? &r->acc : NULL);
 }
@@ -883,7 +887,7 @@ static void start_attempt(void *owner, struct spate_req *r)
     if (e->pool.nconns >= e->cfg.concurrency) evict_idle(e);
     h->nconns++;
     e->pool.nconns++;
-    r->conn = spate_conn_open(&e->ctx, &h->target, &conn_ops, r);
+    r->conn = spate_conn_open_within(&e->ctx, &h->target, &conn_ops, r, r->connect_ns);
     if (!r->conn) {
         h->nconns--;
         e->pool.nconns--;
