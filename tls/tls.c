@@ -204,9 +204,9 @@ static int on_new_session(SSL *ssl, SSL_SESSION *s)
 
 /* OpenSSL calls this from its handshake state machine only (never for application data). After
  * the handshake that machine runs for a post-handshake message (a TLS 1.3 session ticket,
- * KeyUpdate) and, on entry, allocates the record layer's read and write buffers (16.5 KiB each)
- * that SSL_MODE_RELEASE_BUFFERS never frees until the next write: note it, so trim() frees
- * them once the message is read. */
+ * KeyUpdate) and, on entry, sets up the record layer's buffers: the 16.5 KiB write buffer among
+ * them, which SSL_MODE_RELEASE_BUFFERS frees only after the next write. Noted here, so trim()
+ * frees it once the message is read. */
 static void on_info(const SSL *ssl, int where, int ret)
 {
     struct spate_transport_impl *c = SSL_get_app_data(ssl);
