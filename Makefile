@@ -39,7 +39,9 @@ CLI_INCS    = -Icli -Ibuild/include
 BOTTOM_INCS = -Ibuild/include-bottom $(PKG_CFLAGS)
 # zlib: the CLI's HdrHistogram logs (cli/hdrlog.c) only; the engine does not use it.
 ZLIB_LIBS   = $(shell pkg-config --libs zlib 2>/dev/null || echo -lz)
-LIBS        = $(PKG_LIBS) $(LLHTTP_LIBS) $(ZLIB_LIBS) -lm
+# -pthread: the resolver's once-only c-ares initialisation (pthread_once, in libpthread before
+# glibc 2.34); spate.pc's Libs.private says the same for a static link.
+LIBS        = $(PKG_LIBS) $(LLHTTP_LIBS) $(ZLIB_LIBS) -lm -pthread
 
 LIB_SRC := $(wildcard engine/*.c tls/*.c dns/*.c)
 LLHTTP_OBJ = $(patsubst $(LLHTTP_DIR)/%.c,$1/llhttp/%.o,$(LLHTTP_SRC))

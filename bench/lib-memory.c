@@ -12,6 +12,12 @@
  *   queued_request     per request submitted and not yet started, beyond its URL string
  *   idle_conn_http     per idle pooled connection, plain
  *   idle_conn_https    per idle pooled connection, TLS
+ *   idle_rss_https     with "rss" first (lib-memory rss HTTP_PREFIX ...), in a process that
+ *                      did nothing else (freed heap would be reused and hide the growth): the
+ *                      idle TLS connection as the process's resident memory (Linux), engines
+ *                      of 50 connections each opened one after the other and all kept, per
+ *                      connection (engines included); what libssl frees after a handshake is
+ *                      reused by the next ones, what it keeps is not
  * An idle connection's cost is the difference between two runs of CONNS requests on two fresh
  * engines, one with CONNS connections and one with a single connection, divided by CONNS - 1:
  * everything else (request objects kept for reuse, the host entry, a TLS session) is the same
@@ -21,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static size_t heap(void)
 {
@@ -101,14 +108,66 @@ static void idle_conn(const char *name, const char *prefix, const char *cafile, 
            one);
 }
 
+/* Resident set size in bytes from /proc/self/statm, or 0 where there is none. */
+static double rss(void)
+{
+    long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f) return 0;
+    if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    fclose(f);
+    return (double)resident * (double)sysconf(_SC_PAGESIZE);
+}
+
+/* Engines of 50 connections, each fetching its own 50 URLs, opened one after the other and kept. */
+static void idle_rss(const char *name, const char *prefix, const char *cafile, unsigned conns)
+{
+    enum { PER = 50, MAX_ENGINES = 200 };
+    struct spate_engine *es[MAX_ENGINES];
+    unsigned n = conns / PER ? conns / PER : 1;
+    if (n > MAX_ENGINES) n = MAX_ENGINES;
+    double before = rss();
+    unsigned long established = 0;
+    for (unsigned i = 0; i < n; i++) {
+        es[i] = engine(PER, cafile);
+        char p[1024];
+        for (unsigned k = 0; k < PER; k++) {
+            char err[256];
+            snprintf(p, sizeof p, "%s%u", prefix, (i * PER + k) % conns);
+            struct spate_request req = {.url = p, .done = on_done};
+            if (spate_submit(es[i], &req, err, sizeof err) < 0) exit(1);
+        }
+        if (spate_run(es[i]) < 0) exit(1);
+        struct spate_stats st;
+        spate_engine_stats(es[i], &st);
+        established += (unsigned long)st.established;
+    }
+    double after = rss();
+    if (before > 0 && established)
+        printf("%s %.0f bytes (%lu connections in %u engines, engines included)\n", name,
+               (after - before) / (double)established, established, n);
+    for (unsigned i = 0; i < n; i++)
+        spate_engine_destroy(es[i]);
+}
+
 int main(int argc, char **argv)
 {
+    int rss_only = argc > 1 && !strcmp(argv[1], "rss");
+    argc -= rss_only;
+    argv += rss_only;
     if (argc < 4) {
-        fprintf(stderr, "usage: %s HTTP_PREFIX HTTPS_PREFIX CAFILE [CONNS [QUEUED]]\n", argv[0]);
+        fprintf(stderr, "usage: %s [rss] HTTP_PREFIX HTTPS_PREFIX CAFILE [CONNS [QUEUED]]\n",
+                argv[0]);
         return 2;
     }
     unsigned conns = argc > 4 ? (unsigned)atoi(argv[4]) : 500;
     unsigned queued = argc > 5 ? (unsigned)atoi(argv[5]) : 10000;
+    if (rss_only) {
+        unsigned long dummy;
+        ran(argv[2], argv[3], 1, 1, &dummy); /* OpenSSL's trust store and error strings */
+        idle_rss("idle_rss_https", argv[2], argv[3], conns);
+        return failures ? 1 : 0;
+    }
 
     size_t h0 = heap();
     struct spate_engine *e1 = engine(100, argv[3]);

@@ -5,7 +5,8 @@
 #      spate (the libc calls poll.c makes); `size` text+data, and the stripped file sizes; once
 #      plainly and once with -Wl,--gc-sections (libspate.a has a section per function);
 #   2. heap (bench/lib-memory.c, mallinfo2): the first and each further engine, a queued request
-#      beyond its URL string, an idle pooled connection, plain and TLS, against a private nginx.
+#      beyond its URL string, an idle pooled connection, plain and TLS, against a private nginx;
+#      then, in a fresh process, an idle TLS connection as resident memory (RSS).
 # Targets (issue 15): a queued request <= 256 bytes beyond the caller's strings; a minimal
 # embedding adds <= 150 KB of code.
 # Env: CONNS [500] connections for the idle-connection figures, QUEUED [10000] requests queued.
@@ -65,3 +66,5 @@ NGINX_CONNS=$((CONNS * 2 + 64)) NGINX_TLS=1 nginx_start "$WORK"
 "$CC" -O2 -I"$BENCH_ROOT/engine" -o "$WORK/lib-memory" "$BENCH_ROOT/bench/lib-memory.c" "$LIBA" $SYSLIBS -lm
 "$WORK/lib-memory" "http://127.0.0.1:$NGINX_PORT/f/" "https://127.0.0.1:$NGINX_TLS_PORT/f/" \
     "$WORK/cert.pem" "$CONNS" "$QUEUED"
+"$WORK/lib-memory" rss "http://127.0.0.1:$NGINX_PORT/f/" "https://127.0.0.1:$NGINX_TLS_PORT/f/" \
+    "$WORK/cert.pem" "$CONNS"

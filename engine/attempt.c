@@ -154,6 +154,7 @@ static void send_on(struct spate_req *r, struct spate_conn *c)
     memcpy(a->remote, spate_conn_peer_text(c), SPATE_CONN_PEER_TEXT_MAX);
     /* headers are assembled only for someone: the result, a redirect or a Retry-After */
     int want = !r->skip_headers || r->follow || r->retries || r->on_head;
+    c->read_timeout = r->read_ns; /* this exchange's: the request's option, or 0 = the engine's */
     spate_conn_send(c, a->wire.data, a->wire.len, !strcmp(r->method, "HEAD"), &spate_response_sink,
                     r, want ? &a->acc : NULL);
 }
@@ -198,7 +199,7 @@ static void open_conn(struct spate_engine *e, struct spate_req *r)
     r->att->reused = 0;
     if (spate_pool_open_count(&e->pool) >= e->cfg.concurrency) spate_pool_evict(&e->pool);
     spate_pool_opening(&e->pool, h);
-    r->att->conn = spate_conn_open(&e->ctx, &h->target, &conn_ops, r);
+    r->att->conn = spate_conn_open_within(&e->ctx, &h->target, &conn_ops, r, r->connect_ns);
     if (!r->att->conn) {
         spate_pool_open_failed(&e->pool, h);
         attempt_ended(r, SPATE_E_CONNECT, "out of memory opening a connection");

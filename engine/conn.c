@@ -456,8 +456,32 @@ static void on_resolved(void *arg, const struct spate_dns_answer *a)
     dial_next(c, 0);
 }
 
+int spate_conn_timeout_opt(const char *what, double sec, uint64_t *ns, char *err, size_t errlen)
+{
+    if (sec != sec) {
+        snprintf(err, errlen, "%s is not a number", what);
+        return -EINVAL;
+    }
+    *ns = sec < 0 ? SPATE_CONN_NO_TIMEOUT : sec > 0 ? spate_clock_from_sec(sec) : 0;
+    if (sec > 0 && !*ns) *ns = 1; /* below a nanosecond: still a timeout, not "the default" */
+    return 0;
+}
+
+/* A per-use timeout (0 = the context's, SPATE_CONN_NO_TIMEOUT = none) as ns, 0 = none. */
+static uint64_t pick_timeout(uint64_t own, uint64_t ctx_value)
+{
+    return own == SPATE_CONN_NO_TIMEOUT ? 0 : own ? own : ctx_value;
+}
+
 struct spate_conn *spate_conn_open(struct spate_ctx *ctx, const struct spate_target *target,
                                    const struct spate_conn_ops *ops, void *user)
+{
+    return spate_conn_open_within(ctx, target, ops, user, 0);
+}
+
+struct spate_conn *spate_conn_open_within(struct spate_ctx *ctx, const struct spate_target *target,
+                                          const struct spate_conn_ops *ops, void *user,
+                                          uint64_t connect_timeout)
 {
     struct spate_conn *c = calloc(1, sizeof(*c));
     if (!c) return NULL;
@@ -473,8 +497,9 @@ struct spate_conn *spate_conn_open(struct spate_ctx *ctx, const struct spate_tar
     spate_timer_init(&c->timer, on_timer);
     c->state = SPATE_CONN_RESOLVING;
     c->t_open = spate_clock_now();
-    if (ctx->connect_timeout) {
-        c->connect_deadline = c->t_open + ctx->connect_timeout;
+    uint64_t budget = pick_timeout(connect_timeout, ctx->connect_timeout);
+    if (budget) {
+        c->connect_deadline = c->t_open + budget;
         set_timer(c, c->connect_deadline);
     }
     struct spate_dns_query *q = NULL;
@@ -552,12 +577,16 @@ static void start_tls(struct spate_conn *c)
 
 /* ---------- exchange ---------- */
 
+/* The current exchange's read timeout in ns, 0 = none. */
+static uint64_t read_limit(const struct spate_conn *c)
+{
+    return pick_timeout(c->read_timeout, c->ctx->read_timeout);
+}
+
 static void read_timer(struct spate_conn *c)
 {
-    if (c->ctx->read_timeout)
-        set_timer(c, c->last_io + c->ctx->read_timeout);
-    else
-        set_timer(c, 0);
+    uint64_t limit = read_limit(c);
+    set_timer(c, limit ? c->last_io + limit : 0);
 }
 
 static void try_send(struct spate_conn *c);
@@ -756,12 +785,13 @@ static void on_timer(struct spate_timer *t)
         break;
     case SPATE_CONN_SENDING:
     case SPATE_CONN_RECEIVING:
-        if (now < c->last_io + c->ctx->read_timeout) {
+        if (!read_limit(c)) break; /* a timer of an earlier phase */
+        if (now < c->last_io + read_limit(c)) {
             read_timer(c); /* bytes came since the timer was set: check again later */
             break;
         }
         snprintf(c->ctx->msg, sizeof(c->ctx->msg), "read timeout: no data from %s for %.3g s",
-                 c->target->host, (double)c->ctx->read_timeout / 1e9);
+                 c->target->host, (double)read_limit(c) / 1e9);
         fail(c, SPATE_E_TIMEOUT);
         break;
     default:

@@ -66,6 +66,10 @@ struct spate_conn {
     struct spate_timer timer; /* connect deadline (or the next address's start), then the
                                  read-silence check */
     uint64_t connect_deadline;
+    /* The read timeout of the exchange spate_conn_send starts next, ns: 0 = ctx->read_timeout,
+     * SPATE_CONN_NO_TIMEOUT = none. The owner sets it before each spate_conn_send (the engine
+     * from the request's options); left 0, the context's applies. */
+    uint64_t read_timeout;
     uint64_t last_io; /* ns of the last byte received (the response's end once done) */
     const char *out;  /* request bytes being sent (not owned) */
     size_t out_len, out_off;
@@ -88,10 +92,23 @@ struct spate_conn {
     struct spate_reap reap;
 };
 
+/* A per-use timeout meaning "none" (0 means "the context's"). */
+#define SPATE_CONN_NO_TIMEOUT UINT64_MAX
+
 /* Allocates a connection toward target and starts resolving/connecting. ops->ready or ops->fail
  * follows, possibly before this returns. Returns NULL on allocation failure. */
 struct spate_conn *spate_conn_open(struct spate_ctx *ctx, const struct spate_target *target,
                                    const struct spate_conn_ops *ops, void *user);
+/* The same with the connect budget (DNS + TCP + TLS) of this connection, ns: 0 = the context's
+ * connect_timeout, SPATE_CONN_NO_TIMEOUT = none. */
+struct spate_conn *spate_conn_open_within(struct spate_ctx *ctx, const struct spate_target *target,
+                                          const struct spate_conn_ops *ops, void *user,
+                                          uint64_t connect_timeout);
+
+/* A per-request timeout option in seconds, as spate_request_opts gives it, to the form above:
+ * 0 -> 0 (the engine's), < 0 -> SPATE_CONN_NO_TIMEOUT, > 0 -> ns (at least 1). Returns 0, or
+ * -EINVAL for NaN with err naming the option `what`. */
+int spate_conn_timeout_opt(const char *what, double sec, uint64_t *ns, char *err, size_t errlen);
 
 /* Starts an exchange: sends out[0..len) (not copied: must stay valid until done/fail) and parses
  * the response into sink/owner. acc collects header fields (NULL = don't). ops->done or ops->fail

@@ -4,6 +4,7 @@
 #include "request.h"
 #include "attempt.h"
 #include "clock.h"
+#include "conn.h"
 #include "engine.h"
 #include "http1.h"
 #include <errno.h>
@@ -215,6 +216,9 @@ static int apply_opts(struct spate_req *r, const struct spate_request_opts *o, c
         r->timeout_ns = UINT64_MAX;
     else if (v.timeout > 0)
         r->timeout_ns = spate_clock_from_sec(v.timeout) ? spate_clock_from_sec(v.timeout) : 1;
+    if (spate_conn_timeout_opt("connect_timeout", v.connect_timeout, &r->connect_ns, err, errlen) ||
+        spate_conn_timeout_opt("read_timeout", v.read_timeout, &r->read_ns, err, errlen))
+        return -EINVAL;
     if (v.retries > 0) r->retries = (unsigned)v.retries;
     if (v.retries < 0) r->retries = 0;
     if (v.follow_redirects) r->follow = v.follow_redirects > 0;

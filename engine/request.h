@@ -32,7 +32,8 @@ struct spate_req {
     spate_head_cb on_head;
     void *user;
     /* per-request options (spate_submit_ex), already resolved against the engine's */
-    uint64_t timeout_ns; /* 0 = the engine's (its deadline list), UINT64_MAX = none */
+    uint64_t timeout_ns;          /* 0 = the engine's (its deadline list), UINT64_MAX = none */
+    uint64_t connect_ns, read_ns; /* 0 = the engine's, UINT64_MAX = none (conn.h's form) */
     uint64_t max_body;
     unsigned nheaders;
     unsigned retries, max_redirs;

@@ -184,8 +184,9 @@ typedef int (*spate_head_cb)(void *user, int status, const struct spate_header *
 #define SPATE_OPT_NONE (-1)
 
 /* Per-request options. Set size = sizeof(struct spate_request_opts) (fields may be added at the
- * end; the library reads only the first `size` bytes). Every field left 0 takes the engine's
- * value from spate_config. */
+ * end; the library reads only the first `size` bytes, so a caller built against an older header
+ * gets the engine's value for every field it does not know). Every field left 0 takes the
+ * engine's value from spate_config. */
 struct spate_request_opts {
     size_t size;
     double timeout;       /* seconds for one whole attempt; < 0 = none */
@@ -194,8 +195,15 @@ struct spate_request_opts {
     unsigned max_redirs;
     uint64_t max_body; /* bytes; only lower than the engine's limit takes effect */
     spate_head_cb on_head;
-    /* connect_timeout, read_timeout and happy-eyeballs stay engine-wide: a connection may
-     * serve many requests. */
+    /* Seconds for DNS + TCP + TLS of a connection opened for this request (one taken from the
+     * pool is already connected); < 0 = none. Happy Eyeballs shares this budget as it does the
+     * engine's. The resolver's own retries stay engine-wide: a lookup still fails as DNS after
+     * about the engine's connect_timeout even when this one is longer. */
+    double connect_timeout;
+    /* Longest silence between bytes while this request's exchange runs on a connection
+     * (sending the request, waiting for and reading the response), whichever connection it
+     * runs on; < 0 = none (when the engine has one). Fails with SPATE_E_TIMEOUT. */
+    double read_timeout;
 };
 
 /* Checks a request header as spate_submit would: an RFC 9110 token name; a value without CR,

@@ -416,16 +416,14 @@ static int build(struct spate_url *u, const struct parts *p, const char *host, i
     if (tl + (size_t)slash > SPATE_URL_MAX)
         return spate_errf(err, errlen, "URL too long (limit %d bytes)", SPATE_URL_MAX);
     if (!u) return 0;
-    size_t size = 6 + (hl + 1) + (hl + 2 + 6 + 1) + (ul + 1) + (tl + 2);
+    size_t size = (hl + 1) + (hl + 2 + 6 + 1) + (ul + 1) + (tl + 2);
     char *b = malloc(size), *d = b;
     if (!b) return -ENOMEM;
     u->buf = b;
-    u->https = p->https;
-    u->host_ip = host_ip;
+    u->https = (unsigned char)p->https;
+    u->host_ip = (unsigned char)host_ip;
     u->port = port;
 
-    u->scheme = d;
-    d = put(d, p->https ? "https" : "http", p->https ? 5 : 4) + 1;
     u->host = d;
     d = put(d, host, hl) + 1;
     u->authority = d;
@@ -561,7 +559,7 @@ static int merge(struct spate_buf *b, const struct spate_url *base, const char *
 {
     int rc = 0;
     if (scheme_len(ref, strlen(ref))) return spate_buf_adds(b, ref);
-    rc |= spate_buf_adds(b, base->scheme);
+    rc |= spate_buf_adds(b, spate_url_scheme(base));
     rc |= spate_buf_adds(b, ":");
     if (ref[0] == '/' && ref[1] == '/') return rc | spate_buf_adds(b, ref);
     rc |= spate_buf_adds(b, "//");

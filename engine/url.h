@@ -8,21 +8,27 @@
 #define SPATE_URL_MAX 65536 /* longest URL accepted, in bytes */
 
 struct spate_url {
-    char *buf;          /* owns every string below (one allocation) */
-    const char *scheme; /* "http" or "https" (lowercased) */
-    int https;
+    char *buf; /* owns every string below (one allocation) */
     /* Lowercased; one trailing dot stripped; an IPv6 literal without brackets, in the canonical
      * inet_ntop form. */
     const char *host;
-    int host_ip;   /* 0 = name, 4 = IPv4 dotted quad, 6 = IPv6 literal */
-    uint16_t port; /* explicit or default 80/443 */
     /* Host header value: host (IPv6 in brackets) plus ":port" only when not the default. */
     const char *authority;
     /* Request target: path + "?" + query, "/" when the path is empty; fragment dropped; bytes as
      * given (no decoding), except bytes >= 0x80, which are percent-encoded (%C3%A9). */
     const char *target;
     const char *userinfo; /* raw "user:pass" or "user" (non-ASCII %XX); NULL when none or empty */
+    /* the small fields last, packed: a queued request embeds this struct (<= 256 bytes each) */
+    uint16_t port;         /* explicit or default 80/443 */
+    unsigned char https;   /* 1 for https, 0 for http (spate_url_scheme names it) */
+    unsigned char host_ip; /* 0 = name, 4 = IPv4 dotted quad, 6 = IPv6 literal */
 };
+
+/* "https" or "http". */
+static inline const char *spate_url_scheme(const struct spate_url *u)
+{
+    return u->https ? "https" : "http";
+}
 
 /* Parses s (NUL-terminated) into u. Returns 0, -EINVAL with err naming the problem, or -ENOMEM.
  * err may be NULL or errlen 0. On error u is zeroed: nothing to free. No dot-segment removal. */

@@ -57,8 +57,8 @@ unset PKG_CONFIG_PATH
 is "$(pkg-config --modversion spate 2>&1)" "$VERSION" "pkg-config finds the staged spate.pc, version $VERSION"
 is "$(pkg-config --cflags --libs spate 2>&1 | tr -s ' ' | sed 's/ $//')" "-I$S/usr/include -L$S/usr/lib -lspate" \
     "pkg-config --cflags --libs spate points into the staged tree"
-like "$(pkg-config --static --libs spate 2>&1)" '-lspate .*-lm.*-lssl.*-lcrypto.*-lcares' \
-    "pkg-config --static adds -lm and openssl and c-ares (Requires.private, Libs.private)"
+like "$(pkg-config --static --libs spate 2>&1)" '-lspate .*-lm -pthread.*-lssl.*-lcrypto.*-lcares' \
+    "pkg-config --static adds -lm, -pthread (pthread_once) and openssl and c-ares (Requires.private, Libs.private)"
 SP_CFLAGS=$(pkg-config --cflags spate)
 SP_LIBS=$(pkg-config --libs spate)
 SP_STATIC=$(pkg-config --static --libs spate)

@@ -13,6 +13,7 @@
 #include "tap.h"
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -255,12 +256,19 @@ static int fd_readable(void)
     return poll(&p, 1, 0) == 1;
 }
 
+/* The next fresh_engine's concurrency and read timeout (then back to 1 and none). */
+static unsigned next_concurrency = 1;
+static double next_read_timeout;
+
 static void fresh_engine(double timeout)
 {
     struct spate_config cfg;
     spate_config_init(&cfg);
-    cfg.concurrency = 1;
+    cfg.concurrency = next_concurrency;
     cfg.timeout = timeout;
+    cfg.read_timeout = next_read_timeout;
+    next_concurrency = 1;
+    next_read_timeout = 0;
     char err[200];
     spate_engine_destroy(engine);
     if (spate_engine_create(&engine, &cfg, err, sizeof(err))) {
@@ -272,7 +280,7 @@ static void fresh_engine(double timeout)
 
 int main(void)
 {
-    plan(37);
+    plan(55);
     int port, sport, fill[2];
     pid_t srv = server_start(&port);
     int sink = syn_sink(&sport, fill);
@@ -388,6 +396,113 @@ int main(void)
     submit(31, url_slow, &t);
     pump(5000, 1);
     is_int(calls[0].status, 200, "a 5 s request timeout outlasts the engine's 0.2 s: status 200");
+
+    /* --- per-request read timeout: the drip stalls after 10 body bytes; /slow is silent for
+     * 600 ms before its head. The engine has no read timeout; -c 2, so both run at once. --- */
+    next_concurrency = 2;
+    fresh_engine(30);
+    struct spate_request_opts rt = {.size = sizeof(rt), .read_timeout = 0.3};
+    t0 = now_ms();
+    submit(50, url_drip, &rt);
+    submit(51, url_slow, NULL);
+    pump(5000, 2);
+    took = now_ms() - t0;
+    ok(ncalls == 2 && calls[0].tag == 50 && calls[0].error == SPATE_E_TIMEOUT,
+       "read_timeout 0.3 s: the request stalled mid-body ends first, kind timeout (%s)",
+       calls[0].message);
+    ok(strstr(calls[0].message, "read timeout") && strstr(calls[0].message, "0.3 s"),
+       "... as a read timeout of 0.3 s: %s", calls[0].message);
+    ok(calls[0].attempts == 1, "... after 1 attempt");
+    ok(calls[1].tag == 51 && calls[1].status == 200 && calls[1].error == SPATE_OK,
+       "a sibling with the engine's (no) read timeout outlasts 600 ms of silence: status 200");
+    ok(took >= 550 && took < 2500, "... both done after the slow one's 600 ms (%ld ms)", took);
+
+    /* the same, measured alone: the read timeout ends the stalled request after ~0.3 s */
+    ncalls = 0;
+    t0 = now_ms();
+    submit(52, url_drip, &rt);
+    pump(5000, 1);
+    took = now_ms() - t0;
+    is_int(calls[0].error, SPATE_E_TIMEOUT, "a mid-body stall with read_timeout 0.3 s: timeout");
+    ok(took >= 250 && took < 900, "... after about 0.3 s (%ld ms)", took);
+
+    /* a pooled connection forgets the read timeout of the request it served before: /ok with
+     * 0.3 s, then /slow (600 ms of silence) with the engine's none, on the same connection */
+    ncalls = 0;
+    submit(53, url_ok, &rt);
+    pump(3000, 1);
+    submit(54, url_slow, NULL);
+    pump(5000, 2);
+    ok(ncalls == 2 && calls[0].status == 200 && calls[1].status == 200,
+       "a request without its own read timeout after one with 0.3 s: status 200 (%s)",
+       ncalls == 2 ? calls[1].message : "");
+    ok(ncalls == 2 && !strcmp(calls[0].conn, calls[1].conn),
+       "... on the same pooled connection (X-Conn %s and %s)", calls[0].conn,
+       ncalls == 2 ? calls[1].conn : "");
+
+    /* and the other way: the engine's read timeout 0.3 s, the request's none (< 0) or 5 s */
+    next_read_timeout = 0.3;
+    fresh_engine(30);
+    submit(55, url_slow, NULL);
+    pump(5000, 1);
+    is_int(calls[0].error, SPATE_E_TIMEOUT, "the engine's read timeout 0.3 s fails /slow");
+    ncalls = 0;
+    rt.read_timeout = -1;
+    submit(56, url_slow, &rt);
+    rt.read_timeout = 5;
+    submit(57, url_slow, &rt);
+    pump(5000, 2);
+    ok(ncalls == 2 && calls[0].status == 200 && calls[1].status == 200,
+       "read_timeout -1 (none) and 5 s override the engine's 0.3 s: both status 200");
+
+    /* --- per-request connect timeout: a SYN the full listener never answers. The engine's
+     * connect timeout is 10 s; one request has 0.3 s, a sibling the engine's. --- */
+    next_concurrency = 2;
+    fresh_engine(30);
+    struct spate_request_opts ct = {.size = sizeof(ct), .connect_timeout = 0.3};
+    t0 = now_ms();
+    submit(60, url_sink, &ct);
+    struct spate_req *sibling = submit(61, url_sink, NULL);
+    pump(3000, 1);
+    took = now_ms() - t0;
+    ok(ncalls == 1 && calls[0].tag == 60 && calls[0].error == SPATE_E_TIMEOUT,
+       "connect_timeout 0.3 s to a black hole: kind timeout (%s)", calls[0].message);
+    ok(strstr(calls[0].message, "connect timeout") != NULL, "... a connect timeout: %s",
+       calls[0].message);
+    ok(took >= 250 && took < 900, "... after about 0.3 s (%ld ms)", took);
+    pump(300, 99);
+    ok(ncalls == 1 && in_flight() == 1,
+       "the sibling with the engine's 10 s is still connecting 0.3 s later");
+    spate_cancel(engine, sibling);
+    ok(ncalls == 2 && calls[1].tag == 61 && calls[1].error == SPATE_E_CANCELED,
+       "... until canceled");
+
+    /* the other way: the engine's connect timeout 0.3 s, a request's 1.5 s */
+    {
+        struct spate_config cfg;
+        spate_config_init(&cfg);
+        cfg.connect_timeout = 0.3;
+        char e2[200];
+        spate_engine_destroy(engine);
+        if (spate_engine_create(&engine, &cfg, e2, sizeof(e2))) {
+            printf("Bail out! engine: %s\n", e2);
+            return 1;
+        }
+        ncalls = 0;
+    }
+    ct.connect_timeout = 1.5;
+    t0 = now_ms();
+    submit(62, url_sink, &ct);
+    pump(5000, 1);
+    took = now_ms() - t0;
+    ok(calls[0].error == SPATE_E_TIMEOUT && took >= 1300 && took < 2500,
+       "connect_timeout 1.5 s outlasts the engine's 0.3 s: timeout after %ld ms", took);
+
+    /* a NaN is refused at submit, naming the option */
+    struct spate_request_opts bad = {.size = sizeof(bad), .read_timeout = NAN};
+    struct spate_request qb = {.url = url_ok, .done = on_done};
+    int brc = spate_submit_ex(engine, &qb, &bad, NULL, err, sizeof(err));
+    ok(brc == -EINVAL && strstr(err, "read_timeout"), "read_timeout NaN: -EINVAL, '%s'", err);
 
     /* --- re-entry refused; submit from a callback works --- */
     ncalls = 0;

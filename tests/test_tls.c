@@ -749,6 +749,36 @@ static void test_idle(struct spate_tls *vctx)
     stop(pid);
 }
 
+/* The engine's usual exchange: the request goes out right after the handshake, and the server's
+ * TLS 1.3 tickets are read by the same read as the response; the connection then idles without
+ * another read (no WANT_READ, no idle_ok). OpenSSL 3.0's state machine allocated its 16.5 KiB
+ * write buffer for the tickets: it must not stay with the idle connection. */
+static void test_idle_after_first_read(struct spate_tls *vctx)
+{
+    pid_t pid;
+    int ctl;
+    char err[256], resp[sizeof IDLE_RESP];
+    unsigned port = scripted(TLS_IDLE, &pid, &ctl);
+    size_t before = live_bytes;
+    int fd = tcp_connect(port, 0);
+    struct spate_transport t;
+    spate_tcp_attach(&t, fd);
+    int up = fd >= 0 && spate_tls_attach(vctx, &t, "localhost", 0, port, err, sizeof err) == 0 &&
+             handshake(&t) == 0;
+    int sent = up && write_all(&t, GET, sizeof GET - 1, NULL) == sizeof GET - 1;
+    usleep(200 * 1000); /* tickets and response all on the socket before the first read */
+    ok(sent && read_exact(&t, resp, sizeof IDLE_RESP - 1) &&
+           memcmp(resp, IDLE_RESP, sizeof IDLE_RESP - 1) == 0,
+       "request sent at once after the handshake, tickets and response read together");
+    size_t idle = live_bytes - before;
+    diag("idle TLS 1.3 connection right after its first response: %zu bytes of OpenSSL heap", idle);
+    ok(idle < 24 * 1024, "... and it holds < 24 KiB (%zu): no record buffer left behind", idle);
+    if (up) t.ops->release(&t);
+    close(fd);
+    close(ctl);
+    stop(pid);
+}
+
 static void test_eof(struct spate_tls *vctx, enum scenario sc, int want_unclean)
 {
     pid_t pid;
@@ -926,6 +956,7 @@ int main(void)
              "connection closed during TLS handshake");
     test_stall(vctx);
     test_idle(vctx);
+    test_idle_after_first_read(vctx);
     test_eof(vctx, TLS_UNCLEAN, 1);
     test_eof(vctx, TLS_CLEAN, 0);
     test_bulk(vctx);

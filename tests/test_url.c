@@ -85,7 +85,7 @@ static void test_basics(void)
     is_int(
         spate_url_parse(&u, "HTTPS://User:Pw@Example.COM:8443/a/b?x=1&y=%41#frag", err, sizeof err),
         0, "full URL parses");
-    is_str(u.scheme, "https", "scheme lowercased");
+    is_str(spate_url_scheme(&u), "https", "scheme lowercased");
     is_int(u.https, 1, "https flag");
     is_str(u.host, "example.com", "host lowercased");
     is_int(u.host_ip, 0, "host is a name");
@@ -100,7 +100,7 @@ static void test_basics(void)
     ok(1, "fini is idempotent and NULL-safe");
 
     is_int(spate_url_parse(&u, "http://h/", err, sizeof err), 0, "plain http");
-    is_str(u.scheme, "http", "scheme http");
+    is_str(spate_url_scheme(&u), "http", "scheme http");
     is_int(u.https, 0, "https flag off");
     ok(u.userinfo == NULL, "no userinfo -> NULL");
     spate_url_fini(&u);

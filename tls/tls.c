@@ -37,6 +37,7 @@ struct spate_transport_impl {
     unsigned offered : 1;   /* a cached session was offered */
     unsigned unclean : 1;   /* EOF without close_notify */
     unsigned hs_fail : 1;   /* the failure happened before the handshake completed */
+    unsigned trim_due : 1;  /* OpenSSL's state machine ran: its buffers may be held (trim) */
     unsigned long err_code; /* first OpenSSL error of the last failure */
     long verify;            /* SSL_get_verify_result at the failure */
     const char *host;       /* points into key */
@@ -201,6 +202,19 @@ static int on_new_session(SSL *ssl, SSL_SESSION *s)
     return cache_put(c->ctx, c->key, s);
 }
 
+/* OpenSSL calls this from its handshake state machine only (never for application data). After
+ * the handshake that machine runs for a post-handshake message (a TLS 1.3 session ticket,
+ * KeyUpdate) and, on entry, sets up the record layer's buffers: the 16.5 KiB write buffer among
+ * them, which SSL_MODE_RELEASE_BUFFERS frees only after the next write. Noted here, so trim()
+ * frees it once the message is read. */
+static void on_info(const SSL *ssl, int where, int ret)
+{
+    struct spate_transport_impl *c = SSL_get_app_data(ssl);
+    (void)where;
+    (void)ret;
+    if (c) c->trim_due = 1;
+}
+
 /* ---- context ---- */
 
 /* err already holds what failed; appends OpenSSL's reason, frees ctx, returns rc. */
@@ -248,6 +262,7 @@ int spate_tls_create(struct spate_tls **out, const struct spate_tls_opts *o, cha
     SSL_CTX_set_options(s, SSL_OP_NO_RENEGOTIATION);
     SSL_CTX_set_session_cache_mode(s, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
     SSL_CTX_sess_set_new_cb(s, on_new_session);
+    SSL_CTX_set_info_callback(s, on_info);
     if (ctx->insecure) {
         SSL_CTX_set_verify(s, SSL_VERIFY_NONE, NULL);
     } else {
@@ -349,11 +364,13 @@ static int tls_handshake(struct spate_transport *t)
 
 /* Reading a post-handshake message (ticket, KeyUpdate) makes OpenSSL 3.0 allocate a 16 KiB write
  * buffer that RELEASE_BUFFERS only frees after the next write: on an idle pooled connection that
- * would be half its memory. Called only when a read found nothing more, so nothing is pending
- * (SSL_free_buffers refuses when records are buffered either way). */
+ * would be half its memory (a TLS 1.3 server sends its tickets with the first response, and a
+ * connection that goes idle after it is never read again until reused). So after a read, once
+ * the state machine has run (on_info) and nothing is buffered, the buffers go; otherwise the
+ * call costs one test (SSL_free_buffers itself walks 32 record slots: ~700 instructions). */
 static void trim(struct spate_transport_impl *c)
 {
-    if (!SSL_has_pending(c->ssl)) SSL_free_buffers(c->ssl);
+    if (c->trim_due && !SSL_has_pending(c->ssl) && SSL_free_buffers(c->ssl)) c->trim_due = 0;
 }
 
 static ssize_t tls_read(struct spate_transport *t, void *buf, size_t n)
@@ -364,7 +381,10 @@ static ssize_t tls_read(struct spate_transport *t, void *buf, size_t n)
     int r = tls_handshake(t);
     if (r != 0) return r;
     before_io(c);
-    if (SSL_read_ex(c->ssl, buf, n, &got) == 1) return (ssize_t)got;
+    if (SSL_read_ex(c->ssl, buf, n, &got) == 1) {
+        trim(c);
+        return (ssize_t)got;
+    }
     r = io_result(t, 0);
     if (r == SPATE_IO_WANT_READ) trim(c);
     return r;
