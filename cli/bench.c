@@ -373,6 +373,11 @@ static void interval_out(struct bench *b, double len)
 
 static void interval_note(struct bench *b, uint64_t at_ns, uint64_t latency_ns)
 {
+    /* A response read after the planned end, before the stop timer ran (it lags under load), is
+     * in the report, so it goes in the last second: interval_end cuts the log at the planned end
+     * and would otherwise write it as an interval of length 0 after that end. */
+    uint64_t planned = (uint64_t)(b->lo.duration * 1e9);
+    if (planned && at_ns >= planned) at_ns = planned - 1;
     uint64_t sec = at_ns / 1000000000u;
     while (b->iv_sec < sec)
         interval_out(b, 1.0);
