@@ -41,8 +41,8 @@ static void check_err(int rc, const struct spate_url *u, const char *err)
 
 static void check_ok(const struct spate_url *u)
 {
-    CHECK(u->buf && u->scheme && u->host && u->authority && u->target);
-    CHECK(!strcmp(u->scheme, u->https ? "https" : "http"));
+    CHECK(u->buf && u->host && u->authority && u->target);
+    CHECK(u->https == 0 || u->https == 1);
     CHECK(u->host[0] != '\0');
     CHECK(u->port != 0);
     CHECK(u->host_ip == 0 || u->host_ip == 4 || u->host_ip == 6);
@@ -79,11 +79,11 @@ static void check_ok(const struct spate_url *u)
 /* Rebuilds the URL from its parts and parses it again: the parts must not change. */
 static void check_fixed_point(const struct spate_url *u)
 {
-    size_t n = strlen(u->scheme) + strlen(u->authority) + strlen(u->target) +
+    size_t n = strlen(spate_url_scheme(u)) + strlen(u->authority) + strlen(u->target) +
                (u->userinfo ? strlen(u->userinfo) + 1 : 0) + 8;
     char *s = malloc(n);
     if (!s) return;
-    snprintf(s, n, "%s://%s%s%s%s", u->scheme, u->userinfo ? u->userinfo : "",
+    snprintf(s, n, "%s://%s%s%s%s", spate_url_scheme(u), u->userinfo ? u->userinfo : "",
              u->userinfo ? "@" : "", u->authority, u->target);
     struct spate_url v;
     char err[256];
