@@ -52,23 +52,7 @@ static void fail(struct spate_conn *c, enum spate_error_kind k)
 {
     spate_loop_untimer(&c->ctx->loop, &c->timer);
     c->state = SPATE_CONN_CLOSED;
-    if (c->opening) {
-        /* the owner has not even got the pointer yet: tell it from the next timer tick */
-        c->deferred = k;
-        c->deferred_msg = strdup(c->ctx->msg);
-        spate_loop_timer(&c->ctx->loop, &c->timer, 1);
-        return;
-    }
     c->ops->fail(c, k);
-}
-
-static void deliver_deferred(struct spate_conn *c)
-{
-    snprintf(c->ctx->msg, sizeof(c->ctx->msg), "%s",
-             c->deferred_msg ? c->deferred_msg : "out of memory");
-    free(c->deferred_msg);
-    c->deferred_msg = NULL;
-    c->ops->fail(c, c->deferred);
 }
 
 static void set_timer(struct spate_conn *c, uint64_t deadline)
@@ -502,15 +486,13 @@ struct spate_conn *spate_conn_open_within(struct spate_ctx *ctx, const struct sp
         c->connect_deadline = c->t_open + budget;
         set_timer(c, c->connect_deadline);
     }
-    struct spate_dns_query *q = NULL;
-    c->opening = 1;
-    if (spate_dns_resolve(ctx->dns, target->host, target->port, on_resolved, c, &q) < 0) {
-        snprintf(ctx->msg, sizeof(ctx->msg), "out of memory resolving %s", target->host);
-        fail(c, SPATE_E_DNS);
-    } else if (c->state == SPATE_CONN_RESOLVING) {
-        c->dnsq = q;
+    /* the answer comes from the loop, never inside this call: the owner has c before any
+     * callback about it */
+    if (spate_dns_resolve(ctx->dns, target->host, target->port, on_resolved, c, &c->dnsq) < 0) {
+        spate_loop_untimer(&ctx->loop, &c->timer);
+        free(c);
+        return NULL;
     }
-    c->opening = 0;
     return c;
 }
 
@@ -763,10 +745,6 @@ static void on_timer(struct spate_timer *t)
 {
     struct spate_conn *c = of_timer(t);
     uint64_t now = spate_clock_now();
-    if (c->deferred) {
-        deliver_deferred(c);
-        return;
-    }
     switch (c->state) {
     case SPATE_CONN_RESOLVING:
         c->t_dns = now; /* the lookup took all this time */
@@ -813,8 +791,6 @@ void spate_conn_close(struct spate_conn *c)
     spate_loop_untimer(&c->ctx->loop, &c->timer);
     end_setup(c);
     close_fd(c);
-    free(c->deferred_msg);
-    c->deferred_msg = NULL;
     c->state = SPATE_CONN_CLOSED;
     c->reap.fn = reap;
     spate_loop_defer(&c->ctx->loop, &c->reap);
