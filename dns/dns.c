@@ -564,14 +564,21 @@ static int start_run(struct spate_dns *d, struct spate_dns_entry *e, struct spat
     return 0;
 }
 
-/* An answer known without a lookup: n addresses at ip (copied when it is the caller's literal),
- * or, with n == 0, the error status about host. */
-static int post_now(struct spate_dns *d, struct spate_dns_query *q, const struct spate_dns_ip *ip,
-                    unsigned n, int status, const char *host)
+/* An answer known without a lookup: n (> 0) addresses at ip, copied if they are q's literal. */
+static int post_ips(struct spate_dns *d, struct spate_dns_query *q, const struct spate_dns_ip *ip,
+                    unsigned n)
 {
-    if (n == 0 && !(q->host = strdup(host))) return -ENOMEM;
     q->ip = ip;
     q->n = n;
+    q->cached = 1;
+    post(d, q);
+    return 0;
+}
+
+/* A failure known without a lookup (an invalid name): status about host. 0 or -ENOMEM. */
+static int post_error(struct spate_dns *d, struct spate_dns_query *q, int status, const char *host)
+{
+    if (!(q->host = strdup(host))) return -ENOMEM;
     q->status = status;
     q->cached = 1;
     post(d, q);
@@ -584,15 +591,14 @@ static int resolve_in(struct spate_dns *d, const char *host, struct spate_dns_qu
 {
     char key[SPATE_DNS_MAX_NAME + 1];
     size_t len = strlen(host);
-    if (parse_ip(host, len, &q->lit) == 0) return post_now(d, q, &q->lit, 1, 0, NULL);
-    if (!normalize(host, len, key)) return post_now(d, q, NULL, 0, ARES_EBADNAME, host);
+    if (parse_ip(host, len, &q->lit) == 0) return post_ips(d, q, &q->lit, 1);
+    if (!normalize(host, len, key)) return post_error(d, q, ARES_EBADNAME, host);
     for (size_t i = d->n_pins; i-- > 0;) { /* the last pin given wins */
         const struct pin *p = &d->pins[i];
-        if (p->port == q->port && strcmp(p->host, key) == 0)
-            return post_now(d, q, p->ip, p->n, 0, NULL);
+        if (p->port == q->port && strcmp(p->host, key) == 0) return post_ips(d, q, p->ip, p->n);
     }
-    if (is_localhost(key)) return post_now(d, q, loopback, 2, 0, NULL);
-    if (!valid_name(key)) return post_now(d, q, NULL, 0, ARES_EBADNAME, host);
+    if (is_localhost(key)) return post_ips(d, q, loopback, 2);
+    if (!valid_name(key)) return post_error(d, q, ARES_EBADNAME, host);
 
     struct spate_dns_entry *e = spate_dns_cache_get(&d->cache, key);
     if (e && spate_dns_entry_fresh(e, spate_clock_now())) {

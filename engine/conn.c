@@ -312,6 +312,16 @@ static unsigned free_slot(struct spate_conn *c)
 static void established(struct spate_conn *c);
 static void start_tls(struct spate_conn *c);
 
+/* ctx->attach (a test's fake transport) over the connected socket: 0, or -1 after failing c. */
+static int hook_attach(struct spate_conn *c)
+{
+    if (!c->ctx->attach || c->ctx->attach(c->ctx->attach_arg, &c->tr, c->target) == 0) return 0;
+    snprintf(c->ctx->msg, sizeof(c->ctx->msg), "cannot set up the transport (host %s)",
+             c->target->host);
+    fail(c, SPATE_E_CONNECT);
+    return -1;
+}
+
 /* A later slot won: its socket becomes the connection's own. 0, or -1 after failing c. */
 static int adopt(struct spate_conn *c, int fd)
 {
@@ -343,7 +353,7 @@ static void dial_won(struct spate_conn *c, unsigned k)
     if (c->target->https) {
         set_timer(c, c->connect_deadline);
         start_tls(c);
-    } else {
+    } else if (hook_attach(c) == 0) {
         established(c);
     }
 }
@@ -546,8 +556,11 @@ static void do_handshake(struct spate_conn *c)
 static void start_tls(struct spate_conn *c)
 {
     char err[256];
-    if (!c->ctx->tls || spate_tls_attach(c->ctx->tls, &c->tr, c->target->host, c->target->host_ip,
-                                         c->target->port, err, sizeof(err)) < 0) {
+    if (c->ctx->attach) {
+        if (hook_attach(c) < 0) return;
+    } else if (!c->ctx->tls ||
+               spate_tls_attach(c->ctx->tls, &c->tr, c->target->host, c->target->host_ip,
+                                c->target->port, err, sizeof(err)) < 0) {
         snprintf(c->ctx->msg, sizeof(c->ctx->msg), "cannot start TLS: %s",
                  c->ctx->tls ? err : "no TLS context");
         fail(c, SPATE_E_TLS);
