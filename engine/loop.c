@@ -145,7 +145,7 @@ void spate_loop_defer(struct spate_loop *l, struct spate_reap *r)
 
 void spate_loop_post(struct spate_loop *l, struct spate_work *w)
 {
-    spate_list_append(&l->posted, &w->link);
+    if (!spate_work_posted(w)) spate_list_append(&l->posted, &w->link);
 }
 
 uint64_t spate_loop_next_timeout(struct spate_loop *l)
@@ -213,9 +213,11 @@ int spate_loop_once(struct spate_loop *l, uint64_t timeout_ns)
     }
     l->last_events = (unsigned)n; /* handles, not backend events: what a nap would gather */
     n = dispatch(l, n);
+    /* right after the I/O callbacks, before the timers: a connection opened by a response's
+     * completion dials before other connections' race timers take the descriptor it freed */
+    n += run_posted(l);
     run_reap(l);
     n += (int)spate_timer_run(&l->timers, l->now);
-    n += run_posted(l);
     run_reap(l);
     return n;
 }

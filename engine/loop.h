@@ -44,9 +44,10 @@ struct spate_reap {
 
 /* Work due now, run from the loop rather than inside the call that found it due (a resolver
  * answer known at once must not reach its owner before the call that asked has returned). The
- * queue is FIFO, runs once per spate_loop_once after the batch's I/O callbacks and timers (work
- * posted while it runs waits for the next turn, so a fn that posts again cannot spin), and an
- * item can be taken back until it runs. A reap (above) fits none of that: LIFO, not
+ * queue is FIFO, runs once per spate_loop_once, right after the batch's I/O callbacks and before
+ * the timers (work posted by a timer, or while the queue runs, waits for the next turn, which
+ * then does not block; a fn that posts again cannot spin), and an item can be taken back until
+ * it runs. A reap (above) fits none of that: LIFO, not
  * cancellable, run until empty and even at fini, since its job is freeing. Owned by the caller;
  * the loop only links it. */
 struct spate_work {
@@ -95,9 +96,9 @@ static inline int spate_work_posted(const struct spate_work *w)
 {
     return !spate_list_empty(&w->link);
 }
-/* Queues w (initialised, not posted) behind the work already posted; it runs in the next
- * spate_loop_once (this one's, if posted from a callback before the queue's turn), which then
- * does not block. w must stay valid until it runs or is taken back. */
+/* Queues w (initialised) behind the work already posted (a no-op if w is posted already); it runs
+ * in this spate_loop_once when posted from an I/O callback, else in the next one, which then does
+ * not block. w must stay valid until it runs or is taken back. */
 void spate_loop_post(struct spate_loop *l, struct spate_work *w);
 /* Takes w back: it will not run. Harmless when w is not posted (already ran, or never). */
 static inline void spate_loop_unpost(struct spate_work *w)
@@ -107,7 +108,7 @@ static inline void spate_loop_unpost(struct spate_work *w)
 
 /* Waits at most timeout_ns (UINT64_MAX = until the next timer or forever, 0 = poll), refreshes
  * l->now, then runs ready I/O callbacks (one per handle; none for a handle deleted or re-added by
- * an earlier callback of the same batch), due timers, posted work and deferred work. Returns I/O
+ * an earlier callback of the same batch), posted work, due timers and deferred work. Returns I/O
  * callbacks plus timers plus posted work run, or -errno. */
 int spate_loop_once(struct spate_loop *l, uint64_t timeout_ns);
 
