@@ -30,12 +30,27 @@ struct dsock {
     int live;
 };
 
+/* Where a query is: waiting on its run's lookup, posted (its answer known, delivered from the
+ * loop), or being delivered right now. */
+enum qstate { Q_WAITING, Q_POSTED, Q_DELIVERING };
+
 struct spate_dns_query {
-    struct spate_list link; /* in its run's waiters until delivered or cancelled */
-    int listed;             /* 0 once delivered or cancelled */
+    struct spate_list link; /* in its run's waiters (Q_WAITING) or the resolver's posted list */
+    struct spate_work work; /* Q_POSTED: in the loop's queue */
+    struct spate_dns *d;
     spate_dns_cb cb;
     void *arg;
     unsigned port;
+    enum qstate state;
+    /* A posted answer: the held entry's (with status, if nonzero, overriding it), else n
+     * addresses at ip (a literal in lit, a pin's, localhost's), else the error status about
+     * host (owned). */
+    struct spate_dns_entry *e;
+    int status, cached;
+    const struct spate_dns_ip *ip;
+    unsigned n;
+    struct spate_dns_ip lit;
+    char *host;
 };
 
 /* One in-flight ares_getaddrinfo; every waiter on the name shares it. Owned by c-ares until its
@@ -65,9 +80,10 @@ struct spate_dns {
     size_t n_pins;
     double fixed_ttl;
     struct spate_dns_stats stats;
-    unsigned depth; /* frames that may run user callbacks; teardown waits for 0 */
-    int doomed;     /* destroy was called */
-    int closing;    /* teardown: c-ares callbacks drop their waiters silently */
+    unsigned depth;           /* frames that may run user callbacks; teardown waits for 0 */
+    int doomed;               /* destroy was called */
+    int closing;              /* teardown: c-ares callbacks drop their waiters silently */
+    struct spate_list posted; /* spate_dns_query.link of the queries in Q_POSTED */
     struct spate_reap reap;
 };
 
@@ -267,13 +283,63 @@ static void deliver_entry(const struct spate_dns_entry *e, int status, unsigned 
 static void wlink(struct spate_list *l, struct spate_dns_query *w)
 {
     spate_list_append(l, &w->link);
-    w->listed = 1;
+    w->state = Q_WAITING;
 }
 
 static void wunlink(struct spate_dns_query *w)
 {
     spate_list_remove(&w->link);
-    w->listed = 0;
+    w->state = Q_DELIVERING;
+}
+
+/* Frees a query that is on no list, with the entry hold it may have. */
+static void free_query(struct spate_dns *d, struct spate_dns_query *q)
+{
+    if (q->e) spate_dns_cache_release(&d->cache, q->e); /* may free the entry */
+    free(q->host);
+    free(q);
+}
+
+static void enter(struct spate_dns *d);
+static void leave(struct spate_dns *d);
+
+/* The loop's turn for a posted query: its owner hears the answer now, after the resolve that
+ * found it has long returned. */
+static void on_posted(struct spate_work *wk)
+{
+    struct spate_dns_query *q = spate_container_of(wk, struct spate_dns_query, work);
+    struct spate_dns *d = q->d;
+    spate_list_remove(&q->link);
+    q->state = Q_DELIVERING; /* a cancel from inside the callback is a no-op */
+    enter(d);
+    if (q->e)
+        deliver_entry(q->e, q->status, q->port, q->cb, q->arg, q->cached);
+    else if (q->n)
+        deliver_ips(q->ip, q->n, q->port, q->cb, q->arg, 1);
+    else
+        deliver_error(q->status, q->host, q->cb, q->arg, 1);
+    free_query(d, q);
+    leave(d); /* may tear d down (destroyed from the callback) */
+}
+
+/* Queues q's answer (already filled in) for the loop's next turn, behind those before it. */
+static void post(struct spate_dns *d, struct spate_dns_query *q)
+{
+    q->state = Q_POSTED;
+    spate_list_append(&d->posted, &q->link);
+    spate_work_init(&q->work, on_posted);
+    spate_loop_post(d->loop, &q->work);
+}
+
+/* Posts e's answer to q, holding e until delivery (status != 0 overrides it). */
+static void post_entry(struct spate_dns *d, struct spate_dns_query *q, struct spate_dns_entry *e,
+                       int status, int cached)
+{
+    spate_dns_cache_hold(&d->cache, e);
+    q->e = e;
+    q->status = status;
+    q->cached = cached;
+    post(d, q);
 }
 
 /* The first waiter of a run, or NULL. */
@@ -427,6 +493,19 @@ static void finish(struct spate_dns *d, struct run *r)
     free(r);
 }
 
+/* A run c-ares answered inside ares_getaddrinfo: its waiters hear it from the loop, like any
+ * answer known at once; then it is freed. */
+static void settle(struct spate_dns *d, struct run *r)
+{
+    struct spate_dns_query *w;
+    while ((w = first_waiter(r))) {
+        wunlink(w);
+        post_entry(d, w, r->e, r->status, 0);
+    }
+    spate_dns_cache_release(&d->cache, r->e);
+    free(r);
+}
+
 /* Frees a run and its waiters without calling anyone (teardown). */
 static void drop(struct run *r)
 {
@@ -453,110 +532,117 @@ static void on_ares(void *arg, int status, int timeouts, struct ares_addrinfo *r
     r->status = store(d, r->e, status, res);
     ares_freeaddrinfo(res);
     if (r->starting)
-        r->done = 1; /* inside ares_getaddrinfo: resolve_in() finishes it */
+        r->done = 1; /* inside ares_getaddrinfo: start_run() settles it */
     else
         finish(d, r);
 }
 
 /* ---- public API ---- */
 
-static int resolve_in(struct spate_dns *d, const char *host, unsigned port, spate_dns_cb cb,
-                      void *arg, struct spate_dns_query **q)
+/* Starts a lookup of e's name, with w (or nobody: a refresh) as its first waiter. When c-ares
+ * answers inside the call (hosts file, .onion, no memory), the answer is in e afterwards and
+ * w's delivery is posted. 0 or -ENOMEM. */
+static int start_run(struct spate_dns *d, struct spate_dns_entry *e, struct spate_dns_query *w)
 {
-    struct spate_dns_ip lit;
-    char key[SPATE_DNS_MAX_NAME + 1];
-    size_t len = strlen(host);
-    if (parse_ip(host, len, &lit) == 0) {
-        deliver_ips(&lit, 1, port, cb, arg, 1);
-        return 0;
-    }
-    if (!normalize(host, len, key)) {
-        deliver_error(ARES_EBADNAME, host, cb, arg, 1);
-        return 0;
-    }
-    for (size_t i = d->n_pins; i-- > 0;) { /* the last pin given wins */
-        const struct pin *p = &d->pins[i];
-        if (p->port == port && strcmp(p->host, key) == 0) {
-            deliver_ips(p->ip, p->n, port, cb, arg, 1);
-            return 0;
-        }
-    }
-    if (is_localhost(key)) {
-        deliver_ips(loopback, 2, port, cb, arg, 1);
-        return 0;
-    }
-    if (!valid_name(key)) {
-        deliver_error(ARES_EBADNAME, host, cb, arg, 1);
-        return 0;
-    }
-
-    uint64_t now = spate_clock_now();
-    struct spate_dns_entry *e = spate_dns_cache_get(&d->cache, key);
-    if (e && spate_dns_entry_fresh(e, now)) {
-        d->stats.cache_hits++;
-        deliver_entry(e, 0, port, cb, arg, 1);
-        return 0;
-    }
-    struct spate_dns_query *w = calloc(1, sizeof(*w));
-    if (!w) return -ENOMEM;
-    w->cb = cb;
-    w->arg = arg;
-    w->port = port;
-    if (!e && !(e = spate_dns_cache_add(&d->cache, key))) {
-        free(w);
-        return -ENOMEM;
-    }
-    if (e->pending) { /* coalesce with the query already in flight */
-        wlink(&((struct run *)e->pending)->waiters, w);
-        if (q) *q = w;
-        return 0;
-    }
     struct run *r = calloc(1, sizeof(*r));
-    if (!r) {
-        free(w);
-        return -ENOMEM;
-    }
+    if (!r) return -ENOMEM;
     r->d = d;
     r->e = e;
     spate_list_init(&r->waiters);
     spate_dns_cache_hold(&d->cache, e);
     e->pending = r;
-    wlink(&r->waiters, w);
+    if (w) wlink(&r->waiters, w);
     r->starting = 1;
     d->stats.queries++;
     struct ares_addrinfo_hints hints = {.ai_flags = ARES_AI_NOSORT, .ai_family = AF_UNSPEC};
     ares_getaddrinfo(d->ch, e->host, NULL, &hints, on_ares, r);
-    if (r->done) {
-        finish(d, r); /* answered synchronously (hosts file, bad name, no memory): *q stays NULL */
-    } else {
+    if (r->done)
+        settle(d, r);
+    else
         r->starting = 0;
-        if (q) *q = w;
-    }
     rearm(d);
     return 0;
+}
+
+/* An answer known without a lookup: n (> 0) addresses at ip, copied if they are q's literal. */
+static int post_ips(struct spate_dns *d, struct spate_dns_query *q, const struct spate_dns_ip *ip,
+                    unsigned n)
+{
+    q->ip = ip;
+    q->n = n;
+    q->cached = 1;
+    post(d, q);
+    return 0;
+}
+
+/* A failure known without a lookup (an invalid name): status about host. 0 or -ENOMEM. */
+static int post_error(struct spate_dns *d, struct spate_dns_query *q, int status, const char *host)
+{
+    if (!(q->host = strdup(host))) return -ENOMEM;
+    q->status = status;
+    q->cached = 1;
+    post(d, q);
+    return 0;
+}
+
+/* Every answer reaches q's callback from the loop: known ones are posted, others wait for the
+ * lookup (a new one, or the one in flight for the name). 0 or -ENOMEM (q then unused). */
+static int resolve_in(struct spate_dns *d, const char *host, struct spate_dns_query *q)
+{
+    char key[SPATE_DNS_MAX_NAME + 1];
+    size_t len = strlen(host);
+    if (parse_ip(host, len, &q->lit) == 0) return post_ips(d, q, &q->lit, 1);
+    if (!normalize(host, len, key)) return post_error(d, q, ARES_EBADNAME, host);
+    for (size_t i = d->n_pins; i-- > 0;) { /* the last pin given wins */
+        const struct pin *p = &d->pins[i];
+        if (p->port == q->port && strcmp(p->host, key) == 0) return post_ips(d, q, p->ip, p->n);
+    }
+    if (is_localhost(key)) return post_ips(d, q, loopback, 2);
+    if (!valid_name(key)) return post_error(d, q, ARES_EBADNAME, host);
+
+    struct spate_dns_entry *e = spate_dns_cache_get(&d->cache, key);
+    if (e && spate_dns_entry_fresh(e, spate_clock_now())) {
+        d->stats.cache_hits++;
+        post_entry(d, q, e, 0, 1);
+        return 0;
+    }
+    if (!e && !(e = spate_dns_cache_add(&d->cache, key))) return -ENOMEM;
+    if (e->pending) { /* coalesce with the query already in flight */
+        wlink(&((struct run *)e->pending)->waiters, q);
+        return 0;
+    }
+    return start_run(d, e, q);
 }
 
 int spate_dns_resolve(struct spate_dns *d, const char *host, unsigned port, spate_dns_cb cb,
                       void *arg, struct spate_dns_query **q)
 {
-    if (q) *q = NULL; /* before cb can run: cb may free what q points into */
-    if (!d || !host || !cb || port > 65535) return -EINVAL;
+    if (q) *q = NULL;
+    if (!d || !host || !cb || port > 65535 || d->doomed) return -EINVAL;
+    struct spate_dns_query *w = calloc(1, sizeof(*w));
+    if (!w) return -ENOMEM;
+    w->d = d;
+    w->cb = cb;
+    w->arg = arg;
+    w->port = port;
+    spate_list_init(&w->link);
+    spate_work_init(&w->work, on_posted);
     enter(d);
-    int rc = resolve_in(d, host, port, cb, arg, q);
+    int rc = resolve_in(d, host, w);
     leave(d);
+    if (rc < 0)
+        free(w); /* on no list, holds nothing */
+    else if (q)
+        *q = w;
     return rc;
 }
 
 void spate_dns_cancel(struct spate_dns_query *q)
 {
-    if (!q || !q->listed) return; /* being delivered right now: finish() frees it */
-    wunlink(q);
-    free(q);
-}
-
-static void on_refresh(void *arg, const struct spate_dns_answer *a)
-{
-    (void)arg, (void)a; /* the answer's use is the cache entry it leaves */
+    if (!q || q->state == Q_DELIVERING) return; /* being delivered: its delivery frees it */
+    if (q->state == Q_POSTED) spate_loop_unpost(&q->work);
+    spate_list_remove(&q->link);
+    free_query(q->d, q);
 }
 
 int spate_dns_fresh(struct spate_dns *d, const char *host, unsigned port)
@@ -575,10 +661,16 @@ int spate_dns_fresh(struct spate_dns *d, const char *host, unsigned port)
         d->stats.cache_hits++; /* the answer this checkout relies on, as a resolve would count */
         return 1;
     }
-    /* stale or unknown: refresh it for the next checkout; c-ares may answer at once (hosts file) */
-    struct spate_dns_query *q = NULL;
-    if (spate_dns_resolve(d, host, port, on_refresh, NULL, &q) < 0) return 0;
-    e = spate_dns_cache_get(&d->cache, key);
+    /* stale or unknown: a lookup with nobody waiting refreshes it for the next checkout (or the
+     * one in flight will); c-ares may answer at once (hosts file) */
+    if (!e && !(e = spate_dns_cache_add(&d->cache, key))) return 0;
+    if (!e->pending) {
+        enter(d);
+        int rc = start_run(d, e, NULL);
+        leave(d);
+        if (rc < 0) return 0;
+    }
+    e = spate_dns_cache_get(&d->cache, key); /* a cache of 0 names has dropped it already */
     return e && spate_dns_entry_fresh(e, spate_clock_now());
 }
 
@@ -687,6 +779,13 @@ static void teardown(struct spate_dns *d)
     d->closing = 1;
     if (d->ch) ares_destroy(d->ch); /* runs every pending callback with ARES_EDESTRUCTION: drop() */
     d->ch = NULL;
+    struct spate_list *node; /* answers posted but not delivered: never delivered */
+    while ((node = spate_list_first(&d->posted))) {
+        struct spate_dns_query *q = spate_container_of(node, struct spate_dns_query, link);
+        spate_loop_unpost(&q->work);
+        spate_list_remove(node);
+        free_query(d, q);
+    }
     spate_loop_untimer(d->loop, &d->tmo);
     spate_dns_cache_fini(&d->cache);
     free(d->pins);
@@ -778,6 +877,7 @@ int spate_dns_create(struct spate_dns **out, struct spate_loop *loop,
     struct spate_dns *d = calloc(1, sizeof(*d));
     if (!d) return -ENOMEM;
     d->loop = loop;
+    spate_list_init(&d->posted);
     d->fixed_ttl = o->fixed_ttl >= 0 ? o->fixed_ttl : -1; /* NaN counts as "use the TTL" */
     spate_timer_init(&d->tmo, on_timer);
     size_t cap = o->cache_size > 0    ? (size_t)o->cache_size

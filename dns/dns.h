@@ -67,17 +67,21 @@ int spate_dns_create(struct spate_dns **out, struct spate_loop *loop,
 void spate_dns_destroy(struct spate_dns *d);
 
 /* Resolves host (a name, or an IP literal, brackets optional) for port (0..65535).
- * When the answer is available at once (IP literal, pin, localhost, fresh positive or negative
- * cache entry, invalid name, or c-ares answering synchronously from /etc/hosts) cb runs BEFORE
- * this returns and *q is set to NULL (before cb runs: cb may free the memory q points into).
- * Otherwise *q is set to a handle and cb is called later from the loop exactly once, unless
- * spate_dns_cancel(*q) comes first. Concurrent lookups of one name share one c-ares query.
- * Returns 0, -ENOMEM or -EINVAL (NULL host/cb, port > 65535, d already destroyed from inside a
- * callback); on error cb is not called. */
+ * cb is never called before this returns: it runs later from the loop, exactly once, unless
+ * spate_dns_cancel(*q) comes first. Answers known at once (IP literal, pin, localhost, fresh
+ * positive or negative cache entry, invalid name, c-ares answering synchronously from
+ * /etc/hosts) are posted to the loop's queue and delivered in the order asked at the next
+ * spate_loop_once turn, without waiting; the others when the lookup ends. Concurrent lookups of
+ * one name share one c-ares query. On success *q (q may be NULL) is the handle, owned by the
+ * resolver: valid until cb has returned or spate_dns_cancel. Returns 0, -ENOMEM or -EINVAL
+ * (NULL host/cb, port > 65535, d already destroyed from inside a callback); on error *q is
+ * NULL and cb is not called. */
 int spate_dns_resolve(struct spate_dns *d, const char *host, unsigned port, spate_dns_cb cb,
                       void *arg, struct spate_dns_query **q);
 
-/* cb will never be called for q; frees q. q must be a live handle (its callback not yet run). */
+/* cb will never be called for q, whether its answer is still being looked up or already posted
+ * to the loop; frees q. q must be a live handle (its callback not yet run); from inside its own
+ * callback it is a no-op. */
 void spate_dns_cancel(struct spate_dns_query *q);
 
 /* 1 if addr (AF_INET/AF_INET6; its port is ignored) is in host's latest positive answer, i.e. the
@@ -89,10 +93,11 @@ void spate_dns_cancel(struct spate_dns_query *q);
 int spate_dns_addr_current(struct spate_dns *d, const char *host, const struct sockaddr *addr);
 
 /* 1 when host's answer for port is at hand without a lookup: an IP literal, localhost, a pin, an
- * invalid name, or a fresh cache entry (counted as a cache hit). Otherwise starts a lookup (or
- * joins the one in flight) whose answer lands in the cache for the next call, and returns 0 (1 if
- * c-ares answered at once). Calls nobody back. For deciding whether spate_dns_addr_current's
- * verdict is worth trusting before reusing a pooled connection. */
+ * invalid name, or a fresh cache entry (counted as a cache hit). Otherwise starts a lookup with
+ * nobody waiting (or leaves the one in flight) whose answer lands in the cache for the next
+ * call, and returns 0 (1 if c-ares answered at once). Calls nobody back, now or later. For
+ * deciding whether spate_dns_addr_current's verdict is worth trusting before reusing a pooled
+ * connection. */
 int spate_dns_fresh(struct spate_dns *d, const char *host, unsigned port);
 
 struct spate_dns_stats {

@@ -52,23 +52,7 @@ static void fail(struct spate_conn *c, enum spate_error_kind k)
 {
     spate_loop_untimer(&c->ctx->loop, &c->timer);
     c->state = SPATE_CONN_CLOSED;
-    if (c->opening) {
-        /* the owner has not even got the pointer yet: tell it from the next timer tick */
-        c->deferred = k;
-        c->deferred_msg = strdup(c->ctx->msg);
-        spate_loop_timer(&c->ctx->loop, &c->timer, 1);
-        return;
-    }
     c->ops->fail(c, k);
-}
-
-static void deliver_deferred(struct spate_conn *c)
-{
-    snprintf(c->ctx->msg, sizeof(c->ctx->msg), "%s",
-             c->deferred_msg ? c->deferred_msg : "out of memory");
-    free(c->deferred_msg);
-    c->deferred_msg = NULL;
-    c->ops->fail(c, c->deferred);
 }
 
 static void set_timer(struct spate_conn *c, uint64_t deadline)
@@ -328,6 +312,16 @@ static unsigned free_slot(struct spate_conn *c)
 static void established(struct spate_conn *c);
 static void start_tls(struct spate_conn *c);
 
+/* ctx->attach (a test's fake transport) over the connected socket: 0, or -1 after failing c. */
+static int hook_attach(struct spate_conn *c)
+{
+    if (!c->ctx->attach || c->ctx->attach(c->ctx->attach_arg, &c->tr, c->target) == 0) return 0;
+    snprintf(c->ctx->msg, sizeof(c->ctx->msg), "cannot set up the transport (host %s)",
+             c->target->host);
+    fail(c, SPATE_E_CONNECT);
+    return -1;
+}
+
 /* A later slot won: its socket becomes the connection's own. 0, or -1 after failing c. */
 static int adopt(struct spate_conn *c, int fd)
 {
@@ -359,7 +353,7 @@ static void dial_won(struct spate_conn *c, unsigned k)
     if (c->target->https) {
         set_timer(c, c->connect_deadline);
         start_tls(c);
-    } else {
+    } else if (hook_attach(c) == 0) {
         established(c);
     }
 }
@@ -502,15 +496,13 @@ struct spate_conn *spate_conn_open_within(struct spate_ctx *ctx, const struct sp
         c->connect_deadline = c->t_open + budget;
         set_timer(c, c->connect_deadline);
     }
-    struct spate_dns_query *q = NULL;
-    c->opening = 1;
-    if (spate_dns_resolve(ctx->dns, target->host, target->port, on_resolved, c, &q) < 0) {
-        snprintf(ctx->msg, sizeof(ctx->msg), "out of memory resolving %s", target->host);
-        fail(c, SPATE_E_DNS);
-    } else if (c->state == SPATE_CONN_RESOLVING) {
-        c->dnsq = q;
+    /* the answer comes from the loop, never inside this call: the owner has c before any
+     * callback about it */
+    if (spate_dns_resolve(ctx->dns, target->host, target->port, on_resolved, c, &c->dnsq) < 0) {
+        spate_loop_untimer(&ctx->loop, &c->timer);
+        free(c);
+        return NULL;
     }
-    c->opening = 0;
     return c;
 }
 
@@ -564,8 +556,11 @@ static void do_handshake(struct spate_conn *c)
 static void start_tls(struct spate_conn *c)
 {
     char err[256];
-    if (!c->ctx->tls || spate_tls_attach(c->ctx->tls, &c->tr, c->target->host, c->target->host_ip,
-                                         c->target->port, err, sizeof(err)) < 0) {
+    if (c->ctx->attach) {
+        if (hook_attach(c) < 0) return;
+    } else if (!c->ctx->tls ||
+               spate_tls_attach(c->ctx->tls, &c->tr, c->target->host, c->target->host_ip,
+                                c->target->port, err, sizeof(err)) < 0) {
         snprintf(c->ctx->msg, sizeof(c->ctx->msg), "cannot start TLS: %s",
                  c->ctx->tls ? err : "no TLS context");
         fail(c, SPATE_E_TLS);
@@ -763,10 +758,6 @@ static void on_timer(struct spate_timer *t)
 {
     struct spate_conn *c = of_timer(t);
     uint64_t now = spate_clock_now();
-    if (c->deferred) {
-        deliver_deferred(c);
-        return;
-    }
     switch (c->state) {
     case SPATE_CONN_RESOLVING:
         c->t_dns = now; /* the lookup took all this time */
@@ -813,8 +804,6 @@ void spate_conn_close(struct spate_conn *c)
     spate_loop_untimer(&c->ctx->loop, &c->timer);
     end_setup(c);
     close_fd(c);
-    free(c->deferred_msg);
-    c->deferred_msg = NULL;
     c->state = SPATE_CONN_CLOSED;
     c->reap.fn = reap;
     spate_loop_defer(&c->ctx->loop, &c->reap);

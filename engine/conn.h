@@ -85,18 +85,17 @@ struct spate_conn {
     uint64_t wire_bytes; /* response bytes read in the current exchange */
     unsigned exchanges;  /* responses completed on this connection */
     uint64_t idle_batch; /* loop batch in which it went idle */
-    unsigned char resumed, leftover, unclean_eof, opening;
-    unsigned char hup;              /* the peer hung up: read to the EOF, not to a short read */
-    enum spate_error_kind deferred; /* a failure met inside spate_conn_open, told later */
-    char *deferred_msg;
+    unsigned char resumed, leftover, unclean_eof;
+    unsigned char hup; /* the peer hung up: read to the EOF, not to a short read */
     struct spate_reap reap;
 };
 
 /* A per-use timeout meaning "none" (0 means "the context's"). */
 #define SPATE_CONN_NO_TIMEOUT UINT64_MAX
 
-/* Allocates a connection toward target and starts resolving/connecting. ops->ready or ops->fail
- * follows, possibly before this returns. Returns NULL on allocation failure. */
+/* Allocates a connection toward target and starts resolving. ops->ready or ops->fail follows,
+ * always from the loop, never before this returns (the resolver answers through the loop even
+ * when the answer is at hand). Returns NULL on allocation failure. */
 struct spate_conn *spate_conn_open(struct spate_ctx *ctx, const struct spate_target *target,
                                    const struct spate_conn_ops *ops, void *user);
 /* The same with the connect budget (DNS + TCP + TLS) of this connection, ns: 0 = the context's

@@ -8,6 +8,15 @@
 
 struct spate_dns;
 struct spate_tls;
+struct spate_transport;
+struct spate_target;
+
+/* A test's fake transport (tests/test_conn.c): called once a connection's socket is connected,
+ * in place of spate_tls_attach for https and on top of plain TCP otherwise. It sets t->ops and
+ * t->impl (t->fd is the connected socket, still owned by the connection). 0, or -1 to fail the
+ * connection. The product leaves it NULL. */
+typedef int (*spate_attach_hook)(void *arg, struct spate_transport *t,
+                                 const struct spate_target *target);
 
 struct spate_ctx {
     struct spate_loop loop;
@@ -19,7 +28,9 @@ struct spate_ctx {
     uint64_t read_timeout;    /* ns, 0 = none */
     char *rbuf;               /* shared read buffer: the loop is single-threaded */
     size_t rbuf_len;
-    char msg[512]; /* error message handed to a fail callback (copied by the owner) */
+    char msg[512];            /* error message handed to a fail callback (copied by the owner) */
+    spate_attach_hook attach; /* NULL but in tests */
+    void *attach_arg;
     struct spate_stats stats;
 };
 

@@ -48,6 +48,7 @@ int spate_loop_init(struct spate_loop *l)
 {
     spate_timer_heap_init(&l->timers);
     l->reap = NULL;
+    spate_list_init(&l->posted);
     l->now = l->wake = spate_clock_now();
     l->cycle = UINT64_MAX; /* no wake-up seen yet: no reason to nap */
     l->last_events = 0;
@@ -75,9 +76,31 @@ static void run_reap(struct spate_loop *l)
     }
 }
 
+/* Runs the work posted before this turn, oldest first; what they post waits for the next turn.
+ * An item taken back by an earlier one is off the turn's list and does not run. */
+static int run_posted(struct spate_loop *l)
+{
+    if (spate_list_empty(&l->posted)) return 0;
+    struct spate_list turn;
+    spate_list_link(&turn, l->posted.prev, l->posted.next); /* turn takes over the nodes */
+    spate_list_init(&l->posted);
+    int n = 0;
+    struct spate_list *node;
+    while ((node = spate_list_first(&turn))) {
+        spate_list_remove(node);
+        struct spate_work *w = spate_container_of(node, struct spate_work, link);
+        w->fn(w);
+        n++;
+    }
+    return n;
+}
+
 void spate_loop_fini(struct spate_loop *l)
 {
     if (!l) return;
+    struct spate_list *node; /* never run: their owners are gone or going */
+    while ((node = spate_list_first(&l->posted)))
+        spate_list_remove(node);
     run_reap(l);
     backend_fini(l);
     free(l->ready);
@@ -120,8 +143,14 @@ void spate_loop_defer(struct spate_loop *l, struct spate_reap *r)
     l->reap = r;
 }
 
+void spate_loop_post(struct spate_loop *l, struct spate_work *w)
+{
+    if (!spate_work_posted(w)) spate_list_append(&l->posted, &w->link);
+}
+
 uint64_t spate_loop_next_timeout(struct spate_loop *l)
 {
+    if (!spate_list_empty(&l->posted)) return 0;
     struct spate_timer *t = spate_timer_peek(&l->timers);
     if (!t) return UINT64_MAX;
     uint64_t now = spate_clock_now();
@@ -184,6 +213,9 @@ int spate_loop_once(struct spate_loop *l, uint64_t timeout_ns)
     }
     l->last_events = (unsigned)n; /* handles, not backend events: what a nap would gather */
     n = dispatch(l, n);
+    /* right after the I/O callbacks, before the timers: a connection opened by a response's
+     * completion dials before other connections' race timers take the descriptor it freed */
+    n += run_posted(l);
     run_reap(l);
     n += (int)spate_timer_run(&l->timers, l->now);
     run_reap(l);

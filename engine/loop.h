@@ -3,6 +3,7 @@
 #ifndef SPATE_LOOP_H
 #define SPATE_LOOP_H
 #include "clock.h"
+#include "list.h"
 #include "timer.h"
 #include <stdint.h>
 
@@ -41,10 +42,24 @@ struct spate_reap {
     void (*fn)(struct spate_reap *r);
 };
 
+/* Work due now, run from the loop rather than inside the call that found it due (a resolver
+ * answer known at once must not reach its owner before the call that asked has returned). The
+ * queue is FIFO, runs once per spate_loop_once, right after the batch's I/O callbacks and before
+ * the timers (work posted by a timer, or while the queue runs, waits for the next turn, which
+ * then does not block; a fn that posts again cannot spin), and an item can be taken back until
+ * it runs. A reap (above) fits none of that: LIFO, not
+ * cancellable, run until empty and even at fini, since its job is freeing. Owned by the caller;
+ * the loop only links it. */
+struct spate_work {
+    struct spate_list link; /* in the loop's queue while posted, else on no list */
+    void (*fn)(struct spate_work *w);
+};
+
 struct spate_loop {
     int bfd; /* backend descriptor (epoll or kqueue); pollable by an embedding loop */
     struct spate_timer_heap timers;
     struct spate_reap *reap;
+    struct spate_list posted; /* spate_work.link, oldest first */
     uint64_t now;   /* monotonic ns, refreshed after every wait and by spate_loop_update_now */
     uint64_t batch; /* counts waits: work done between two waits shares a batch number */
     void *events;   /* backend event array */
@@ -70,13 +85,35 @@ void spate_loop_del(struct spate_loop *l, struct spate_io *io);
 /* Queues r to run after the current dispatch batch (or at the end of the next spate_loop_once). */
 void spate_loop_defer(struct spate_loop *l, struct spate_reap *r);
 
+/* Sets up w (not posted) to run fn when posted. */
+static inline void spate_work_init(struct spate_work *w, void (*fn)(struct spate_work *w))
+{
+    spate_list_init(&w->link);
+    w->fn = fn;
+}
+/* 1 while w waits in a loop's queue. */
+static inline int spate_work_posted(const struct spate_work *w)
+{
+    return !spate_list_empty(&w->link);
+}
+/* Queues w (initialised) behind the work already posted (a no-op if w is posted already); it runs
+ * in this spate_loop_once when posted from an I/O callback, else in the next one, which then does
+ * not block. w must stay valid until it runs or is taken back. */
+void spate_loop_post(struct spate_loop *l, struct spate_work *w);
+/* Takes w back: it will not run. Harmless when w is not posted (already ran, or never). */
+static inline void spate_loop_unpost(struct spate_work *w)
+{
+    spate_list_remove(&w->link);
+}
+
 /* Waits at most timeout_ns (UINT64_MAX = until the next timer or forever, 0 = poll), refreshes
  * l->now, then runs ready I/O callbacks (one per handle; none for a handle deleted or re-added by
- * an earlier callback of the same batch), due timers and deferred work. Returns I/O callbacks
- * plus timers run, or -errno. */
+ * an earlier callback of the same batch), posted work, due timers and deferred work. Returns I/O
+ * callbacks plus timers plus posted work run, or -errno. */
 int spate_loop_once(struct spate_loop *l, uint64_t timeout_ns);
 
-/* Nanoseconds until the earliest timer (0 if due), or UINT64_MAX when no timer is armed. */
+/* Nanoseconds until the earliest timer (0 if due or if work is posted), or UINT64_MAX when no
+ * timer is armed. */
 uint64_t spate_loop_next_timeout(struct spate_loop *l);
 
 static inline int spate_loop_timer(struct spate_loop *l, struct spate_timer *t, uint64_t deadline)

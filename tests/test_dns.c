@@ -186,6 +186,12 @@ static void run_for(double secs)
     run_until(1 << 30, secs);
 }
 
+/* One loop turn that does not wait: delivers the answers posted to the loop's queue. */
+static void turn(void)
+{
+    spate_loop_once(&loop, 0);
+}
+
 static const char *addr_str(const struct spate_dns_addr *a)
 {
     static char buf[4][80];
@@ -251,12 +257,15 @@ static void test_basic(struct spate_dns *d)
     ok(count_queries("a.test", "A") == 1 && count_queries("a.test", "AAAA") == 1,
        "one A and one AAAA query at the server");
 
-    q = (struct spate_dns_query *)&q; /* must be reset to NULL */
+    q = NULL;
     memset(&r2, 0, sizeof(r2));
     spate_dns_resolve(d, "A.Test", 443, on_res, &r2, &q);
-    ok(r2.called == 1 && q == NULL && r2.cached && r2.ok &&
+    int later = r2.called == 0 && q != NULL;
+    turn();
+    ok(later && r2.called == 1 && r2.cached && r2.ok &&
            strcmp(addr_str(&r2.addrs[0]), "127.0.0.5:443") == 0,
-       "second resolve within TTL: answered from cache before returning, case-insensitive");
+       "second resolve within TTL: from the cache, not inside the call but at the next loop "
+       "turn, case-insensitive");
     struct spate_dns_stats st;
     spate_dns_get_stats(d, &st);
     ok(count_queries("a.test", "A") == 1 && st.cache_hits == 1 && st.queries == 1,
@@ -395,9 +404,11 @@ static void test_failures(struct spate_dns *d)
 
     int nx_queries = count_queries("nx.test", "A");
     struct res r = {0};
-    q = (struct spate_dns_query *)&q;
+    q = NULL;
     spate_dns_resolve(d, "nx.test", 80, on_res, &r, &q);
-    ok(r.called && q == NULL && !r.ok && r.cached && count_queries("nx.test", "A") == nx_queries &&
+    int later = !r.called && q != NULL;
+    turn();
+    ok(later && r.called && !r.ok && r.cached && count_queries("nx.test", "A") == nx_queries &&
            strcmp(r.err, nx.err) == 0,
        "NXDOMAIN is cached (negative cache, %g s)", SPATE_DNS_NEG_TTL);
     int sf_queries = count_queries("sf.test", "A");
@@ -453,11 +464,14 @@ static void test_pins(void)
     struct spate_dns_query *q = NULL;
     int before = count_queries(NULL, "A");
     spate_dns_resolve(d, "a.test", 8080, on_res, &r, &q);
-    ok(r.called && q == NULL && r.cached && r.n == 1 &&
+    int later = !r.called && q != NULL;
+    turn();
+    ok(later && r.called && r.cached && r.n == 1 &&
            strcmp(addr_str(&r.addrs[0]), "127.0.0.99:8080") == 0,
-       "pin a.test:8080 overrides the server, answered at once");
+       "pin a.test:8080 overrides the server, answered at the next turn");
     memset(&r, 0, sizeof(r));
     spate_dns_resolve(d, "pin6.test", 443, on_res, &r, &q);
+    turn();
     ok(r.called && r.n == 2 && strcmp(addr_str(&r.addrs[0]), "[::1]:443") == 0 &&
            strcmp(addr_str(&r.addrs[1]), "127.0.0.2:443") == 0,
        "pin with [v6] and a list of addresses");
@@ -504,7 +518,9 @@ static void test_no_query(struct spate_dns *d)
         struct res r = {0};
         struct spate_dns_query *q = NULL;
         spate_dns_resolve(d, cases[i].host, 80, on_res, &r, &q);
-        int pass = r.called == 1 && q == NULL && r.ok && r.cached &&
+        int later = !r.called && q != NULL;
+        turn();
+        int pass = later && r.called == 1 && r.ok && r.cached &&
                    strcmp(addr_str(&r.addrs[0]), cases[i].want0) == 0 &&
                    (cases[i].want1 ? r.n == 2 && strcmp(addr_str(&r.addrs[1]), cases[i].want1) == 0
                                    : r.n == 1);
@@ -512,10 +528,11 @@ static void test_no_query(struct spate_dns *d)
         good += pass;
     }
     ok(good == (int)(sizeof(cases) / sizeof(cases[0])),
-       "IP literals and localhost answer at once, localhost as 127.0.0.1 then ::1");
+       "IP literals and localhost answer at the next turn, localhost as 127.0.0.1 then ::1");
     struct res z = {0};
     struct spate_dns_query *zq;
     spate_dns_resolve(d, "fe80::1%1", 80, on_res, &z, &zq);
+    turn();
     ok(z.called && z.ok && z.n == 1 &&
            ((const struct sockaddr_in6 *)(const void *)&z.addrs[0].sa)->sin6_scope_id == 1,
        "IPv6 literal with a zone id keeps its scope");
@@ -535,31 +552,39 @@ static void test_no_query(struct spate_dns *d)
         struct res r = {0};
         struct spate_dns_query *q = NULL;
         spate_dns_resolve(d, bad[i], 80, on_res, &r, &q);
-        int pass =
-            r.called == 1 && q == NULL && !r.ok && strncmp(r.err, "invalid host name", 17) == 0;
+        int later = !r.called && q != NULL;
+        turn();
+        int pass = later && r.called == 1 && !r.ok && strncmp(r.err, "invalid host name", 17) == 0;
         if (!pass) diag("'%s': %s", bad[i], r.ok ? "resolved" : r.err);
         refused += pass;
     }
     ok(refused == (int)(sizeof(bad) / sizeof(bad[0])),
-       "invalid names (empty labels, spaces, legacy numeric forms, long labels) refused at once");
+       "invalid names (empty labels, spaces, legacy numeric forms, long labels) refused at the "
+       "next turn");
     struct res r = {0};
     struct spate_dns_query *q;
     spate_dns_resolve(d, "a\x01\xff.test", 80, on_res, &r, &q);
+    turn();
     is_str(r.err, "invalid host name a\\x01\\xff.test", "hostile bytes are escaped in the message");
 
-    /* c-ares answers these inside ares_getaddrinfo: the callback runs before resolve returns */
+    /* c-ares answers these inside ares_getaddrinfo: the answer still waits for the loop */
     memset(&r, 0, sizeof(r));
-    q = (struct spate_dns_query *)&q;
+    q = NULL;
     spate_dns_resolve(d, "hidden.onion", 80, on_res, &r, &q);
-    ok(r.called == 1 && q == NULL && !r.ok &&
+    int later = !r.called && q != NULL;
+    turn();
+    ok(later && r.called == 1 && !r.ok &&
            strcmp(r.err, "could not resolve host hidden.onion (NXDOMAIN)") == 0,
-       "synchronous c-ares answer (.onion): called before returning, handle NULL");
+       "synchronous c-ares answer (.onion): not called inside the call, delivered at the next "
+       "turn");
     char name[256];
     if (hosts_name(name, sizeof(name))) {
         memset(&r, 0, sizeof(r));
-        q = (struct spate_dns_query *)&q;
+        q = NULL;
         spate_dns_resolve(d, name, 80, on_res, &r, &q);
-        ok(r.called == 1 && q == NULL && r.ok, "/etc/hosts is honoured (%s -> %s)", name,
+        later = !r.called && q != NULL;
+        turn();
+        ok(later && r.called == 1 && r.ok, "/etc/hosts is honoured (%s -> %s)", name,
            r.ok ? addr_str(&r.addrs[0]) : r.err);
     } else {
         ok(1, "# SKIP no usable name in /etc/hosts");
@@ -621,6 +646,112 @@ static void test_addr_current(struct spate_dns *d)
        "addr_current: 1 for literals and localhost, 0 for unknown and NXDOMAIN names");
 }
 
+/* ---- answers known at once go through the loop ---- */
+
+static int order_log[8], norder;
+
+struct tagged {
+    struct res r;
+    int tag;
+    struct spate_dns *d;
+    struct spate_dns_query *victim, *nested_q; /* cancelled from the callback; asked from it */
+    struct res nested;
+};
+
+static void on_tagged(void *arg, const struct spate_dns_answer *a)
+{
+    struct tagged *t = arg;
+    on_res(&t->r, a);
+    if (norder < 8) order_log[norder++] = t->tag;
+    if (t->victim) spate_dns_cancel(t->victim);
+    if (t->d) spate_dns_resolve(t->d, "127.0.0.3", 80, on_res, &t->nested, &t->nested_q);
+}
+
+static void test_posted(struct spate_dns *d)
+{
+    struct res warm;
+    resolve_wait(d, "a.test", 80, &warm); /* fresh in the cache from here on */
+    /* four kinds of answer at hand, asked in this order: delivered in this order */
+    static struct tagged t[4];
+    const char *hosts[4] = {"a.test", "127.0.0.2", "bad..name", "localhost"};
+    memset(t, 0, sizeof(t));
+    norder = 0;
+    int base = calls, handles = 0;
+    for (int i = 0; i < 4; i++) {
+        struct spate_dns_query *q = NULL;
+        t[i].tag = i;
+        spate_dns_resolve(d, hosts[i], 80, on_tagged, &t[i], &q);
+        handles += q != NULL;
+    }
+    ok(calls == base && handles == 4, "4 answers at hand: 4 handles, nobody called inside a call");
+    turn();
+    ok(calls == base + 4 && norder == 4 && order_log[0] == 0 && order_log[1] == 1 &&
+           order_log[2] == 2 && order_log[3] == 3,
+       "one turn delivers all 4, in the order asked (%d %d %d %d)", order_log[0], order_log[1],
+       order_log[2], order_log[3]);
+
+    /* cancelled before its turn: never called, and the memory it pointed at may be gone */
+    struct res *gone = calloc(1, sizeof(*gone));
+    struct spate_dns_query *q1 = NULL, *q2 = NULL, *q3 = NULL;
+    struct res kept = {0};
+    base = calls;
+    spate_dns_resolve(d, "a.test", 80, on_res, gone, &q1);    /* a cache hit */
+    spate_dns_resolve(d, "127.0.0.1", 80, on_res, gone, &q2); /* a literal */
+    spate_dns_resolve(d, "x.onion", 80, on_res, gone, &q3);   /* c-ares answered inside */
+    spate_dns_resolve(d, "a.test", 80, on_res, &kept, NULL);
+    spate_dns_cancel(q2);
+    spate_dns_cancel(q1);
+    spate_dns_cancel(q3);
+    free(gone); /* ASan would catch a delivery into it */
+    turn();
+    turn();
+    ok(calls == base + 1 && kept.called == 1 && kept.ok,
+       "3 answers cancelled before their turn are never delivered; the 4th is");
+
+    /* a callback cancels a sibling posted after it, and asks again: that waits a turn */
+    static struct tagged first, second;
+    memset(&first, 0, sizeof(first));
+    memset(&second, 0, sizeof(second));
+    first.d = d;
+    base = calls;
+    spate_dns_resolve(d, "localhost", 80, on_tagged, &first, NULL);
+    spate_dns_resolve(d, "localhost", 80, on_tagged, &second, &first.victim);
+    turn();
+    ok(first.r.called == 1 && second.r.called == 0 && first.nested.called == 0 &&
+           first.nested_q != NULL,
+       "a callback cancelled its posted sibling; what it asked waits for the next turn");
+    turn();
+    ok(first.nested.called == 1 && first.nested.ok && calls == base + 2,
+       "  and arrives at the next turn");
+
+    /* spate_dns_fresh calls nobody, now or later; c-ares answering from /etc/hosts inside the
+     * call makes the name fresh at once (cached 60 s here: hosts entries carry no TTL) */
+    char name[256];
+    struct spate_dns *f = make(60, NULL, 0);
+    base = calls;
+    int fresh_lit = spate_dns_fresh(f, "127.0.0.1", 80);
+    int have = hosts_name(name, sizeof(name));
+    int fresh_hosts = have ? spate_dns_fresh(f, name, 80) : 1;
+    struct spate_dns_stats st;
+    spate_dns_get_stats(f, &st);
+    turn();
+    turn();
+    ok(fresh_lit && fresh_hosts && calls == base && st.queries == (have ? 1u : 0u),
+       "spate_dns_fresh: a literal, and an /etc/hosts name after one lookup, are fresh; nobody "
+       "called back (%s: %d, %lu lookups)",
+       have ? name : "none", fresh_hosts, st.queries);
+    spate_dns_destroy(f);
+
+    /* destroyed with answers posted: none is delivered */
+    struct spate_dns *x = make(-1, NULL, 0);
+    struct res lost = {0};
+    spate_dns_resolve(x, "127.0.0.1", 80, on_res, &lost, NULL);
+    spate_dns_resolve(x, "localhost", 80, on_res, &lost, NULL);
+    spate_dns_destroy(x);
+    turn();
+    ok(lost.called == 0, "destroy with 2 answers posted: neither is delivered");
+}
+
 /* ---- cancel, re-entrancy, destroy ---- */
 
 struct chain {
@@ -670,7 +801,7 @@ static void test_cancel(struct spate_dns *d)
     ok(c.own.called == 1 && sib.called == 0, "a callback cancelled its sibling waiter");
     ok(c.nested_cached.called == 1 && c.nested_cached.cached && c.nested_new.called == 1 &&
            c.nested_new.ok && !c.nested_new.cached,
-       "resolve from inside a callback: cached answer at once, new query later");
+       "resolve from inside a callback: cached answer at the next turn, new query later");
 }
 
 static void test_destroy(void)
@@ -910,7 +1041,7 @@ int main(int argc, char **argv)
 {
     (void)argc;
     signal(SIGPIPE, SIG_IGN);
-    plan(77);
+    plan(84);
     if (spate_loop_init(&loop) < 0 || start_server(argv[0]) < 0) {
         ok(0, "start the loop and tests/lib/dns_server.py");
         stop_server();
@@ -932,6 +1063,7 @@ int main(int argc, char **argv)
     test_pins();
     test_no_query(d);
     test_addr_current(d);
+    test_posted(d);
     test_cancel(d);
     test_destroy();
     test_cache_lru();

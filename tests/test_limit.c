@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static struct spate_loop loop;
 static struct spate_pool pool;
@@ -23,7 +24,10 @@ static void on_start(void *owner, struct spate_req *r)
 {
     (void)owner;
     lim.inflight++;
-    r->host->nconns++;
+    if (r->host->nidle)
+        r->host->nidle--; /* an idle connection carries it */
+    else
+        r->host->nconns++;
     r->phase = REQ_RUNNING;
     if (nstarted < MAXR) {
         started_at[nstarted] = spate_clock_now();
@@ -222,6 +226,199 @@ static void test_sift(void)
     teardown(r, 6);
 }
 
+/* ---- FIFO across many hosts, pushes from inside a start ---- */
+
+static struct spate_req *chained; /* pushed by the start callback of the request below */
+static struct spate_req *chain_trigger;
+
+static void on_start_chain(void *owner, struct spate_req *r)
+{
+    on_start(owner, r);
+    if (r == chain_trigger && chained) spate_limit_push(&lim, chained);
+}
+
+static void test_fifo_many(void)
+{
+    setup(1, 0, 0);
+    lim.start = on_start_chain;
+    enum { N = 12 };
+    struct spate_req *r[N + 1];
+    char name[8];
+    for (int i = 0; i < N; i++) {
+        snprintf(name, sizeof(name), "h%d", i % 5); /* 5 hosts interleaved */
+        spate_limit_push(&lim, r[i] = req(name));
+    }
+    chained = r[N] = req("late");
+    chain_trigger = r[3];
+    spate_limit_pump(&lim);
+    int steps = 0;
+    while (nstarted < N + 1 && steps++ < 2 * N)
+        finish(started[nstarted - 1]);
+    is_str(order(r, N + 1), "0 1 2 3 4 5 6 7 8 9 10 11 12",
+           "-c 1, 12 requests over 5 hosts: one at a time, in push order; one pushed from "
+           "inside a start goes last");
+    ok(lim.inflight == 1 && !lim.q_head && !lim.w_head, "  one slot in use, nothing queued");
+    finish(started[nstarted - 1]);
+    teardown(r, N + 1);
+    chained = chain_trigger = NULL;
+}
+
+/* ---- per-host caps: counted connections, idle ones, several hosts ---- */
+
+static void test_per_host_caps(void)
+{
+    setup(10, 2, 0);
+    struct spate_req *r[7];
+    const char *hosts[7] = {"a", "a", "a", "b", "a", "b", "b"};
+    for (int i = 0; i < 7; i++)
+        spate_limit_push(&lim, r[i] = req(hosts[i]));
+    spate_limit_pump(&lim);
+    is_str(order(r, 7), "0 1 3 5", "--per-host 2: two of a, two of b, the rest wait");
+    ok(r[0]->host->nconns == 2 && r[3]->host->nconns == 2 &&
+           !spate_limit_host_can_open(&lim, r[0]->host),
+       "  each host at its cap of 2 (a %u, b %u)", r[0]->host->nconns, r[3]->host->nconns);
+    /* 0 ends and its connection stays open, idle: a is still at its cap, yet the idle
+     * connection may carry a's next request (no new connection) */
+    lim.inflight--;
+    r[0]->host->nidle++;
+    spate_limit_pump(&lim);
+    is_str(order(r, 7), "0 1 3 5 2",
+           "a at its cap with an idle connection: a's next starts on it, its last still waits");
+    ok(r[0]->host->nconns == 2 && r[0]->host->nidle == 0, "  a still has 2 connections");
+    lim.per_host = 3; /* raised: a and b may open a third */
+    spate_limit_pump(&lim);
+    is_str(order(r, 7), "0 1 3 5 2 4 6", "the cap raised to 3: a's and b's last start in order");
+    ok(r[0]->host->nconns == 3 && r[3]->host->nconns == 3, "  a and b at 3 each");
+    for (int i = 1; i < 7; i++) /* 0 has ended already */
+        finish(r[i]);
+    ok(lim.inflight == 0 && r[0]->host->nconns == 0 && r[3]->host->nconns == 0,
+       "every slot and host connection given back");
+    teardown(r, 7);
+}
+
+/* ---- holds: the deadline given, extended, not shortened, released ---- */
+
+static void test_hold_deadlines(void)
+{
+    setup(10, 0, 0);
+    struct spate_req *r[4];
+    r[0] = req("h");
+    r[1] = req("other");
+    r[2] = req("h");
+    r[3] = req("other");
+    struct spate_host *h = r[0]->host;
+    uint64_t t0 = spate_clock_now();
+    uint64_t until = t0 + 80 * SPATE_NS_PER_MS;
+    spate_limit_hold(&lim, h, until);
+    ok(h->hold_until == until && spate_timer_armed(&h->hold_timer) &&
+           h->hold_timer.deadline == until,
+       "hold: the host's timer is set to the very deadline given");
+    spate_limit_hold(&lim, h, t0 + 30 * SPATE_NS_PER_MS);
+    ok(h->hold_until == until && h->hold_timer.deadline == until,
+       "a shorter Retry-After does not shorten a hold");
+    until = t0 + 120 * SPATE_NS_PER_MS;
+    spate_limit_hold(&lim, h, until);
+    ok(h->hold_until == until && h->hold_timer.deadline == until,
+       "a longer one extends it to its deadline");
+    for (int i = 0; i < 4; i++)
+        spate_limit_push(&lim, r[i]);
+    spate_limit_pump(&lim);
+    is_str(order(r, 4), "1 3", "the held host's requests step aside; the others pass them");
+    ok(r[0]->phase == REQ_HOSTWAIT && r[2]->phase == REQ_HOSTWAIT && h->wait_head == r[0] &&
+           r[0]->next == r[2],
+       "  held ones wait in their host's queue, in order");
+    while (nstarted < 4 && spate_clock_now() - t0 < 2 * SPATE_NS_PER_SEC)
+        spate_loop_once(&loop, 10 * SPATE_NS_PER_MS);
+    is_str(order(r, 4), "1 3 0 2", "the hold ends: both start, in order");
+    ok(started_at[2] >= until && h->hold_until == 0,
+       "  not before the extended deadline (%.1f ms after it), and the hold is cleared",
+       (double)(started_at[2] - until) / 1e6);
+    for (int i = 0; i < 4; i++)
+        finish(r[i]);
+    teardown(r, 4);
+}
+
+/* ---- rate: the loop's timer at each slot, no burst banked ---- */
+
+static void test_rate_slots(void)
+{
+    const uint64_t iv = 25 * SPATE_NS_PER_MS; /* --rate 40 */
+    setup(100, 0, 40);
+    ok(lim.rate_interval == iv, "--rate 40: one start every 25 ms");
+    struct spate_req *r[6];
+    for (int i = 0; i < 6; i++)
+        spate_limit_push(&lim, r[i] = req("r"));
+    uint64_t a = spate_clock_now();
+    spate_limit_pump(&lim);
+    uint64_t b = spate_clock_now();
+    ok(nstarted == 1 && lim.rate_next >= a + iv && lim.rate_next <= b + iv,
+       "the first starts at once; the next slot is one interval after it");
+    ok(spate_timer_armed(&lim.rate_timer) && lim.rate_timer.deadline == lim.rate_next,
+       "  the loop's rate timer is armed at exactly that slot");
+    uint64_t slot1 = lim.rate_next;
+    spate_limit_pump(&lim);
+    ok(nstarted == 1 && lim.rate_next == slot1, "a pump before the slot starts nothing");
+    int steps = 0;
+    while (nstarted < 3 && steps++ < 100)
+        spate_loop_once(&loop, 50 * SPATE_NS_PER_MS);
+    ok(nstarted == 3 && started_at[1] >= slot1 && started_at[2] >= slot1 + iv &&
+           lim.rate_next == slot1 + 2 * iv,
+       "the timer starts the next two at their slots, each one interval apart (%.1f, %.1f ms)",
+       (double)(started_at[1] - started_at[0]) / 1e6,
+       (double)(started_at[2] - started_at[0]) / 1e6);
+    /* idle for 4 intervals: the slots missed are not banked into a burst */
+    spate_loop_untimer(&loop, &lim.rate_timer);
+    usleep(4 * 25 * 1000);
+    a = spate_clock_now();
+    spate_limit_pump(&lim);
+    b = spate_clock_now();
+    ok(nstarted == 4 && lim.rate_next >= a + iv && lim.rate_next <= b + iv,
+       "after 4 idle intervals a pump starts one, not 4, and the next slot is an interval on");
+    for (int i = 0; i < nstarted; i++)
+        finish(started[i]);
+    teardown(r, 6);
+}
+
+/* ---- release and cancel while queued ---- */
+
+static int drop_marked(const struct spate_req *r)
+{
+    return r->redirects == 7; /* the test marks the cancelled ones */
+}
+
+static void test_cancel_queued(void)
+{
+    setup(1, 1, 0);
+    struct spate_req *r[5];
+    const char *hosts[5] = {"a", "a", "b", "a", "b"};
+    for (int i = 0; i < 5; i++)
+        spate_limit_push(&lim, r[i] = req(hosts[i]));
+    spate_limit_pump(&lim);
+    is_str(order(r, 5), "0", "-c 1 --per-host 1: 0 runs, 4 wait");
+    r[2]->redirects = r[3]->redirects = 7;
+    struct spate_req *out = spate_limit_sift(&lim, drop_marked);
+    ok(out == r[2] && out->next == r[3] && !r[3]->next, "cancel 2 and 3 while queued: both taken");
+    finish(r[0]);
+    finish(r[1]);
+    finish(r[4]);
+    is_str(order(r, 5), "0 1 4", "the slot released: the rest start in order, never 2 or 3");
+    /* released while others wait, then cleared: nothing starts afterwards */
+    struct spate_req *x[3] = {req("c"), req("c"), req("d")};
+    for (int i = 0; i < 3; i++)
+        spate_limit_push(&lim, x[i]);
+    spate_limit_pump(&lim);
+    int before = nstarted;
+    spate_limit_clear(&lim);
+    finish(x[0]);
+    ok(nstarted == before && !lim.q_head && !lim.w_head,
+       "clear (engine teardown): a slot released afterwards starts nothing");
+    for (int i = 0; i < 3; i++) {
+        spate_pool_unref(&pool, x[i]->host);
+        free(x[i]);
+    }
+    teardown(r, 5);
+}
+
 int main(void)
 {
     if (spate_loop_init(&loop) < 0) return 1;
@@ -230,6 +427,11 @@ int main(void)
     test_hold();
     test_rate();
     test_sift();
+    test_fifo_many();
+    test_per_host_caps();
+    test_hold_deadlines();
+    test_rate_slots();
+    test_cancel_queued();
     spate_loop_fini(&loop);
     return done();
 }

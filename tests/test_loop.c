@@ -483,6 +483,104 @@ static void test_nap(void)
     spate_loop_fini(&l);
 }
 
+/* Posted work: FIFO, once per turn, cancellable, and the wait does not block on it. */
+static struct spate_loop pl;
+static struct spate_work pw[4];
+static int pw_log[8], npw;
+
+static void pw_fn(struct spate_work *w)
+{
+    int i = (int)(w - pw);
+    if (npw < 8) pw_log[npw++] = i;
+    if (i == 0) spate_loop_unpost(&pw[2]);    /* takes back one posted after it */
+    if (i == 1) spate_loop_post(&pl, &pw[3]); /* posted while the queue runs: next turn */
+}
+
+static struct spate_io pio;
+static int pw_timer_saw; /* posted items run when the timer fired */
+
+static void pw_io(struct spate_io *io, unsigned ev)
+{
+    (void)ev;
+    drain(io->fd);
+    spate_loop_post(&pl, &pw[1]);
+}
+
+static void pw_timer(struct spate_timer *t)
+{
+    (void)t;
+    pw_timer_saw = npw;
+    spate_loop_post(&pl, &pw[0]);
+}
+
+static void test_posted(void)
+{
+    if (spate_loop_init(&pl)) {
+        ok(0, "posted setup");
+        return;
+    }
+    for (int i = 0; i < 4; i++)
+        spate_work_init(&pw[i], pw_fn);
+    npw = 0;
+    spate_loop_post(&pl, &pw[0]);
+    spate_loop_post(&pl, &pw[1]);
+    spate_loop_post(&pl, &pw[2]);
+    ok(spate_work_posted(&pw[2]) && spate_loop_next_timeout(&pl) == 0,
+       "posted: the next timeout is 0 while work waits");
+    uint64_t t0 = spate_clock_now();
+    alarm(5);
+    int n = spate_loop_once(&pl, UINT64_MAX);
+    alarm(0);
+    ok(npw == 2 && pw_log[0] == 0 && pw_log[1] == 1 && n == 2 &&
+           spate_clock_now() - t0 < 500 * SPATE_NS_PER_MS,
+       "one turn runs them in the order posted, without waiting; one taken back by an earlier "
+       "one does not run (%d ran)",
+       npw);
+    ok(spate_work_posted(&pw[3]) && !spate_work_posted(&pw[2]),
+       "  work posted while the queue ran waits for the next turn");
+    spate_loop_once(&pl, 0);
+    ok(npw == 3 && pw_log[2] == 3 && !spate_work_posted(&pw[3]) &&
+           spate_loop_next_timeout(&pl) == UINT64_MAX,
+       "  and runs there; the queue is then empty");
+    spate_loop_post(&pl, &pw[2]);
+    spate_loop_post(&pl, &pw[2]); /* already posted: keeps its place, runs once */
+    spate_loop_unpost(&pw[2]);
+    spate_loop_unpost(&pw[2]);
+    spate_loop_once(&pl, 0);
+    ok(npw == 3, "taken back before its turn: never runs (twice is harmless)");
+    /* posted by an I/O callback: runs in the same turn, before that turn's due timers; posted
+     * by a timer: at the next turn, which does not wait */
+    int sp[2];
+    struct spate_timer t;
+    spate_timer_init(&t, pw_timer);
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sp);
+    pio.cb = pw_io;
+    spate_loop_add(&pl, &pio, sp[0], SPATE_EV_READ);
+    put(sp[1], "x");
+    spate_loop_timer(&pl, &t, 1); /* due */
+    npw = 0;
+    pw_timer_saw = -1;
+    spate_loop_once(&pl, 1000 * SPATE_NS_PER_MS);
+    ok(pw_timer_saw == 1 && npw == 1 && pw_log[0] == 1,
+       "posted by an I/O callback: runs in the same turn, before the due timer");
+    ok(spate_work_posted(&pw[0]) && spate_work_posted(&pw[3]) && npw == 1,
+       "  posted by that timer (and by the work that ran): waits for the next turn");
+    uint64_t t1 = spate_clock_now();
+    alarm(5);
+    spate_loop_once(&pl, UINT64_MAX);
+    alarm(0);
+    ok(npw == 3 && pw_log[1] == 3 && pw_log[2] == 0 &&
+           spate_clock_now() - t1 < 500 * SPATE_NS_PER_MS,
+       "  and runs there, in the order posted, without waiting");
+    spate_loop_del(&pl, &pio);
+    close(sp[0]);
+    close(sp[1]);
+
+    spate_loop_post(&pl, &pw[2]);
+    spate_loop_fini(&pl);
+    ok(npw == 3 && !spate_work_posted(&pw[2]), "loop_fini forgets posted work without running it");
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -491,6 +589,7 @@ int main(void)
     test_timers();
     test_submillisecond();
     test_defer();
+    test_posted();
     test_stale();
     test_now();
     test_nap();
