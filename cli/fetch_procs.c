@@ -450,21 +450,39 @@ static int is_end(const char *rec)
     return rec[0] == 'S' && rec[1] == '\t';
 }
 
-/* A result or no-line record: its line (if any) to out, its request answered. */
+/* A result or no-line record: its line (if any) to out and counted here (so a worker that dies
+ * leaves its results counted), its request answered. */
 static void take_result(struct par *P, const char *rec, size_t len)
 {
     const char *tab = memchr(rec, '\t', len);
     if (!tab) return;
-    if ((size_t)(tab - rec) + 2 < len)
+    if ((size_t)(tab - rec) + 2 < len) {
         spate_results_add(P->out, 0, tab + 1, len - (size_t)(tab + 1 - rec));
+        char *sp;
+        unsigned long long k = strtoull(rec, &sp, 10);
+        k = *sp == ' ' ? strtoull(sp + 1, NULL, 10) : SPATE_E_INPUT;
+        P->sum->finished++;
+        if (k == SPATE_OK) {
+            P->sum->ok++;
+        } else {
+            P->sum->failed++;
+            P->sum->by_kind[k < SPATE_FETCH_PROCS_KINDS ? k : 0]++;
+        }
+    }
     spate_fetch_routed_remove(&P->routed, index_of(rec));
 }
 
+/* The end record: what only the worker knows (requests submitted, not started, lines it could
+ * not write); the results themselves were counted as they came. */
 static void take_end(struct par *P, struct worker *w, const char *rec, size_t len)
 {
     char tmp[1024];
+    struct spate_fetch_procs_counts c = {0};
     snprintf(tmp, sizeof(tmp), "%.*s", (int)(len < sizeof(tmp) ? len : sizeof(tmp) - 1), rec + 2);
-    add_counts(P->sum, tmp);
+    add_counts(&c, tmp);
+    P->sum->unstarted += c.unstarted;
+    P->sum->submitted += c.submitted;
+    P->sum->lost += c.lost;
     w->ended = 1;
 }
 

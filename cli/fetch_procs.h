@@ -9,7 +9,8 @@
  * Records, each one line ending in '\n':
  *   parent -> worker  "INDEX INPUT LINENO LONG\tLINE"  INPUT -1 for a URL argument (LINENO 0),
  *                                                    LONG 1 for an input line too long to keep
- *   worker -> parent  "INDEX\tRESULT"  the result line of request INDEX (its own '\n' ends it)
+ *   worker -> parent  "INDEX K\tRESULT"  the result line of request INDEX, error kind K (0 = ok;
+ *                                      its own '\n' ends it)
  *                     "INDEX\t"        request INDEX has no line (done before, not started)
  *                     "S\tCOUNTS"      the worker's counts, last; a stream without it is a
  *                                      worker that died

@@ -15,7 +15,7 @@
 . "$(dirname "$0")/lib/tap.sh"
 . "$TAP_LIB/nginx.sh"
 require_spate
-plan 20
+plan 22
 
 tmpdir T
 mkdir -p "$T/www/lim"
@@ -96,22 +96,73 @@ cat "$(out resume)" >>"$T/int.out"
 is "$RC $(jl "$T/int.out" "(sorted(r['id'] for r in rows if r['ok']) == list(range(10000)), len(set(r['id'] for r in rows if r['ok'])))")" \
     "0 [true, 10000]" "--resume --procs 2 after it: the union holds every id ok exactly once"
 
-# --- 6. a worker killed ------------------------------------------------------------------------------
-: >"$T/kill.out"
-"$SPATE_BIN" fetch -q --procs 2 -c 40 $RES -i "$T/lim.urls" >"$T/kill.out" 2>"$T/kill.err" </dev/null &
-PID=$!
-on_exit "kill -KILL $PID 2>/dev/null"
-i=0
-while [ "$(wc -l <"$T/kill.out")" -lt 500 ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
-VICTIM=$(pgrep -P $PID | head -n 1)
-kill -KILL "$VICTIM"
-i=0
-while kill -0 $PID 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
-wait $PID
-RC2=$?
-is "$RC2" 1 "a worker killed by SIGKILL: the parent ends by itself, exit 1"
-like "$(cat "$T/kill.err")" "worker [01] \\(pid $VICTIM\\) ended without its summary" "  the message names the dead worker"
+# --- 6. a worker killed: every request still gets exactly one line --------------------------------
+# kill_run NAME OPTS...: fetch the 10,000 /lim/ URLs (-v: the worker of each request on stderr),
+# SIGKILL the first worker once 500 lines are out; sets RCK and VICTIM. The parent must end by
+# itself (bounded wait).
+kill_run() {
+    _n=$1
+    shift
+    : >"$T/$_n.out"
+    "$SPATE_BIN" fetch -v --procs 2 -c 40 "$@" $RES -i "$T/lim.urls" >"$T/$_n.out" 2>"$T/$_n.err" </dev/null &
+    PID=$!
+    on_exit "kill -KILL $PID 2>/dev/null"
+    i=0
+    while [ "$(wc -l <"$T/$_n.out")" -lt 500 ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
+    VICTIM=$(pgrep -P $PID | head -n 1)
+    kill -KILL "$VICTIM"
+    i=0
+    while kill -0 $PID 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+    kill -KILL $PID 2>/dev/null
+    wait $PID
+    RCK=$?
+}
+# kill_check NAME ORDERED: the checks of one killed run, in a python3 line: [ids once (in order
+# for ORDERED), whole lines, every failure canceled naming the dead worker, the survivor's hosts
+# all ok, the dead worker's hosts the only failed ones, ok lines served by nginx, summary = lines]
+kill_check() {
+    "$PY" - "$T/$1.out" "$T/$1.err" "$LOG" "$VICTIM" "$2" <<'PYEOF'
+import json, re, sys
+out, err, log, victim, ordered = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5] == "1"
+rows = [json.loads(l) for l in open(out)]
+ids = [r["id"] for r in rows]
+errt = open(err).read()
+m = re.search(r"worker (\d) \(pid %s\) ended without its summary" % victim, errt)
+dead = m.group(1) if m else "?"
+host = lambda r: re.search(r"h=([a-f])&", r["url"]).group(1)
+# the worker of each host, from -v (the requests a worker fetched name it)
+owner = {}
+for l in errt.splitlines():
+    v = re.search(r"h=([a-f])&i=\d+ .*worker (\d)", l)
+    if v: owner[v.group(1)] = v.group(2)
+bad = [r for r in rows if not r["ok"]]
+why = "worker %s (pid %s) was killed by signal 9" % (dead, victim)
+served = {int(l.split()[0].rsplit("=", 1)[1]) for l in open(log) if l.split()[2] == "200"}
+s = re.search(r"(\d+) requests, (\d+) ok, (\d+) failed", errt)
+k = re.search(r"failures by kind: canceled (\d+)$", errt, re.M)
+print(json.dumps([
+    ids == list(range(10000)) if ordered else sorted(ids) == list(range(10000)),
+    dead != "?",
+    len(bad) > 0 and all(r["error"]["kind"] == "canceled" and why in r["error"]["message"] for r in bad),
+    all(r["ok"] for r in rows if owner.get(host(r)) not in (None, dead)),
+    sorted({host(r) for r in bad}) == sorted(h for h, w in owner.items() if w == dead),
+    all(r["id"] in served for r in rows if r["ok"]),
+    bool(s) and [int(x) for x in s.groups()] == [10000, len(rows) - len(bad), len(bad)] and bool(k) and int(k.group(1)) == len(bad),
+]))
+PYEOF
+}
+: >"$LOG"
+kill_run kill
+is "$RCK" 1 "a worker killed by SIGKILL mid-run: the parent ends by itself, exit 1"
+like "$(cat "$T/kill.err")" "worker [01] \\(pid $VICTIM\\) ended without its summary \\(worker [01] \\(pid $VICTIM\\) was killed by signal 9" "  the message names the dead worker and its signal"
 jl_schema "$T/kill.out" "  the lines written are whole"
+is "$(kill_check kill 0)" '[true, true, true, true, true, true, true]' \
+    "  every id once; each line of a request the dead worker took says so (kind canceled); the other worker's hosts all ok; the summary counts them"
+sleep 0.3
+: >"$LOG"
+kill_run killo --ordered
+is "$RCK $(kill_check killo 1)" '1 [true, true, true, true, true, true, true]' \
+    "--ordered with a worker killed: exit 1, ids 0..9999 in input order, the dead worker's requests canceled"
 
 # --- 7. usage ----------------------------------------------------------------------------------------
 run toomany fetch --procs 8 -c 4 http://a.test/
