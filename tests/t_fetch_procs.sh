@@ -15,7 +15,7 @@
 . "$(dirname "$0")/lib/tap.sh"
 . "$TAP_LIB/nginx.sh"
 require_spate
-plan 22
+plan 26
 
 tmpdir T
 mkdir -p "$T/www/lim"
@@ -163,6 +163,46 @@ sleep 0.3
 kill_run killo --ordered
 is "$RCK $(kill_check killo 1)" '1 [true, true, true, true, true, true, true]' \
     "--ordered with a worker killed: exit 1, ids 0..9999 in input order, the dead worker's requests canceled"
+
+# --- 8. a pipe streams: results while the producer still holds the pipe open --------------------
+# The producer writes 100 URLs, waits 2 s, writes 100 more and closes; the reader notes when each
+# result line arrives. All of the first 100 must be out before the second batch is written.
+"$PY" - "$SPATE_BIN" "$P" >"$T/producer.txt" 2>"$T/producer.err" <<'EOF'
+import subprocess, sys, threading, time, json
+spate, port = sys.argv[1], sys.argv[2]
+res = []
+for h in "abcdef":
+    res += ["--resolve", "%s.test:%s:127.0.0.1" % (h, port)]
+p = subprocess.Popen([spate, "fetch", "-q", "--procs", "2", "-c", "8"] + res + ["-i", "-"],
+                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+second, results = [], []
+def produce():
+    for i in range(200):
+        if i == 100:
+            time.sleep(2)
+            second.append(time.monotonic())
+        p.stdin.write(("http://%s.test:%s/x?i=%d\n" % ("abcdef"[i % 6], port, i)).encode())
+    p.stdin.close()
+w = threading.Thread(target=produce)
+w.start()
+for line in p.stdout:
+    results.append((time.monotonic(), json.loads(line)))
+w.join()
+rc = p.wait()
+early = sorted(r["id"] for t, r in results if t < second[0])
+print(rc, len(results), early == list(range(100)), sorted(r["id"] for _, r in results) == list(range(200)))
+EOF
+is "$(cat "$T/producer.txt")" "0 200 True True" \
+    "--procs 2 from a pipe: the first 100 results are out while the producer still holds the pipe open; all 200 at the end"
+
+# --- 9. 10,000 URLs through a pipe -----------------------------------------------------------------
+cat "$T/all.urls" | "$SPATE_BIN" fetch -q --procs 2 -c 20 $RES -i - >"$T/pipe.out" 2>"$T/pipe.err"
+is "$? $(jl "$T/pipe.out" "(len(rows), sorted(r['id'] for r in rows) == list(range(10000)), all(r['ok'] and r['url'].endswith('&i=%d' % r['id']) for r in rows))")" \
+    '0 [10000, true, true]' "10,000 URLs piped through stdin, --procs 2: every id once, each ok with its URL"
+jl_schema "$T/pipe.out" "  every line whole"
+cat "$T/all.urls" | "$SPATE_BIN" fetch -q --procs 2 -c 20 --ordered $RES -i - >"$T/pipeo.out" 2>"$T/pipeo.err"
+is "$? $(jl "$T/pipeo.out" "[r['id'] for r in rows] == list(range(10000))")" '0 true' \
+    "  --ordered: ids 0..9999 in input order exactly"
 
 # --- 7. usage ----------------------------------------------------------------------------------------
 run toomany fetch --procs 8 -c 4 http://a.test/
