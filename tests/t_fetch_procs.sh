@@ -15,7 +15,8 @@
 . "$(dirname "$0")/lib/tap.sh"
 . "$TAP_LIB/nginx.sh"
 require_spate
-plan 26
+require_release_spate
+plan 35
 
 tmpdir T
 mkdir -p "$T/www/lim"
@@ -203,6 +204,67 @@ jl_schema "$T/pipe.out" "  every line whole"
 cat "$T/all.urls" | "$SPATE_BIN" fetch -q --procs 2 -c 20 --ordered $RES -i - >"$T/pipeo.out" 2>"$T/pipeo.err"
 is "$? $(jl "$T/pipeo.out" "[r['id'] for r in rows] == list(range(10000))")" '0 true' \
     "  --ordered: ids 0..9999 in input order exactly"
+
+# --- 10. memory bounded under --ordered: a slow first request holds the order ------------------
+# The first line waits 5 s at the test server; the rest go to nginx, over both workers. The
+# parent must not keep the lines that are ahead of the first (its reorder window is bounded, and
+# a worker that is ahead stalls on its pipe): peak RSS (GNU time: the parent and its workers) for
+# 200,000 lines at most 1.3x that for 20,000.
+srv_start "$T" || { echo "Bail out! http_server.py did not start"; exit 1; }
+measure() { # NAME N: sets RSS (peak KB)
+    { echo "$SRV_URL/case/slow/5000/first"; urls "$(($2 - 1))" /x; } >"$T/$1.urls"
+    cat "$T/$1.urls" | /usr/bin/time -o "$T/$1.rss" -f %M timeout -k 5 300 "$SPATE_REL" fetch -q \
+        --procs 2 -c 8 --ordered $RES -i - >"$T/$1.out" 2>"$T/$1.err"
+    _rc=$?
+    RSS=$(tail -n 1 "$T/$1.rss")
+    is "$_rc $(jl "$T/$1.out" "'yes' if [r['id'] for r in rows] == list(range($2)) and all(r['ok'] for r in rows) else '%d lines, %d ok' % (len(rows), sum(1 for r in rows if r['ok']))")" \
+        "0 yes" "--ordered, $2 lines from a pipe, the first one slow: exit 0, ids in order, all ok"
+    diag "$1: $2 lines: peak RSS $RSS KB"
+}
+measure small 20000
+RSS_SMALL=$RSS
+measure big 200000
+RSS_BIG=$RSS
+awk -v a="$RSS_BIG" -v b="$RSS_SMALL" 'BEGIN { exit !(a > 0 && b > 0 && a <= 1.3 * b) }'
+ok $? "  peak RSS for 200,000 lines $RSS_BIG KB vs 20,000 lines $RSS_SMALL KB: at most 1.3x ($(awk -v a="$RSS_BIG" -v b="$RSS_SMALL" 'BEGIN { printf "%.3f", a / b }')x)"
+
+# --- 11. the progress line over a terminal -----------------------------------------------------------
+# 8 requests of 1.5 s each on 8 host names (-c 16: 8 per worker, so all 8 are in flight whatever
+# the split): the parent draws one line from the workers' figures.
+PRES=
+for i in 0 1 2 3 4 5 6 7; do
+    PRES="$PRES --resolve p$i.test:$SRV_PORT:127.0.0.1"
+    echo "http://p$i.test:$SRV_PORT/case/slow/1500/p-$i"
+done >"$T/p.txt"
+$PY "$TAP_LIB/pty_term.py" --cols 200 "$T/p.json" -- "$SPATE_BIN" fetch --procs 2 -c 16 $PRES -i "$T/p.txt"
+frames() {
+    "$PY" - "$1" "$2" <<'EOF'
+import json, re, sys
+log = json.load(open(sys.argv[1]))
+pat = re.compile(r"(\d+)/(\d+) done \(([\d.]+)%\)  elapsed (\d+):(\d\d)  ETA (--|(\d+):(\d\d))"
+                 r"  in flight (\d+)  (--|\d+) req/s")
+f = []
+for t, text in log["chunks"]:
+    for piece in text.split("\r"):
+        m = pat.match(piece)
+        if m:
+            g = m.groups()
+            f.append([t, int(g[0]), int(g[1]), float(g[2]), int(g[8])])
+st = log["status"]
+v = eval(sys.argv[2])
+print(v if isinstance(v, str) else json.dumps(v))
+EOF
+}
+is "$(frames "$T/p.json" st)" 0 "progress over a pty with --procs 2: exit 0"
+is "$(frames "$T/p.json" "[len(set(x[0] for x in f if 0.2 < x[0] < 1.3 and x[1] == 0)) >= 3, sorted(set((x[1], x[2], x[3], x[4]) for x in f if 0.2 < x[0] < 1.3))]")" \
+    '[true, [[0, 8, 0.0, 8]]]' "  redrawn on a timer before any answer: 0/8 done, 0.0%, 8 in flight (the workers' sum)"
+is "$(frames "$T/p.json" "(f[-1][1], f[-1][2], f[-1][3], f[-1][4])")" '[8, 8, 100.0, 0]' \
+    "  last frame: 8/8 done, 100.0%, none in flight"
+SCR=$($PY "$TAP_LIB/pty_term.py" screen "$T/p.json")
+is "$(printf '%s\n' "$SCR" | grep -c '^{"id":') $(printf '%s\n' "$SCR" | grep '"id"' | "$PY" -c 'import sys, json; print(sum(1 for l in sys.stdin if json.loads(l)["ok"]))')" "8 8" \
+    "  screen: 8 whole result lines, each alone on its line"
+unlike "$SCR" '[0-9]+/[0-9]+ done' "  screen: no progress text left (cleared before results and at the end)"
+like "$(printf '%s\n' "$SCR" | tail -n 1)" '^spate fetch: 8 requests, 8 ok, 0 failed' "  screen: the summary is the last line"
 
 # --- 7. usage ----------------------------------------------------------------------------------------
 run toomany fetch --procs 8 -c 4 http://a.test/
