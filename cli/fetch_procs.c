@@ -411,7 +411,7 @@ static void route(struct par *P)
         if (P->a->ordered) {
             P->fifo[(P->fhead + P->fcount) % P->a->window] = P->pend_index;
             P->fcount++;
-        } else if (gone) {
+        } else if (w->dead) { /* (a pipe that broke first: answered when its end is seen) */
             char why[200];
             death_reason(P, P->pend_w, why, sizeof(why));
             answer_lost(P, P->pend_index, why);
