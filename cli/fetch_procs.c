@@ -339,6 +339,12 @@ static void answer_lost(struct par *P, size_t index, const char *why)
     spate_fetch_routed_remove(&P->routed, index);
 }
 
+static int cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 static void death_reason(struct par *P, unsigned i, char *why, size_t cap)
 {
     struct worker *w = &P->w[i];
@@ -353,14 +359,26 @@ static void death_reason(struct par *P, unsigned i, char *why, size_t cap)
         snprintf(why, cap, "canceled: worker %u did not answer it", i);
 }
 
-/* Unordered: every request a dead worker holds gets its line now. */
+/* Every request a dead worker holds gets its line now: their indexes are gathered in one pass
+ * over the table (removing shifts entries), then answered in input order. */
 static void answer_all_lost(struct par *P, unsigned i)
 {
     char why[200];
     death_reason(P, i, why, sizeof(why));
-    struct spate_fetch_routed_entry *e;
-    while ((e = spate_fetch_routed_any(&P->routed, i)))
-        answer_lost(P, e->index, why);
+    size_t n = 0, *ix = malloc((P->routed.n ? P->routed.n : 1) * sizeof(*ix));
+    for (size_t k = 0; ix && k < P->routed.cap; k++)
+        if (P->routed.slot[k].used && P->routed.slot[k].worker == i)
+            ix[n++] = P->routed.slot[k].index;
+    if (!ix) { /* no memory for the list: one at a time */
+        struct spate_fetch_routed_entry *e;
+        while ((e = spate_fetch_routed_any(&P->routed, i)))
+            answer_lost(P, e->index, why);
+        return;
+    }
+    qsort(ix, n, sizeof(*ix), cmp_size);
+    for (size_t k = 0; k < n; k++)
+        answer_lost(P, ix[k], why);
+    free(ix);
 }
 
 /* Takes the next request from the input while there is room; stops at a worker whose pipe and
