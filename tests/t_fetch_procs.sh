@@ -25,7 +25,7 @@
 . "$TAP_LIB/nginx.sh"
 require_spate
 require_release_spate
-plan 35
+plan 36
 
 tmpdir T
 mkdir -p "$T/www/lim"
@@ -213,6 +213,8 @@ jl_schema "$T/pipe.out" "  every line whole"
 cat "$T/all.urls" | "$SPATE_BIN" fetch -q --procs 2 -c 20 --ordered $RES -i - >"$T/pipeo.out" 2>"$T/pipeo.err"
 is "$? $(jl "$T/pipeo.out" "[r['id'] for r in rows] == list(range(10000))")" '0 true' \
     "  --ordered: ids 0..9999 in input order exactly"
+cat "$T/kill.err" "$T/killo.err" "$T/pipe.err" "$T/pipeo.err" >"$T/san.err"
+sanitizer_clean "$T/san.err" "  no sanitizer report from the killed, piped and ordered runs (parent and workers)"
 
 # --- 10. memory bounded under --ordered: a slow first request holds the order ------------------
 # The first line waits 5 s at the test server; the rest go to nginx, over both workers. The
