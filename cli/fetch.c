@@ -15,6 +15,7 @@
 #include "lines.h"
 #include "split.h"
 #include "fetch_procs.h"
+#include "procs.h"
 #include "spate.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -87,12 +88,18 @@ struct fetch {
     int in_worker;      /* this process is a worker of --procs: records to out_fd */
     int out_fd;         /* where results go: 1, or a worker's pipe to the parent */
     struct spate_text rec; /* a worker's record being formatted */
+    size_t next_seq;       /* the position the next request takes in this process's result
+                            * stream: its index, except in a worker, which sees only its own */
+    struct spate_fetch_procs_reader wire;    /* in a worker: the requests the parent routes */
+    struct spate_fetch_procs_live *live;     /* in a worker: figures for the parent's progress */
+    struct spate_progress_counts procs_prog; /* the parent of --procs: its progress figures */
 };
 
 struct job {
     struct fetch *f;
     struct spate_input_item it; /* the request (owned while it runs) */
     size_t index;
+    size_t seq;       /* its place in the result stream (f->next_seq when it was read) */
     int fd;           /* -o: the body file, -1 until the first byte (or the end) */
     const char *path; /* -o: its path (owned by f->files), NULL until opened */
     struct job *next; /* on f->spare_jobs */
@@ -812,6 +819,7 @@ static const char *finish_body(struct job *j, const struct spate_response *r)
 /* ---------- running ---------- */
 
 static void submit_more(struct fetch *f);
+static void publish(struct fetch *f);
 
 static void recycle(struct fetch *f, struct job *j)
 {
@@ -847,19 +855,33 @@ static const char *worker_tag(const struct fetch *f)
     return tag;
 }
 
-/* A result line of request `index`: to stdout, or in a worker as a record for the parent. */
-static void emit(struct fetch *f, size_t index, const char *line, size_t len)
+/* A result line of request `index` (its error kind k) at place seq of the stream: to stdout,
+ * or in a worker as a record for the parent, which counts it. */
+static void emit(struct fetch *f, size_t seq, size_t index, int k, const char *line, size_t len)
 {
     if (!f->in_worker) {
-        spate_results_add(&f->res, index, line, len);
+        spate_results_add(&f->res, seq, line, len);
         return;
     }
     char num[32];
-    int n = snprintf(num, sizeof(num), "%zu\t", index);
+    int n = snprintf(num, sizeof(num), "%zu %d\t", index, k);
     spate_text_reset(&f->rec);
     spate_text_add(&f->rec, num, (size_t)n);
     spate_text_add(&f->rec, line, len);
-    spate_results_add(&f->res, index, f->rec.s, f->rec.len);
+    spate_results_add(&f->res, seq, f->rec.s, f->rec.len);
+}
+
+/* Request `index` prints nothing (done before, or never started); a worker still tells the
+ * parent, which holds every routed request until its worker answers it. */
+static void no_line(struct fetch *f, size_t seq, size_t index)
+{
+    if (!f->in_worker) {
+        spate_results_skip(&f->res, seq);
+        return;
+    }
+    char num[32];
+    int n = snprintf(num, sizeof(num), "%zu\t\n", index);
+    spate_results_add(&f->res, seq, num, (size_t)n);
 }
 
 static void print_result(struct fetch *f, struct job *j, const struct spate_response *r)
@@ -876,7 +898,8 @@ static void print_result(struct fetch *f, struct job *j, const struct spate_resp
         .with_file = f->outdir != NULL,
         .file = finish_body(j, r),
     };
-    if (spate_output_line(line, &rec, r) == 0) emit(f, j->index, line->s, line->len);
+    if (spate_output_line(line, &rec, r) == 0)
+        emit(f, j->seq, j->index, r->error, line->s, line->len);
     if (f->verbose)
         say(f, "spate fetch: #%zu %s -> %d via %s (%s%s%s)%s%s\n", j->index, it->url, r->status,
             r->remote[0] ? r->remote : "-", r->reused ? "reused" : "new",
@@ -892,7 +915,7 @@ static void on_done(void *user, const struct spate_response *r)
         /* stopped before its first attempt: no line, it is left for --resume */
         finish_body(j, r);
         f->unstarted++;
-        spate_results_skip(&f->res, j->index);
+        no_line(f, j->seq, j->index);
         recycle(f, j);
         return;
     }
@@ -911,11 +934,11 @@ static size_t pending(const struct fetch *f)
  * one not printed yet (its lines are held), are bounded by the window. */
 static int window_full(const struct fetch *f)
 {
-    return pending(f) >= f->window || (f->ordered && f->next_index - f->res.next >= f->window);
+    return pending(f) >= f->window || (f->ordered && f->next_seq - f->res.next >= f->window);
 }
 
 /* A bad input line: a result of kind input naming FILE:LINE and the rule; the run goes on. */
-static void bad_line(struct fetch *f, size_t index, const struct spate_input_item *it,
+static void bad_line(struct fetch *f, size_t seq, size_t index, const struct spate_input_item *it,
                      const char *line, size_t len, const char *where, const char *why)
 {
     char msg[700], url[256];
@@ -931,7 +954,8 @@ static void bad_line(struct fetch *f, size_t index, const struct spate_input_ite
         .with_file = f->outdir != NULL,
     };
     spate_text_reset(&f->line);
-    if (spate_output_line(&f->line, &rec, &r) == 0) emit(f, index, f->line.s, f->line.len);
+    if (spate_output_line(&f->line, &rec, &r) == 0)
+        emit(f, seq, index, SPATE_E_INPUT, f->line.s, f->line.len);
     count(f, SPATE_E_INPUT);
     f->bad++;
 }
@@ -949,7 +973,7 @@ static int done_before(struct fetch *f, size_t index, const struct spate_input_i
 /* Submits request `index`: 0 and the job took *it, or spate_submit's error with err naming it
  * (-EINVAL: the item's request is invalid) and *it still the caller's. The engine checks the
  * request as it takes it: nothing checks it before. */
-static int submit(struct fetch *f, size_t index, struct spate_input_item *it, char *err,
+static int submit(struct fetch *f, size_t seq, size_t index, struct spate_input_item *it, char *err,
                   size_t errlen)
 {
     struct job *j = f->spare_jobs ? f->spare_jobs : malloc(sizeof(*j));
@@ -959,7 +983,7 @@ static int submit(struct fetch *f, size_t index, struct spate_input_item *it, ch
         fprintf(stderr, "spate fetch: out of memory\n");
         exit(2);
     }
-    *j = (struct job){.f = f, .it = *it, .index = index, .fd = -1};
+    *j = (struct job){.f = f, .it = *it, .index = index, .seq = seq, .fd = -1};
     build(f, &j->it, &q, f->hv);
     q.keep_body = f->with_body;
     q.skip_headers = 1; /* results do not print response headers */
@@ -977,24 +1001,19 @@ static int submit(struct fetch *f, size_t index, struct spate_input_item *it, ch
     return 0;
 }
 
-/* Request `index`, read: another worker's or shard's, done before, or submitted. 0 (*it taken),
- * or -1 when the engine refused it as invalid (err says why; *it is still the caller's, and the
- * caller reports it). Any other failure to submit ends the run. */
-static int take(struct fetch *f, size_t index, struct spate_input_item *it, char *err,
+/* Request `index` (place seq of the stream), read: another shard's, done before, or submitted.
+ * 0 (*it taken), or -1 when the engine refused it as invalid (err says why; *it is still the
+ * caller's, and the caller reports it). Any other failure to submit ends the run. */
+static int take(struct fetch *f, size_t seq, size_t index, struct spate_input_item *it, char *err,
                 size_t errlen)
 {
-    if (f->in_worker && spate_fetch_procs_worker_of(it->url, f->procs) != f->proc_k) {
-        spate_results_skip(&f->res, index); /* another worker's */
-        spate_input_item_fini(it);
-        return 0;
-    }
     if (index % f->shard.n != f->shard.k || done_before(f, index, it)) {
         f->skipped++;
-        spate_results_skip(&f->res, index);
+        no_line(f, seq, index);
         spate_input_item_fini(it);
         return 0;
     }
-    int rc = submit(f, index, it, err, errlen);
+    int rc = submit(f, seq, index, it, err, errlen);
     if (rc == -EINVAL) return -1;
     if (rc) {
         fprintf(stderr, "spate fetch: #%zu: %s\n", index, err);
@@ -1003,12 +1022,61 @@ static int take(struct fetch *f, size_t index, struct spate_input_item *it, char
     return 0;
 }
 
+static const char *input_name(const struct fetch *f, size_t i);
+
+/* In a worker: the next request the parent routed to it (its index, line and where the line
+ * came from are in the record). 1 taken, 0 none there yet, -1 the parent sent the last. */
+static int take_routed(struct fetch *f)
+{
+    const char *rec;
+    size_t len;
+    while (!(rec = spate_fetch_procs_record(&f->wire, &len))) {
+        int rc = spate_fetch_procs_fill(&f->wire);
+        if (rc == 0) return 0;
+        if (rc < 0) {
+            f->input_done = 1;
+            return -1;
+        }
+    }
+    struct spate_fetch_procs_req q;
+    if (spate_fetch_procs_parse_req(rec, len, &q)) {
+        say(f, "spate fetch: worker %u: a malformed request record from the parent\n", f->proc_k);
+        f->read_failed = 1;
+        return 1;
+    }
+    size_t seq = f->next_seq++;
+    struct spate_input_item it;
+    char err[300], where[320];
+    memset(&it, 0, sizeof(it));
+    int k = 1;
+    if (q.input < 0) { /* a URL argument, checked before the run */
+        it.url = strndup(q.line, q.len);
+        if (!it.url) {
+            fprintf(stderr, "spate fetch: out of memory\n");
+            exit(2);
+        }
+        snprintf(where, sizeof(where), "argument '%.40s'", it.url);
+    } else {
+        k = judge_line(q.too_long ? 2 : 1, q.line, q.len, &it, err, sizeof(err));
+        snprintf(where, sizeof(where), "%s:%zu",
+                 (size_t)q.input < f->ninputs ? input_name(f, (size_t)q.input) : "input", q.lineno);
+    }
+    if (k > 0 && take(f, seq, q.index, &it, err, sizeof(err)) == 0) return 1;
+    if (k == 0) /* the parent routes no blank line; harmless if it did */
+        no_line(f, seq, q.index);
+    else /* did not parse, or the engine refused its request */
+        bad_line(f, seq, q.index, &it, q.line, q.too_long ? 0 : q.len, where, err);
+    spate_input_item_fini(&it);
+    return 1;
+}
+
 /* Takes the next argument or input line. 1 one was taken, 0 none is ready yet (a quiet pipe),
  * -1 the input is over. */
 static int take_next(struct fetch *f)
 {
     struct spate_input_item it;
     char err[300];
+    if (f->in_worker) return take_routed(f);
     if (f->next_arg < f->argc) {
         memset(&it, 0, sizeof(it));
         it.url = strdup(f->argv[f->next_arg++]);
@@ -1017,10 +1085,11 @@ static int take_next(struct fetch *f)
             exit(2);
         }
         size_t index = f->next_index++;
-        if (take(f, index, &it, err, sizeof(err))) { /* checked by check_args: not seen so far */
+        f->next_seq++;
+        if (take(f, index, index, &it, err, sizeof(err))) { /* checked by check_args first */
             char where[64];
             snprintf(where, sizeof(where), "argument '%.40s'", it.url);
-            bad_line(f, index, &it, it.url, strlen(it.url), where, err);
+            bad_line(f, index, index, &it, it.url, strlen(it.url), where, err);
             spate_input_item_fini(&it);
         }
         return 1;
@@ -1044,16 +1113,15 @@ static int take_next(struct fetch *f)
         int k = judge_line(rc, line, len, &it, err, sizeof(err));
         if (k == 0) continue; /* blank or comment: no index */
         size_t index = f->next_index++;
-        if (k > 0 && take(f, index, &it, err, sizeof(err)) == 0) return 1;
-        if (k < 0 && f->in_worker && f->proc_k != 0) {
-            spate_results_skip(&f->res, index); /* worker 0 reports lines that did not parse */
-        } else if (k < 0 && index % f->shard.n != f->shard.k) {
+        f->next_seq++;
+        if (k > 0 && take(f, index, index, &it, err, sizeof(err)) == 0) return 1;
+        if (k < 0 && index % f->shard.n != f->shard.k) {
             f->skipped++; /* another shard reports it */
             spate_results_skip(&f->res, index);
         } else { /* did not parse, or the engine refused its request (k > 0: this one's) */
             char where[320];
             snprintf(where, sizeof(where), "%s:%zu", input_name(f, f->cur_in), l->lineno);
-            bad_line(f, index, &it, line, rc == 2 ? 0 : len, where, err);
+            bad_line(f, index, index, &it, line, rc == 2 ? 0 : len, where, err);
         }
         spate_input_item_fini(&it);
         return 1;
@@ -1073,6 +1141,7 @@ static void submit_more(struct fetch *f)
  * wait the engine does not know of. */
 static int waiting_for_input(const struct fetch *f)
 {
+    if (f->in_worker) return f->stop == RUNNING && !f->input_done && !window_full(f);
     return f->stop == RUNNING && !f->input_done && !window_full(f) && f->cur_in < f->ninputs &&
            !f->in[f->cur_in].seekable;
 }
@@ -1130,6 +1199,7 @@ static int before_wait(void *arg)
     struct fetch *f = arg;
     double now = coarse_s();
     on_interrupt(f, now);
+    publish(f);
     int cap = SIGNAL_POLL_MS;
     int ms = spate_results_tick(&f->res, now, SIGNAL_POLL_MS / 1e3);
     if (ms >= 0 && ms < cap) cap = ms;
@@ -1250,7 +1320,7 @@ static void wait_input(struct fetch *f)
 {
     int ms = before_wait(f); /* also reads and submits what is there already */
     if (pending(f) || f->input_done || f->stop != RUNNING) return;
-    struct pollfd p = {.fd = f->in[f->cur_in].fd, .events = POLLIN};
+    struct pollfd p = {.fd = f->in_worker ? f->wire.fd : f->in[f->cur_in].fd, .events = POLLIN};
     poll(&p, 1, ms < 0 || ms > SIGNAL_POLL_MS ? SIGNAL_POLL_MS : ms); /* EINTR: a signal */
     submit_more(f);
 }
@@ -1311,9 +1381,10 @@ static int run(struct fetch *f)
     spate_results_flush(&f->res, coarse_s());
     note_output(f);
     if (f->prog_on) spate_progress_clear(&f->prog);
-    if (f->in_worker)
+    if (f->in_worker) {
+        publish(f);
         send_counts(f);
-    else if (!f->quiet)
+    } else if (!f->quiet)
         summary(f);
     if (f->stop_sig) return 128 + f->stop_sig;
     if (f->res.closed) return 128 + SIGPIPE;
@@ -1343,101 +1414,228 @@ static int catch_interrupts(void)
 
 /* ---------- --procs ---------- */
 
-/* --procs: a pipe's lines kept in an unlinked temporary file first, since every worker reads the
- * whole input (each takes its own host:ports). 0 or -1 (message printed). */
-static int spool_input(struct fetch *f, size_t i)
+/* The parent reads each input line only as far as routing needs: the shape rules of
+ * spate_input_parse_line (a BOM, a CR, blanks, '#', '{'), and for a plain URL its trimmed bytes.
+ * 0 a line without a request, 1 a URL at *u (*ulen bytes), 2 a JSON line. */
+static int line_shape(const char *line, size_t len, const char **u, size_t *ulen)
 {
-    struct spate_lines *l = &f->in[i];
-    if (l->seekable) return 0;
-    int copy = temp_copy();
-    if (copy < 0) {
-        fprintf(stderr, "spate fetch: --procs: no temporary file for %s: %s\n", input_name(f, i),
-                strerror(errno));
-        return -1;
-    }
-    const char *line;
-    size_t len;
+    if (len >= 3 && memcmp(line, "\xef\xbb\xbf", 3) == 0) line += 3, len -= 3;
+    if (len && line[len - 1] == '\r') len--;
+    size_t i = 0;
+    while (i < len && (line[i] == ' ' || line[i] == '\t'))
+        i++;
+    if (i == len || line[i] == '#') return 0;
+    if (line[i] == '{') return 2;
+    while (len > i && (line[len - 1] == ' ' || line[len - 1] == '\t'))
+        len--;
+    *u = line + i;
+    *ulen = len - i;
+    return 1;
+}
+
+/* The worker of a line: a URL's host:port; a JSON line is parsed for its "url"; a line that
+ * cannot say (too long, bad JSON) goes to worker 0, which reports it. */
+static unsigned worker_of_line(const struct fetch *f, int shape, const char *line, size_t len,
+                               const char *u, size_t ulen)
+{
+    if (shape == 1) return spate_fetch_procs_worker_of(u, ulen, f->procs);
+    if (shape != 2) return 0;
+    struct spate_input_item it;
+    char err[300];
+    unsigned w = 0;
+    if (spate_input_parse_line(line, len, &it, err, sizeof(err)) > 0)
+        w = spate_fetch_procs_worker_of(it.url, strlen(it.url), f->procs);
+    spate_input_item_fini(&it);
+    return w;
+}
+
+/* The parent of --procs: the next request to route (URL arguments first, then every input line
+ * with a request, bad ones included, the index counting them all); other shards' are passed
+ * over here. See spate_fetch_procs_ops.next. */
+static int route_next(void *arg, struct spate_fetch_procs_req *q, unsigned *w, int *wait_fd)
+{
+    struct fetch *f = arg;
     for (;;) {
-        int rc = spate_lines_next(l, &line, &len, 1);
-        if (rc < 0) break;
+        if (f->next_arg < f->argc) {
+            const char *a = f->argv[f->next_arg++];
+            size_t index = f->next_index++;
+            if (index % f->shard.n != f->shard.k) {
+                f->skipped++;
+                continue;
+            }
+            *q = (struct spate_fetch_procs_req){
+                .index = index, .input = -1, .line = a, .len = strlen(a)};
+            *w = spate_fetch_procs_worker_of(a, q->len, f->procs);
+            return 1;
+        }
+        if (f->cur_in >= f->ninputs || spate_interrupt_count()) {
+            f->input_done = f->cur_in >= f->ninputs;
+            return -1;
+        }
+        struct spate_lines *l = &f->in[f->cur_in];
+        const char *line = "", *u = NULL;
+        size_t len = 0, ulen = 0;
+        int rc = spate_lines_next(l, &line, &len, 0);
         if (rc == 0) {
-            if (spate_interrupt_count()) break; /* the run ends with what was read */
+            *wait_fd = l->fd;
+            return 0;
+        }
+        if (rc < 0) {
+            if (l->err) {
+                say(f, "spate fetch: cannot read '%s': %s\n", f->inputs[f->cur_in],
+                    strerror(l->err));
+                f->read_failed = 1;
+            }
+            spate_lines_fini(l);
+            f->cur_in++;
             continue;
         }
-        if (write_all(copy, line, rc == 2 ? 0 : len) || write_all(copy, "\n", 1)) {
-            fprintf(stderr, "spate fetch: --procs: cannot keep %s: %s\n", input_name(f, i),
-                    strerror(errno));
-            close(copy);
-            return -1;
+        int shape = rc == 2 ? 3 : line_shape(line, len, &u, &ulen);
+        if (shape == 0) continue; /* blank or comment: no index */
+        size_t index = f->next_index++;
+        if (index % f->shard.n != f->shard.k) {
+            f->skipped++;
+            continue;
         }
+        *q = (struct spate_fetch_procs_req){.index = index,
+                                            .input = (long)f->cur_in,
+                                            .lineno = l->lineno,
+                                            .too_long = rc == 2,
+                                            .line = rc == 2 ? "" : line,
+                                            .len = rc == 2 ? 0 : len};
+        *w = worker_of_line(f, shape, line, len, u, ulen);
+        return 1;
     }
-    if (l->err) {
-        fprintf(stderr, "spate fetch: cannot read '%s': %s\n", f->inputs[i], strerror(l->err));
-        f->read_failed = 1;
-    }
-    int rc = spate_lines_restart(l, copy);
-    if (rc) {
-        fprintf(stderr, "spate fetch: --procs: cannot read %s again: %s\n", input_name(f, i),
-                strerror(-rc));
-        close(copy);
-        return -1;
-    }
-    return 0;
 }
 
-/* In a worker: every input opened again, at its start, with an offset of its own (the parent's
- * descriptors share theirs among all workers). 0 or -1. */
-static int reopen_inputs(struct fetch *f)
+/* The parent of --procs: the line of a request whose worker died before answering it. */
+static const char *route_lost(void *arg, const struct spate_fetch_procs_req *q, const char *why,
+                              size_t *len)
 {
-    for (size_t i = 0; i < f->ninputs; i++) {
-        char path[64];
-        snprintf(path, sizeof(path), "/proc/self/fd/%d", f->in[i].fd);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0 || spate_lines_restart(&f->in[i], fd)) {
-            fprintf(stderr, "spate fetch: worker %u: cannot open %s again: %s\n", f->proc_k,
-                    input_name(f, i), strerror(errno));
-            return -1;
-        }
-    }
-    return 0;
+    struct fetch *f = arg;
+    struct spate_input_item it;
+    char err[300], url[256];
+    memset(&it, 0, sizeof(it));
+    if (q->input < 0)
+        it.url = strndup(q->line, q->len);
+    else if (!q->too_long)
+        spate_input_parse_line(q->line, q->len, &it, err, sizeof(err));
+    snprintf(url, sizeof(url), "%.*s", (int)(q->len < 200 ? q->len : 200), q->line);
+    struct spate_response r = {.error = SPATE_E_CANCELED, .message = why, .remote = ""};
+    struct spate_output_rec rec = {
+        .id_json = it.id_json,
+        .index = q->index,
+        .url = it.url ? it.url : url,
+        .method = method_of(f, &it),
+        .with_body = f->with_body,
+        .with_file = f->outdir != NULL,
+    };
+    spate_text_reset(&f->line);
+    int ok = spate_output_line(&f->line, &rec, &r) == 0;
+    spate_input_item_fini(&it);
+    *len = f->line.len;
+    return ok ? f->line.s : NULL;
 }
 
-/* Worker p of --procs: the one-process run over its host:ports, with its share of -c and
- * --rate, its results as records on fd. */
-static int procs_worker(void *arg, unsigned p, int fd)
+/* The parent of --procs: its one progress line, from the workers' figures. */
+static int route_progress(void *arg, const struct spate_fetch_procs_live *s, size_t total,
+                          int force)
+{
+    struct fetch *f = arg;
+    f->procs_prog = (struct spate_progress_counts){
+        .done = s->done, .failed = s->failed, .in_flight = s->in_flight, .total = total};
+    return spate_progress_tick(&f->prog, now_s(), &f->procs_prog, force);
+}
+
+/* The parent's progress line leaves the terminal the results go to, and comes back under them. */
+static void procs_around_write(void *arg, int before)
+{
+    struct fetch *f = arg;
+    if (before)
+        spate_progress_clear(&f->prog);
+    else
+        spate_progress_tick(&f->prog, now_s(), &f->procs_prog, 1);
+}
+
+/* A worker's live figures for the parent's progress line. */
+static void publish(struct fetch *f)
+{
+    if (!f->live) return;
+    struct spate_stats st;
+    spate_engine_stats(f->e, &st);
+    f->live->done = f->finished;
+    f->live->failed = f->failed;
+    f->live->in_flight = (size_t)st.in_flight;
+    f->live->skipped = f->skipped;
+    f->live->unstarted = f->unstarted;
+}
+
+/* Worker p of --procs: the one-process run over the requests the parent routes to it, with its
+ * share of -c and --rate, its results as records on out_fd. */
+static int procs_worker(void *arg, unsigned p, int in_fd, int out_fd,
+                        struct spate_fetch_procs_live *live)
 {
     struct fetch *f = arg;
     f->in_worker = 1;
     f->proc_k = p;
-    f->out_fd = fd;
+    f->out_fd = out_fd;
     f->progress = 0;
+    f->live = live;
+    f->wire = (struct spate_fetch_procs_reader){.fd = in_fd};
+    f->next_index = f->next_seq = 0;
     f->cfg.concurrency =
         (unsigned)spate_split_share(f->cfg.concurrency, (struct spate_split){p, f->procs});
     if (f->cfg.rate > 0) f->cfg.rate /= f->procs;
-    memset(&f->res, 0, sizeof(f->res)); /* the parent's stream is not this worker's */
+    spate_results_fini(&f->res); /* the parent's stream is not this worker's */
+    for (size_t i = 0; i < f->ninputs; i++)
+        spate_lines_fini(&f->in[i]); /* the parent reads the inputs */
     int rc = 2;
-    if (catch_interrupts() == 0 && reopen_inputs(f) == 0 && prepare(f) == 0) rc = run(f);
+    int caught = catch_interrupts() == 0;
+    spate_procs_unblock(); /* blocked across fork; a signal waiting now reaches the handler */
+    if (caught && prepare(f) == 0) rc = run(f);
     spate_interrupt_uninstall();
+    spate_fetch_procs_reader_fini(&f->wire);
     cleanup(f);
-    close(fd);
+    close(in_fd);
+    close(out_fd);
     return rc;
 }
 
-/* The parent of --procs: workers forked, their lines merged to stdout, one summary. */
+/* The parent of --procs: workers forked, the input routed to them, their lines merged to
+ * stdout, one progress line and one summary. */
 static int run_procs(struct fetch *f)
 {
-    for (size_t i = 0; i < f->ninputs; i++)
-        if (spool_input(f, i)) return 2;
     if (spate_results_init(&f->res, 1, 0, FLUSH_MS / 1e3, coarse_s())) {
         fprintf(stderr, "spate fetch: out of memory\n");
         return 2;
     }
     f->t0 = now_s();
+    f->prog_on = f->progress && !f->quiet;
+    if (f->prog_on) {
+        spate_progress_init(&f->prog, 2, f->t0);
+        f->procs_prog.total = SIZE_MAX;
+        if (same_terminal(1, 2)) {
+            f->res.around = procs_around_write;
+            f->res.arg = f;
+        }
+    }
+    struct spate_fetch_procs_run_args a = {
+        .n = f->procs,
+        .ordered = f->ordered,
+        .window = f->cfg.concurrency * 4 > 1024 ? f->cfg.concurrency * 4 : 1024,
+    };
+    const struct spate_fetch_procs_ops ops = {
+        .worker = procs_worker,
+        .next = route_next,
+        .lost = route_lost,
+        .progress = f->prog_on ? route_progress : NULL,
+    };
     struct spate_fetch_procs_counts sum;
     int sig = 0;
-    int rc = spate_fetch_procs_run(f->procs, f->ordered, &f->res, procs_worker, f, &sum, &sig);
+    int rc = spate_fetch_procs_run(&a, &ops, f, &f->res, &sum, &sig);
     spate_results_flush(&f->res, coarse_s());
     note_output(f);
+    if (f->prog_on) spate_progress_clear(&f->prog);
     f->finished = sum.finished;
     f->ok = sum.ok;
     f->failed = sum.failed;
@@ -1447,7 +1645,6 @@ static int run_procs(struct fetch *f)
     for (int k = 0; k <= SPATE_E_CANCELED && k < SPATE_FETCH_PROCS_KINDS; k++)
         f->by_kind[k] = sum.by_kind[k];
     f->stop_sig = sig;
-    f->input_done = 1;
     if (!f->quiet) summary(f);
     if (rc == 0 && (f->read_failed || f->res.write_errno || f->res.lost)) rc = 1;
     return rc;

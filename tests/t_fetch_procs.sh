@@ -10,12 +10,22 @@
 #  5. SIGINT to the parent mid-run (nginx's limit_req spreads the requests over seconds): exit
 #     130, whole lines only, and every URL nginx served has its line; --resume then completes the
 #     union exactly;
-#  6. a worker killed by SIGKILL: the parent ends (no hang), exit 1, a message naming the worker;
+#  6. a worker killed by SIGKILL mid-run, unordered and --ordered: the parent ends by itself, exit
+#     1, names the worker and its signal; every id still has exactly one line (in input order with
+#     --ordered): the dead worker's unanswered requests say kind canceled and why, the other
+#     worker's host:ports are all ok, every ok line was served by nginx, the summary counts them;
+#  8. a pipe streams: results come while the producer still holds the pipe open;
+#  9. 10,000 URLs through a pipe: every id once, whole lines; --ordered order exact;
+# 10. memory: --ordered behind a slow first request, 200,000 lines from a pipe: peak RSS (release
+#     build, GNU time) at most 1.3x that of 20,000;
+# 11. the progress line over a pty: drawn by the parent on a timer with the workers' figures
+#     (done/total, in flight), cleared before result lines and at the end;
 #  7. --procs above -c is refused (exit 2).
 . "$(dirname "$0")/lib/tap.sh"
 . "$TAP_LIB/nginx.sh"
 require_spate
-plan 20
+require_release_spate
+plan 36
 
 tmpdir T
 mkdir -p "$T/www/lim"
@@ -96,22 +106,176 @@ cat "$(out resume)" >>"$T/int.out"
 is "$RC $(jl "$T/int.out" "(sorted(r['id'] for r in rows if r['ok']) == list(range(10000)), len(set(r['id'] for r in rows if r['ok'])))")" \
     "0 [true, 10000]" "--resume --procs 2 after it: the union holds every id ok exactly once"
 
-# --- 6. a worker killed ------------------------------------------------------------------------------
-: >"$T/kill.out"
-"$SPATE_BIN" fetch -q --procs 2 -c 40 $RES -i "$T/lim.urls" >"$T/kill.out" 2>"$T/kill.err" </dev/null &
-PID=$!
-on_exit "kill -KILL $PID 2>/dev/null"
-i=0
-while [ "$(wc -l <"$T/kill.out")" -lt 500 ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
-VICTIM=$(pgrep -P $PID | head -n 1)
-kill -KILL "$VICTIM"
-i=0
-while kill -0 $PID 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
-wait $PID
-RC2=$?
-is "$RC2" 1 "a worker killed by SIGKILL: the parent ends by itself, exit 1"
-like "$(cat "$T/kill.err")" "worker [01] \\(pid $VICTIM\\) ended without its summary" "  the message names the dead worker"
+# --- 6. a worker killed: every request still gets exactly one line --------------------------------
+# kill_run NAME OPTS...: fetch the 10,000 /lim/ URLs (-v: the worker of each request on stderr),
+# SIGKILL the first worker once 500 lines are out; sets RCK and VICTIM. The parent must end by
+# itself (bounded wait).
+kill_run() {
+    _n=$1
+    shift
+    : >"$T/$_n.out"
+    "$SPATE_BIN" fetch -v --procs 2 -c 40 "$@" $RES -i "$T/lim.urls" >"$T/$_n.out" 2>"$T/$_n.err" </dev/null &
+    PID=$!
+    on_exit "kill -KILL $PID 2>/dev/null"
+    i=0
+    while [ "$(wc -l <"$T/$_n.out")" -lt 500 ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
+    VICTIM=$(pgrep -P $PID | head -n 1)
+    kill -KILL "$VICTIM"
+    i=0
+    while kill -0 $PID 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+    kill -KILL $PID 2>/dev/null
+    wait $PID
+    RCK=$?
+}
+# kill_check NAME ORDERED: the checks of one killed run, in a python3 line: [ids once (in order
+# for ORDERED), whole lines, every failure canceled naming the dead worker, the survivor's hosts
+# all ok, the dead worker's hosts the only failed ones, ok lines served by nginx, summary = lines]
+kill_check() {
+    "$PY" - "$T/$1.out" "$T/$1.err" "$LOG" "$VICTIM" "$2" <<'PYEOF'
+import json, re, sys
+out, err, log, victim, ordered = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5] == "1"
+rows = [json.loads(l) for l in open(out)]
+ids = [r["id"] for r in rows]
+errt = open(err).read()
+m = re.search(r"worker (\d) \(pid %s\) ended without its summary" % victim, errt)
+dead = m.group(1) if m else "?"
+host = lambda r: re.search(r"h=([a-f])&", r["url"]).group(1)
+# the worker of each host, from -v (the requests a worker fetched name it)
+owner = {}
+for l in errt.splitlines():
+    v = re.search(r"h=([a-f])&i=\d+ .*worker (\d)", l)
+    if v: owner[v.group(1)] = v.group(2)
+bad = [r for r in rows if not r["ok"]]
+why = "worker %s (pid %s) was killed by signal 9" % (dead, victim)
+served = {int(l.split()[0].rsplit("=", 1)[1]) for l in open(log) if l.split()[2] == "200"}
+s = re.search(r"(\d+) requests, (\d+) ok, (\d+) failed", errt)
+k = re.search(r"failures by kind: canceled (\d+)$", errt, re.M)
+print(json.dumps([
+    ids == list(range(10000)) if ordered else sorted(ids) == list(range(10000)),
+    dead != "?",
+    len(bad) > 0 and all(r["error"]["kind"] == "canceled" and why in r["error"]["message"] for r in bad),
+    all(r["ok"] for r in rows if owner.get(host(r)) not in (None, dead)),
+    sorted({host(r) for r in bad}) == sorted(h for h, w in owner.items() if w == dead),
+    all(r["id"] in served for r in rows if r["ok"]),
+    bool(s) and [int(x) for x in s.groups()] == [10000, len(rows) - len(bad), len(bad)] and bool(k) and int(k.group(1)) == len(bad),
+]))
+PYEOF
+}
+: >"$LOG"
+kill_run kill
+is "$RCK" 1 "a worker killed by SIGKILL mid-run: the parent ends by itself, exit 1"
+like "$(cat "$T/kill.err")" "worker [01] \\(pid $VICTIM\\) ended without its summary \\(worker [01] \\(pid $VICTIM\\) was killed by signal 9" "  the message names the dead worker and its signal"
 jl_schema "$T/kill.out" "  the lines written are whole"
+is "$(kill_check kill 0)" '[true, true, true, true, true, true, true]' \
+    "  every id once; each line of a request the dead worker took says so (kind canceled); the other worker's hosts all ok; the summary counts them"
+sleep 0.3
+: >"$LOG"
+kill_run killo --ordered
+is "$RCK $(kill_check killo 1)" '1 [true, true, true, true, true, true, true]' \
+    "--ordered with a worker killed: exit 1, ids 0..9999 in input order, the dead worker's requests canceled"
+
+# --- 8. a pipe streams: results while the producer still holds the pipe open --------------------
+# The producer writes 100 URLs, waits 2 s, writes 100 more and closes; the reader notes when each
+# result line arrives. All of the first 100 must be out before the second batch is written.
+"$PY" - "$SPATE_BIN" "$P" >"$T/producer.txt" 2>"$T/producer.err" <<'EOF'
+import subprocess, sys, threading, time, json
+spate, port = sys.argv[1], sys.argv[2]
+res = []
+for h in "abcdef":
+    res += ["--resolve", "%s.test:%s:127.0.0.1" % (h, port)]
+p = subprocess.Popen([spate, "fetch", "-q", "--procs", "2", "-c", "8"] + res + ["-i", "-"],
+                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+second, results = [], []
+def produce():
+    for i in range(200):
+        if i == 100:
+            time.sleep(2)
+            second.append(time.monotonic())
+        p.stdin.write(("http://%s.test:%s/x?i=%d\n" % ("abcdef"[i % 6], port, i)).encode())
+    p.stdin.close()
+w = threading.Thread(target=produce)
+w.start()
+for line in p.stdout:
+    results.append((time.monotonic(), json.loads(line)))
+w.join()
+rc = p.wait()
+early = sorted(r["id"] for t, r in results if t < second[0])
+print(rc, len(results), early == list(range(100)), sorted(r["id"] for _, r in results) == list(range(200)))
+EOF
+is "$(cat "$T/producer.txt")" "0 200 True True" \
+    "--procs 2 from a pipe: the first 100 results are out while the producer still holds the pipe open; all 200 at the end"
+
+# --- 9. 10,000 URLs through a pipe -----------------------------------------------------------------
+cat "$T/all.urls" | "$SPATE_BIN" fetch -q --procs 2 -c 20 $RES -i - >"$T/pipe.out" 2>"$T/pipe.err"
+is "$? $(jl "$T/pipe.out" "(len(rows), sorted(r['id'] for r in rows) == list(range(10000)), all(r['ok'] and r['url'].endswith('&i=%d' % r['id']) for r in rows))")" \
+    '0 [10000, true, true]' "10,000 URLs piped through stdin, --procs 2: every id once, each ok with its URL"
+jl_schema "$T/pipe.out" "  every line whole"
+cat "$T/all.urls" | "$SPATE_BIN" fetch -q --procs 2 -c 20 --ordered $RES -i - >"$T/pipeo.out" 2>"$T/pipeo.err"
+is "$? $(jl "$T/pipeo.out" "[r['id'] for r in rows] == list(range(10000))")" '0 true' \
+    "  --ordered: ids 0..9999 in input order exactly"
+cat "$T/kill.err" "$T/killo.err" "$T/pipe.err" "$T/pipeo.err" >"$T/san.err"
+sanitizer_clean "$T/san.err" "  no sanitizer report from the killed, piped and ordered runs (parent and workers)"
+
+# --- 10. memory bounded under --ordered: a slow first request holds the order ------------------
+# The first line waits 5 s at the test server; the rest go to nginx, over both workers. The
+# parent must not keep the lines that are ahead of the first (its reorder window is bounded, and
+# a worker that is ahead stalls on its pipe): peak RSS (GNU time: the parent and its workers) for
+# 200,000 lines at most 1.3x that for 20,000.
+srv_start "$T" || { echo "Bail out! http_server.py did not start"; exit 1; }
+measure() { # NAME N: sets RSS (peak KB)
+    { echo "$SRV_URL/case/slow/5000/first"; urls "$(($2 - 1))" /x; } >"$T/$1.urls"
+    cat "$T/$1.urls" | /usr/bin/time -o "$T/$1.rss" -f %M timeout -k 5 300 "$SPATE_REL" fetch -q \
+        --procs 2 -c 8 --ordered $RES -i - >"$T/$1.out" 2>"$T/$1.err"
+    _rc=$?
+    RSS=$(tail -n 1 "$T/$1.rss")
+    is "$_rc $(jl "$T/$1.out" "'yes' if [r['id'] for r in rows] == list(range($2)) and all(r['ok'] for r in rows) else '%d lines, %d ok' % (len(rows), sum(1 for r in rows if r['ok']))")" \
+        "0 yes" "--ordered, $2 lines from a pipe, the first one slow: exit 0, ids in order, all ok"
+    diag "$1: $2 lines: peak RSS $RSS KB"
+}
+measure small 20000
+RSS_SMALL=$RSS
+measure big 200000
+RSS_BIG=$RSS
+awk -v a="$RSS_BIG" -v b="$RSS_SMALL" 'BEGIN { exit !(a > 0 && b > 0 && a <= 1.3 * b) }'
+ok $? "  peak RSS for 200,000 lines $RSS_BIG KB vs 20,000 lines $RSS_SMALL KB: at most 1.3x ($(awk -v a="$RSS_BIG" -v b="$RSS_SMALL" 'BEGIN { printf "%.3f", a / b }')x)"
+
+# --- 11. the progress line over a terminal -----------------------------------------------------------
+# 8 requests of 1.5 s each on 8 host names (-c 16: 8 per worker, so all 8 are in flight whatever
+# the split): the parent draws one line from the workers' figures.
+PRES=
+for i in 0 1 2 3 4 5 6 7; do
+    PRES="$PRES --resolve p$i.test:$SRV_PORT:127.0.0.1"
+    echo "http://p$i.test:$SRV_PORT/case/slow/1500/p-$i"
+done >"$T/p.txt"
+$PY "$TAP_LIB/pty_term.py" --cols 200 "$T/p.json" -- "$SPATE_BIN" fetch --procs 2 -c 16 $PRES -i "$T/p.txt"
+frames() {
+    "$PY" - "$1" "$2" <<'EOF'
+import json, re, sys
+log = json.load(open(sys.argv[1]))
+pat = re.compile(r"(\d+)/(\d+) done \(([\d.]+)%\)  elapsed (\d+):(\d\d)  ETA (--|(\d+):(\d\d))"
+                 r"  in flight (\d+)  (--|\d+) req/s")
+f = []
+for t, text in log["chunks"]:
+    for piece in text.split("\r"):
+        m = pat.match(piece)
+        if m:
+            g = m.groups()
+            f.append([t, int(g[0]), int(g[1]), float(g[2]), int(g[8])])
+st = log["status"]
+v = eval(sys.argv[2])
+print(v if isinstance(v, str) else json.dumps(v))
+EOF
+}
+is "$(frames "$T/p.json" st)" 0 "progress over a pty with --procs 2: exit 0"
+is "$(frames "$T/p.json" "[len(set(x[0] for x in f if 0.2 < x[0] < 1.3 and x[1] == 0)) >= 3, sorted(set((x[1], x[2], x[3], x[4]) for x in f if 0.2 < x[0] < 1.3))]")" \
+    '[true, [[0, 8, 0.0, 8]]]' "  redrawn on a timer before any answer: 0/8 done, 0.0%, 8 in flight (the workers' sum)"
+is "$(frames "$T/p.json" "(f[-1][1], f[-1][2], f[-1][3], f[-1][4]) if f else 'no frame'")" '[8, 8, 100.0, 0]' \
+    "  last frame: 8/8 done, 100.0%, none in flight"
+SCR=$($PY "$TAP_LIB/pty_term.py" screen "$T/p.json")
+is "$(printf '%s\n' "$SCR" | grep -c '^{"id":') $(printf '%s\n' "$SCR" | grep '"id"' | "$PY" -c 'import sys, json; print(sum(1 for l in sys.stdin if json.loads(l)["ok"]))')" "8 8" \
+    "  screen: 8 whole result lines, each alone on its line"
+unlike "$SCR" '[0-9]+/[0-9]+ done' "  screen: no progress text left (cleared before results and at the end)"
+like "$(printf '%s\n' "$SCR" | tail -n 1)" '^spate fetch: 8 requests, 8 ok, 0 failed' "  screen: the summary is the last line"
 
 # --- 7. usage ----------------------------------------------------------------------------------------
 run toomany fetch --procs 8 -c 4 http://a.test/
