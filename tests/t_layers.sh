@@ -80,11 +80,17 @@ check() {
     done
 }
 
-plan 10
+plan 11
 
 out=$(check "$ROOT")
 ok "$([ -z "$out" ]; echo $?)" "every include in engine/, tls/, dns/ and cli/ keeps to its layer"
 [ -n "$out" ] && diag "$out"
+
+# The Makefile's BOTTOM_H (the headers tls/ and dns/ can see) is the bottom layer of layer_of, its
+# source fragments poll_*.c.h aside: checked here, so a new bottom header is not forgotten in one.
+mk=$(sed -n 's/^BOTTOM_H *:= *//p' "$ROOT/Makefile" | tr ' ' '\n' | grep . | sort | tr '\n' ' ')
+lo=$(cd "$ROOT" && for h in engine/*.h; do case $h in *.c.h) continue ;; esac; [ "$(layer_of "$h")" = bottom ] && basename "$h"; done | sort | tr '\n' ' ')
+is "$mk" "$lo" "the Makefile's BOTTOM_H lists exactly the bottom layer's headers"
 
 # planted bad includes, each on a fresh copy of the sources
 tmpdir T
