@@ -19,8 +19,9 @@ enum spate_req_phase { REQ_QUEUED, REQ_HOSTWAIT, REQ_RUNNING, REQ_BACKOFF, REQ_D
  * first attempt starts (attempt.h). */
 struct spate_req {
     struct spate_engine *e;
-    /* Queue link (the limiter's FIFO queues, only ever pushed at the tail and popped at the
-     * head), or the spare list. One pointer, not list.h's two: a queued request stays <= 256 B. */
+    /* Queue link (the limiter's FIFO queues: pushed at either end, popped at the head, removed
+     * from the middle only by a sweep over the whole queue), or the spare list. One pointer, not
+     * list.h's two: a queued request stays <= 256 B. */
     struct spate_req *next;
     struct spate_host *host;      /* a reference (spate_pool_host) */
     struct spate_attempt *att;    /* NULL until the first attempt starts (owned) */
