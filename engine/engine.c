@@ -326,6 +326,7 @@ static size_t list_running(struct spate_engine *e, struct spate_req ***tail)
             n++;
         } else if (r->phase == REQ_RUNNING || r->phase == REQ_BACKOFF) {
             r->next = NULL;
+            r->held = 1;
             **tail = r;
             *tail = &r->next;
         }
@@ -333,21 +334,41 @@ static size_t list_running(struct spate_engine *e, struct spate_req ***tail)
     return n;
 }
 
+/* Marks every request of a list taken out of the limiter as held by the caller; returns it. */
+static struct spate_req *hold(struct spate_req *list)
+{
+    for (struct spate_req *r = list; r; r = r->next)
+        r->held = 1;
+    return list;
+}
+
+/* Ends the first request of a held list and returns the rest. A done callback run earlier in
+ * the same bulk cancel may have canceled it already (spate_cancel): then only its memory is left
+ * to free, as response.c leaves a held request's to its holder. */
+static struct spate_req *end_held(struct spate_req *r, const char *why)
+{
+    struct spate_req *rest = r->next;
+    r->next = NULL;
+    r->held = 0;
+    if (r->phase == REQ_DONE)
+        spate_req_free(r);
+    else
+        spate_attempt_cancel(r, why);
+    return rest;
+}
+
 /* Engine teardown: every request completes, canceled: the queued ones (taken from the limiter,
  * which then starts nothing more), the started ones, and any a callback submits meanwhile. */
 static void cancel_all(struct spate_engine *e)
 {
     static const char why[] = "canceled: the engine was destroyed";
-    struct spate_req *q = spate_limit_sift(&e->lim, any_req);
+    struct spate_req *q = hold(spate_limit_sift(&e->lim, any_req));
     spate_limit_clear(&e->lim);
     for (;;) {
-        if (!q) q = spate_limit_sift(&e->lim, any_req);
+        if (!q) q = hold(spate_limit_sift(&e->lim, any_req));
         struct spate_list *n = spate_list_first(&e->started);
         if (q) { /* first: a re-queued started request is on both lists */
-            struct spate_req *r = q;
-            q = r->next;
-            r->next = NULL;
-            spate_attempt_cancel(r, why);
+            q = end_held(q, why);
         } else if (n) {
             spate_attempt_cancel(spate_container_of(n, struct spate_attempt, link)->r, why);
         } else {
@@ -359,16 +380,13 @@ static void cancel_all(struct spate_engine *e)
 size_t spate_engine_cancel(struct spate_engine *e, enum spate_cancel_scope which, const char *why)
 {
     int all = which == SPATE_CANCEL_ALL;
-    struct spate_req *list = spate_limit_sift(&e->lim, all ? any_req : never_started);
+    struct spate_req *list = hold(spate_limit_sift(&e->lim, all ? any_req : never_started));
     struct spate_req **tail = &list;
     while (*tail)
         tail = &(*tail)->next;
     size_t n = all ? list_running(e, &tail) : 0;
     while (list) { /* callbacks may submit: those requests are not on this list */
-        struct spate_req *r = list;
-        list = r->next;
-        r->next = NULL;
-        spate_attempt_cancel(r, why ? why : "canceled");
+        list = end_held(list, why ? why : "canceled");
         n++;
     }
     spate_limit_pump(&e->lim);

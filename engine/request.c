@@ -48,6 +48,9 @@ static void clear_req(struct spate_req *r)
     }
     free(r->headers);
     free(r->body);
+    r->headers = NULL;
+    r->nheaders = 0;
+    r->body = NULL;
     spate_attempt_release(r);
 }
 

@@ -45,6 +45,8 @@ struct spate_req {
     unsigned char follow, keep_body, skip_headers, has_body, method_owned;
     unsigned char stop; /* 1: the host stopped it from its head or body callback (canceled);
                            2: its own body limit was passed (too large); 3: spate_cancel's mark */
+    unsigned char held; /* on a bulk cancel's own list (engine.c): if a callback completes it
+                           meanwhile, its memory stays for that list's owner to free */
 };
 
 /* Request objects (request.c). */

@@ -180,5 +180,5 @@ void spate_response_complete(struct spate_req *r, enum spate_error_kind k, const
     r->done(r->user, &resp);
     e->cb_depth--;
     free(hv);
-    spate_req_free(r);
+    if (!r->held) spate_req_free(r);
 }
