@@ -496,7 +496,8 @@ static void take_end(struct par *P, struct worker *w, const char *rec, size_t le
 {
     char tmp[1024];
     struct spate_fetch_procs_counts c = {0};
-    snprintf(tmp, sizeof(tmp), "%.*s", (int)(len < sizeof(tmp) ? len : sizeof(tmp) - 1), rec + 2);
+    size_t n = len > 2 ? len - 2 : 0; /* the counts after the record's 2-byte tag */
+    snprintf(tmp, sizeof(tmp), "%.*s", (int)(n < sizeof(tmp) ? n : sizeof(tmp) - 1), rec + 2);
     add_counts(&c, tmp);
     P->sum->unstarted += c.unstarted;
     P->sum->submitted += c.submitted;
@@ -642,20 +643,31 @@ static int open_streams(const struct par *P)
     return 0;
 }
 
+/* The loop ended with streams still open (no memory, poll failed): stop the workers and close
+ * every pipe to them, so none waits on a parent that no longer reads or writes. */
+static void abandon(struct par *P, const char *why)
+{
+    fprintf(stderr, "spate fetch: %s; stopping the workers\n", why);
+    P->stopping = P->failed = 1;
+    signal_all(P, SIGTERM);
+    for (unsigned i = 0; i < P->started; i++) {
+        struct worker *w = &P->w[i];
+        if (w->wire >= 0) close(w->wire);
+        if (w->rd.fd >= 0) close(w->rd.fd);
+        w->wire = w->rd.fd = -1;
+    }
+}
+
 /* The parent's loop: routes, writes, reads, merges until every stream is over. */
 static void loop(struct par *P)
 {
     size_t n = P->started;
     struct pollfd *pf = calloc(2 * n + 2, sizeof(*pf));
     unsigned *who = calloc(2 * n + 2, sizeof(*who));
-    if (!pf || !who) {
-        fprintf(stderr, "spate fetch: out of memory\n");
-        signal_all(P, SIGTERM);
-        P->stopping = P->failed = 1;
-    }
+    const char *broke = pf && who ? NULL : "out of memory";
     unsigned seen = 0;
     int closed_said = 0;
-    while (pf && who && (open_streams(P) || (!P->input_done && !P->stopping))) {
+    while (!broke && (open_streams(P) || (!P->input_done && !P->stopping))) {
         route(P);
         flush_wires(P);
         unsigned np = 0;
@@ -680,7 +692,10 @@ static void loop(struct par *P)
         int ms = spate_results_tick(P->out, mono_s(), TICK_MS / 1e3);
         if (ms < 0 || ms > TICK_MS) ms = TICK_MS;
         progress(P, 0, &ms);
-        if (poll(pf, np, ms) < 0 && errno != EINTR) break;
+        if (poll(pf, np, ms) < 0 && errno != EINTR) {
+            broke = strerror(errno);
+            break;
+        }
         if (spate_interrupt_count() != seen) { /* forwarded: each worker ends with whole lines */
             seen = spate_interrupt_count();
             spate_interrupt_drain();
@@ -711,6 +726,7 @@ static void loop(struct par *P)
             P->leftover++;
         }
     }
+    if (broke) abandon(P, broke);
     if (P->a->ordered) merge_ordered(P);
     progress(P, 1, &(int){0});
     free(pf);
