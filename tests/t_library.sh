@@ -30,7 +30,7 @@ like "$L" ' -fvisibility=hidden ' "library objects are compiled with -fvisibilit
 like "$L" ' -Werror ' "-Werror by default (the project's own builds)"
 L=$(pmake -n -B WERROR= build/rel/engine/url.o 2>&1 | grep ' -c engine/url.c')
 unlike "$L" 'Werror' "WERROR= drops -Werror (a packager's build)"
-L=$(pmake -n -B LDFLAGS=-Wl,-O1,--mark-ldflags build/rel/libspate.so.$VERSION build/rel/spate 2>&1)
+L=$(pmake -n -B LDFLAGS=-Wl,-O1,--mark-ldflags build/lib/libspate.so.$VERSION build/rel/spate 2>&1)
 is "$(printf '%s\n' "$L" | grep -E ' -shared | -o build/rel/spate ' | grep -c -- '--mark-ldflags')" 2 \
     "LDFLAGS reach the links of libspate.so and spate"
 
