@@ -1070,6 +1070,17 @@ static int take_routed(struct fetch *f)
     return 1;
 }
 
+/* The current input file is over (end, or a read error, said here): on to the next. */
+static void input_over(struct fetch *f, struct spate_lines *l)
+{
+    if (l->err) {
+        say(f, "spate fetch: cannot read '%s': %s\n", f->inputs[f->cur_in], strerror(l->err));
+        f->read_failed = 1;
+    }
+    spate_lines_fini(l);
+    f->cur_in++;
+}
+
 /* Takes the next argument or input line. 1 one was taken, 0 none is ready yet (a quiet pipe),
  * -1 the input is over. */
 static int take_next(struct fetch *f)
@@ -1101,13 +1112,7 @@ static int take_next(struct fetch *f)
         int rc = spate_lines_next(l, &line, &len, 0);
         if (rc == 0) return 0;
         if (rc < 0) {
-            if (l->err) {
-                say(f, "spate fetch: cannot read '%s': %s\n", f->inputs[f->cur_in],
-                    strerror(l->err));
-                f->read_failed = 1;
-            }
-            spate_lines_fini(l);
-            f->cur_in++;
+            input_over(f, l);
             continue;
         }
         int k = judge_line(rc, line, len, &it, err, sizeof(err));
@@ -1481,13 +1486,7 @@ static int route_next(void *arg, struct spate_fetch_procs_req *q, unsigned *w, i
             return 0;
         }
         if (rc < 0) {
-            if (l->err) {
-                say(f, "spate fetch: cannot read '%s': %s\n", f->inputs[f->cur_in],
-                    strerror(l->err));
-                f->read_failed = 1;
-            }
-            spate_lines_fini(l);
-            f->cur_in++;
+            input_over(f, l);
             continue;
         }
         int shape = rc == 2 ? 3 : line_shape(line, len, &u, &ulen);

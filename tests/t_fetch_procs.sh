@@ -248,28 +248,13 @@ for i in 0 1 2 3 4 5 6 7; do
     echo "http://p$i.test:$SRV_PORT/case/slow/1500/p-$i"
 done >"$T/p.txt"
 $PY "$TAP_LIB/pty_term.py" --cols 200 "$T/p.json" -- "$SPATE_BIN" fetch --procs 2 -c 16 $PRES -i "$T/p.txt"
-frames() {
-    "$PY" - "$1" "$2" <<'EOF'
-import json, re, sys
-log = json.load(open(sys.argv[1]))
-pat = re.compile(r"(\d+)/(\d+) done \(([\d.]+)%\)  elapsed (\d+):(\d\d)  ETA (--|(\d+):(\d\d))"
-                 r"  in flight (\d+)  (--|\d+) req/s")
-f = []
-for t, text in log["chunks"]:
-    for piece in text.split("\r"):
-        m = pat.match(piece)
-        if m:
-            g = m.groups()
-            f.append([t, int(g[0]), int(g[1]), float(g[2]), int(g[8])])
-st = log["status"]
-v = eval(sys.argv[2])
-print(v if isinstance(v, str) else json.dumps(v))
-EOF
-}
+# frames LOG EXPR: EXPR over f, the progress frames (tests/lib/progress_frames.py: x[1] done,
+# x[2] total, x[3] per cent, x[6] in flight), and st, the exit status.
+frames() { "$PY" "$TAP_LIB/progress_frames.py" "$1" "$2"; }
 is "$(frames "$T/p.json" st)" 0 "progress over a pty with --procs 2: exit 0"
-is "$(frames "$T/p.json" "[len(set(x[0] for x in f if 0.2 < x[0] < 1.3 and x[1] == 0)) >= 3, sorted(set((x[1], x[2], x[3], x[4]) for x in f if 0.2 < x[0] < 1.3))]")" \
+is "$(frames "$T/p.json" "[len(set(x[0] for x in f if 0.2 < x[0] < 1.3 and x[1] == 0)) >= 3, sorted(set((x[1], x[2], x[3], x[6]) for x in f if 0.2 < x[0] < 1.3))]")" \
     '[true, [[0, 8, 0.0, 8]]]' "  redrawn on a timer before any answer: 0/8 done, 0.0%, 8 in flight (the workers' sum)"
-is "$(frames "$T/p.json" "(f[-1][1], f[-1][2], f[-1][3], f[-1][4]) if f else 'no frame'")" '[8, 8, 100.0, 0]' \
+is "$(frames "$T/p.json" "(f[-1][1], f[-1][2], f[-1][3], f[-1][6]) if f else 'no frame'")" '[8, 8, 100.0, 0]' \
     "  last frame: 8/8 done, 100.0%, none in flight"
 SCR=$($PY "$TAP_LIB/pty_term.py" screen "$T/p.json")
 is "$(printf '%s\n' "$SCR" | grep -c '^{"id":') $(printf '%s\n' "$SCR" | grep '"id"' | "$PY" -c 'import sys, json; print(sum(1 for l in sys.stdin if json.loads(l)["ok"]))')" "8 8" \

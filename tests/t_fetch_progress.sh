@@ -15,26 +15,7 @@ PTY="$PY $TAP_LIB/pty_term.py"
 
 # frames LOG EXPR: EXPR over f, the progress frames drawn ([t, done, total, pct, elapsed s, eta s
 # or None, in flight, rate or None], t = seconds since start), and st, the exit status.
-frames() {
-    "$PY" - "$1" "$2" <<'EOF'
-import json, re, sys
-log = json.load(open(sys.argv[1]))
-pat = re.compile(r"(\d+)/(\d+) done \(([\d.]+)%\)  elapsed (\d+):(\d\d)  ETA (--|(\d+):(\d\d))"
-                 r"  in flight (\d+)  (--|\d+) req/s")
-f = []
-for t, text in log["chunks"]:
-    for piece in text.split("\r"):
-        m = pat.match(piece)
-        if m:
-            g = m.groups()
-            f.append([t, int(g[0]), int(g[1]), float(g[2]), int(g[3]) * 60 + int(g[4]),
-                      None if g[5] == "--" else int(g[6]) * 60 + int(g[7]), int(g[8]),
-                      None if g[9] == "--" else int(g[9])])
-st = log["status"]
-v = eval(sys.argv[2])
-print(v if isinstance(v, str) else json.dumps(v))
-EOF
-}
+frames() { "$PY" "$TAP_LIB/progress_frames.py" "$1" "$2"; }
 screen() { $PY "$TAP_LIB/pty_term.py" screen "$1"; }
 
 # --- no request ends for 1.5 s: the line is redrawn on a timer meanwhile --------------------------
