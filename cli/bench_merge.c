@@ -71,15 +71,20 @@ static unsigned gcd(unsigned a, unsigned b)
 /* Pieces k1/n1 and k2/n2 share a slot exactly when k1 and k2 agree modulo gcd(n1, n2). */
 static int overlap(struct spate_split a, struct spate_split b)
 {
+    if (a.n == b.n) return a.k == b.k; /* the usual case, without a division loop */
     unsigned g = gcd(a.n, b.n);
     return a.k % g == b.k % g;
 }
 
 static struct spate_bench_part *new_part(struct spate_bench_merge *m, const char *name, int pid)
 {
-    struct spate_bench_part *v = realloc(m->parts.v, (m->parts.n + 1) * sizeof(*v));
-    if (!v) return NULL;
-    m->parts.v = v;
+    size_t n = m->parts.n;
+    if (!(n & (n - 1))) { /* 0 or a power of two: full; doubling keeps tens of thousands cheap */
+        struct spate_bench_part *v = realloc(m->parts.v, (n ? 2 * n : 1) * sizeof(*v));
+        if (!v) return NULL;
+        m->parts.v = v;
+    }
+    struct spate_bench_part *v = m->parts.v;
     struct spate_bench_part *x = &v[m->parts.n];
     memset(x, 0, sizeof(*x));
     x->name = strdup(name);

@@ -302,6 +302,10 @@ static int part(struct rd *c, const struct spate_json *x, const char *in,
     return 0;
 }
 
+/* Far above any real cluster's processes; bounded because a merge checks every pair of parts
+ * for overlap. */
+#define MAX_PARTS 65536u
+
 /* "workers" (a --procs report) or "pieces" (a merge), at most one; absent in one process's. */
 static int parts(struct rd *c, const struct spate_json *j, struct spate_bench_parts *ps)
 {
@@ -313,8 +317,8 @@ static int parts(struct rd *c, const struct spate_json *j, struct spate_bench_pa
     const struct spate_json *a = member(c, j, "", kind, SPATE_JSON_ARRAY);
     if (!a) return -EINVAL;
     size_t n = spate_json_count(a);
-    if (!n || n > SPATE_SPLIT_MAX_N)
-        return bad(c, "\"%s\" holds %zu parts, not 1 to %u", kind, n, SPATE_SPLIT_MAX_N);
+    if (!n || n > MAX_PARTS)
+        return bad(c, "\"%s\" holds %zu parts, not 1 to %u", kind, n, MAX_PARTS);
     ps->v = calloc(n, sizeof(*ps->v));
     if (!ps->v) return -ENOMEM;
     ps->n = n; /* every entry zeroed: spate_bench_parts_fini frees what was read */
