@@ -71,15 +71,20 @@ static unsigned gcd(unsigned a, unsigned b)
 /* Pieces k1/n1 and k2/n2 share a slot exactly when k1 and k2 agree modulo gcd(n1, n2). */
 static int overlap(struct spate_split a, struct spate_split b)
 {
+    if (a.n == b.n) return a.k == b.k; /* the usual case, without a division loop */
     unsigned g = gcd(a.n, b.n);
     return a.k % g == b.k % g;
 }
 
 static struct spate_bench_part *new_part(struct spate_bench_merge *m, const char *name, int pid)
 {
-    struct spate_bench_part *v = realloc(m->parts.v, (m->parts.n + 1) * sizeof(*v));
-    if (!v) return NULL;
-    m->parts.v = v;
+    size_t n = m->parts.n;
+    if (!(n & (n - 1))) { /* 0 or a power of two: full; doubling keeps tens of thousands cheap */
+        struct spate_bench_part *v = realloc(m->parts.v, (n ? 2 * n : 1) * sizeof(*v));
+        if (!v) return NULL;
+        m->parts.v = v;
+    }
+    struct spate_bench_part *v = m->parts.v;
     struct spate_bench_part *x = &v[m->parts.n];
     memset(x, 0, sizeof(*x));
     x->name = strdup(name);
@@ -89,22 +94,48 @@ static struct spate_bench_part *new_part(struct spate_bench_merge *m, const char
     return x;
 }
 
+/* "ab.json: a.json": a part that came through a merged report, named with that report. */
+static const char *who(char *buf, size_t len, const char *outer, const char *inner)
+{
+    snprintf(buf, len, inner ? "%s: %s" : "%s", outer, inner);
+    return buf;
+}
+
+/* Refuses piece p of the part called name when it shares a slot with a reported part in v[0..n). */
+static int refuse_overlap(const struct spate_bench_part *v, size_t n, const char *vprefix,
+                          const char *name, struct spate_split p, char *err, size_t errlen)
+{
+    char other[400];
+    for (size_t i = 0; i < n; i++)
+        if (!v[i].fate && overlap(v[i].piece, p))
+            return spate_errmsg(err, errlen,
+                                "%s is piece %u/%u of the test, which overlaps piece %u/%u of %s "
+                                "(the same share of the test twice)",
+                                name, p.k, p.n, v[i].piece.k, v[i].piece.n,
+                                who(other, sizeof(other), vprefix ? vprefix : v[i].name,
+                                    vprefix ? v[i].name : NULL));
+    return 0;
+}
+
+/* Report r must be of the test added so far, and each of its pieces (its own, or those of the
+ * parts it adds up, which may have come through merges of their own) must be new: a piece
+ * reached twice, directly or through two merged reports, would be counted twice. */
 static int check(struct spate_bench_merge *m, const struct spate_bench_read *r, const char *name,
                  char *err, size_t errlen)
 {
-    char why[480];
-    if (!m->have) return 0;
-    if (*differs(&m->set.test, &r->set.test, why, sizeof(why)))
+    char why[480], me[400];
+    if (m->have && *differs(&m->set.test, &r->set.test, why, sizeof(why)))
         return spate_errmsg(err, errlen, "%s is a report of another test than %s: %s", name,
                             m->parts.v[0].name, why);
-    for (size_t i = 0; i < m->parts.n; i++) {
-        const struct spate_bench_part *x = &m->parts.v[i];
-        if (!x->fate && overlap(x->piece, r->set.piece))
-            return spate_errmsg(
-                err, errlen,
-                "%s is piece %u/%u of the test, which overlaps piece %u/%u of %s (the same "
-                "share of the test twice)",
-                name, r->set.piece.k, r->set.piece.n, x->piece.k, x->piece.n, x->name);
+    if (!r->parts.n)
+        return refuse_overlap(m->parts.v, m->parts.n, NULL, name, r->set.piece, err, errlen);
+    for (size_t i = 0; i < r->parts.n; i++) {
+        const struct spate_bench_part *x = &r->parts.v[i];
+        if (x->fate) continue;
+        who(me, sizeof(me), name, x->name);
+        int rc = refuse_overlap(m->parts.v, m->parts.n, NULL, me, x->piece, err, errlen);
+        if (!rc) rc = refuse_overlap(r->parts.v, i, name, me, x->piece, err, errlen);
+        if (rc) return rc;
     }
     return 0;
 }
@@ -145,14 +176,12 @@ static void add_figures(struct spate_load_report *d, const struct spate_load_rep
     d->skipped += s->skipped;
 }
 
-int spate_bench_merge_add(struct spate_bench_merge *m, const struct spate_bench_read *r,
-                          const char *name, int pid, char *err, size_t errlen)
+/* Adds report r as one part: it is one process's report. */
+static int add_whole(struct spate_bench_merge *m, const struct spate_bench_read *r,
+                     const char *name, int pid)
 {
-    int rc = check(m, r, name, err, errlen);
-    if (rc) return rc;
-    if (!m->have && adopt_test(m, r)) return spate_errmsg(err, errlen, "out of memory"), -ENOMEM;
     struct spate_bench_part *x = new_part(m, name, pid);
-    if (!x) return spate_errmsg(err, errlen, "out of memory"), -ENOMEM;
+    if (!x) return -ENOMEM;
     x->piece = r->set.piece;
     x->start = r->rep.start_unix;
     x->end = r->end;
@@ -164,11 +193,49 @@ int spate_bench_merge_add(struct spate_bench_merge *m, const struct spate_bench_
     x->connections = r->rep.connections_wanted;
     x->connections_up = r->rep.connections_up;
     x->rps = r->rep.elapsed_ns ? (double)r->t.responses * 1e9 / (double)r->rep.elapsed_ns : 0;
-    if (x->start < m->start) m->start = x->start;
+    return 0;
+}
+
+/* Adds the parts report r adds up (a --procs report's workers, a merge's pieces) as parts of
+ * their own, so that the merge of merges lists, checks and times the original pieces exactly as
+ * one merge of them all would. */
+static int add_inner(struct spate_bench_merge *m, const struct spate_bench_read *r,
+                     const char *name)
+{
+    char nm[1024];
+    for (size_t i = 0; i < r->parts.n; i++) {
+        const struct spate_bench_part *s = &r->parts.v[i];
+        int len = snprintf(NULL, 0, "%s: %s", name, s->name);
+        char *big = (size_t)len < sizeof(nm) ? nm : malloc((size_t)len + 1);
+        if (!big) return -ENOMEM;
+        snprintf(big, (size_t)len + 1, "%s: %s", name, s->name);
+        struct spate_bench_part *x = new_part(m, big, s->pid);
+        if (big != nm) free(big);
+        if (!x) return -ENOMEM;
+        char *keep = x->name;
+        *x = *s; /* the figures as they were reported */
+        x->name = keep;
+        x->late_s = 0; /* against this merge's planned start, on finishing */
+        x->fate = s->fate ? strdup(s->fate) : NULL;
+        if (s->fate && !x->fate) return -ENOMEM;
+    }
+    return 0;
+}
+
+int spate_bench_merge_add(struct spate_bench_merge *m, const struct spate_bench_read *r,
+                          const char *name, int pid, char *err, size_t errlen)
+{
+    int rc = check(m, r, name, err, errlen);
+    if (rc) return rc;
+    int first = !m->have;
+    if (first && adopt_test(m, r)) return spate_errmsg(err, errlen, "out of memory"), -ENOMEM;
+    if (r->parts.n ? add_inner(m, r, name) : add_whole(m, r, name, pid))
+        return spate_errmsg(err, errlen, "out of memory"), -ENOMEM;
+    if (r->rep.start_unix < m->start) m->start = r->rep.start_unix;
     if (r->end > m->end) m->end = r->end;
     if (!m->sig) m->sig = r->sig;
     if (r->set.start_at != m->set.start_at) m->set.start_at = 0; /* no common planned start */
-    m->set.procs += m->parts.n > 1 ? r->set.procs : 0;
+    if (!first) m->set.procs += r->set.procs;
     add_figures(&m->rep, &r->rep);
     spate_bench_tally_merge(&m->t, &r->t);
     return 0;
@@ -281,6 +348,23 @@ int spate_bench_merge_finish(struct spate_bench_merge *m)
         m->parts.missing = strdup(buf);
         return m->parts.missing ? 0 : -ENOMEM;
     }
+    /* not one piece: the settings are the sums of the reported parts' shares, so that the
+     * verdict and a later merge of this report see what these parts were asked to do */
     s->piece.k = s->piece.n = 0;
+    unsigned conns = 0;
+    uint64_t reqs = 0;
+    double part_share = 0;
+    for (size_t i = 0; i < m->parts.n; i++) {
+        const struct spate_bench_part *x = &m->parts.v[i];
+        if (x->fate) continue;
+        conns += (unsigned)spate_split_share(s->test.connections, x->piece);
+        reqs += spate_split_share(s->test.requests, x->piece);
+        part_share += 1.0 / x->piece.n;
+    }
+    if (part_share > 0) { /* else nothing reported: the test's own settings */
+        s->connections = conns;
+        s->requests = reqs;
+        s->rate = s->test.rate * part_share;
+    }
     return describe_missing(&m->parts, share, &m->parts.missing);
 }

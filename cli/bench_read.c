@@ -128,7 +128,8 @@ static int piece(struct rd *c, const struct spate_json *j, struct spate_bench_re
     if (!p || u64(c, p, "\"piece\".", "k", &k) || u64(c, p, "\"piece\".", "n", &n) ||
         u64(c, j, "", "procs", &procs))
         return -EINVAL;
-    if (n < 1 || n > SPATE_SPLIT_MAX_N || k >= n)
+    /* 0/0: a merge whose parts are not one piece; allowed only with the parts (checked later) */
+    if ((k || n) && (n < 1 || n > SPATE_SPLIT_MAX_N || k >= n))
         return bad(c, "\"piece\" %llu/%llu is not a piece (K/N with K < N <= %u)",
                    (unsigned long long)k, (unsigned long long)n, SPATE_SPLIT_MAX_N);
     if (procs < 1 || procs > SPATE_SPLIT_MAX_N) return bad(c, "\"procs\" is out of range");
@@ -260,6 +261,106 @@ static int signal_of(struct rd *c, const struct spate_json *j, int *sig)
     return *sig ? 0 : bad(c, "\"signal\" is not null, \"SIGINT\" or \"SIGTERM\"");
 }
 
+/* ---------- the parts a --procs report or a merge adds up ---------- */
+
+static int part_piece(struct rd *c, const struct spate_json *x, const char *in,
+                      struct spate_split *out)
+{
+    char pin[80];
+    uint64_t k, n;
+    snprintf(pin, sizeof(pin), "%s\"piece\".", in);
+    const struct spate_json *p = member(c, x, in, "piece", SPATE_JSON_OBJECT);
+    if (!p || u64(c, p, pin, "k", &k) || u64(c, p, pin, "n", &n)) return -EINVAL;
+    if (n < 1 || n > SPATE_SPLIT_MAX_N || k >= n)
+        return bad(c, "%s\"piece\" %llu/%llu is not a piece", in, (unsigned long long)k,
+                   (unsigned long long)n);
+    out->k = (unsigned)k;
+    out->n = (unsigned)n;
+    return 0;
+}
+
+/* One part as json_part wrote it; its late_s is not read: the merge recomputes it against its
+ * own planned start. */
+static int part(struct rd *c, const struct spate_json *x, const char *in,
+                struct spate_bench_part *p)
+{
+    uint64_t pid;
+    const struct spate_json *lost = spate_json_get(x, "lost");
+    if (!lost) return bad(c, "%s\"lost\" is missing", in);
+    if (spate_json_type(lost) != SPATE_JSON_NULL && str(c, x, in, "lost", &p->fate)) return -EINVAL;
+    if (str(c, x, in, "name", &p->name) || u64(c, x, in, "pid", &pid) ||
+        part_piece(c, x, in, &p->piece) || dbl(c, x, in, "start", &p->start) ||
+        dbl(c, x, in, "end", &p->end) || u64(c, x, in, "skipped", &p->skipped) ||
+        u64(c, x, in, "requests", &p->requests) || u64(c, x, in, "responses", &p->responses) ||
+        u64(c, x, in, "errors", &p->errors) || u64(c, x, in, "failed", &p->failed) ||
+        u64(c, x, in, "connections", &p->connections) ||
+        u64(c, x, in, "connections_up", &p->connections_up) || dbl(c, x, in, "rps", &p->rps))
+        return -EINVAL;
+    if (pid > 0x7fffffff) return bad(c, "%s\"pid\" is out of range", in);
+    p->pid = (int)pid;
+    if (!p->fate && p->end < p->start) return bad(c, "%s ends before it starts", in);
+    return 0;
+}
+
+/* Far above any real cluster's processes; bounded because a merge checks every pair of parts
+ * for overlap. */
+#define MAX_PARTS 65536u
+
+/* "workers" (a --procs report) or "pieces" (a merge), at most one; absent in one process's. */
+static int parts(struct rd *c, const struct spate_json *j, struct spate_bench_parts *ps)
+{
+    const char *kind = spate_json_get(j, "workers") ? "workers" : "pieces";
+    if (spate_json_get(j, "workers") && spate_json_get(j, "pieces"))
+        return bad(c, "both \"workers\" and \"pieces\": one report adds up one kind of parts");
+    ps->kind = kind;
+    if (!spate_json_get(j, kind)) return 0;
+    const struct spate_json *a = member(c, j, "", kind, SPATE_JSON_ARRAY);
+    if (!a) return -EINVAL;
+    size_t n = spate_json_count(a);
+    if (!n || n > MAX_PARTS)
+        return bad(c, "\"%s\" holds %zu parts, not 1 to %u", kind, n, MAX_PARTS);
+    ps->v = calloc(n, sizeof(*ps->v));
+    if (!ps->v) return -ENOMEM;
+    ps->n = n; /* every entry zeroed: spate_bench_parts_fini frees what was read */
+    for (size_t i = 0; i < n; i++) {
+        char in[64];
+        const struct spate_json *x = spate_json_at(a, i, NULL);
+        if (spate_json_type(x) != SPATE_JSON_OBJECT)
+            return bad(c, "\"%s\"[%zu] is not an object", kind, i);
+        snprintf(in, sizeof(in), "\"%s\"[%zu].", kind, i);
+        int rc = part(c, x, in, &ps->v[i]);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* The parts that reported must add up to the totals, as the figures to the histogram. */
+static int parts_add_up(struct rd *c, const struct spate_bench_read *r)
+{
+    const struct spate_bench_parts *p = &r->parts;
+    uint64_t req = 0, resp = 0, errs = 0;
+    if (!p->n) {
+        if (!r->set.piece.n)
+            return bad(c, "\"piece\" 0/0 is not a piece (only a report with \"pieces\" or "
+                          "\"workers\" may cover no one piece)");
+        return 0;
+    }
+    for (size_t i = 0; i < p->n; i++)
+        if (!p->v[i].fate) {
+            req += p->v[i].requests;
+            resp += p->v[i].responses;
+            errs += p->v[i].errors;
+        }
+    if (req != r->rep.finished)
+        return bad(c, "\"%s\" add up to %llu requests, not \"requests\" %llu", p->kind,
+                   (unsigned long long)req, (unsigned long long)r->rep.finished);
+    if (resp != r->t.responses || errs != r->t.errors.total)
+        return bad(c, "\"%s\" add up to %llu responses and %llu errors, not %llu and %llu", p->kind,
+                   (unsigned long long)resp, (unsigned long long)errs,
+                   (unsigned long long)r->t.responses, (unsigned long long)r->t.errors.total);
+    return 0;
+}
+
 /* The totals must agree with the parts they sum, or the file was edited or cut. */
 static int consistent(struct rd *c, const struct spate_bench_read *r, uint64_t failed,
                       uint64_t errs)
@@ -303,7 +404,9 @@ static int body(struct rd *c, const struct spate_json *j, struct spate_bench_rea
     if (spate_hist_read_json(&r->t.hist, h, herr, sizeof(herr)))
         return bad(c, "%s", herr); /* "histogram: ..." */
     r->t.bad_status = failed >= errs ? failed - errs : 0;
-    return consistent(c, r, failed, errs);
+    if (consistent(c, r, failed, errs)) return -EINVAL;
+    int rc = parts(c, j, &r->parts);
+    return rc ? rc : parts_add_up(c, r);
 }
 
 static void setup_from_test(struct spate_bench_read *r)
@@ -311,7 +414,13 @@ static void setup_from_test(struct spate_bench_read *r)
     struct spate_bench_setup *s = &r->set;
     s->url = s->test.url;
     s->connections = (unsigned)r->rep.connections_wanted;
-    s->requests = spate_split_share(s->test.requests, s->piece);
+    s->requests = 0;
+    if (s->piece.n)
+        s->requests = spate_split_share(s->test.requests, s->piece);
+    else /* no one piece: the sum of the parts' shares */
+        for (size_t i = 0; i < r->parts.n; i++)
+            if (!r->parts.v[i].fate)
+                s->requests += spate_split_share(s->test.requests, r->parts.v[i].piece);
     s->duration = s->test.duration;
     s->timeout_ns = s->test.timeout_ns;
     s->max_errors = s->test.max_errors;
@@ -346,6 +455,7 @@ int spate_bench_read(struct spate_bench_read *r, const char *text, size_t len, c
 void spate_bench_read_fini(struct spate_bench_read *r)
 {
     spate_bench_tally_fini(&r->t);
+    spate_bench_parts_fini(&r->parts);
     free(r->url);
     free(r->method);
     r->url = r->method = NULL;

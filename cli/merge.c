@@ -1,6 +1,6 @@
 /* `spate merge REPORT.json...`: the `spate bench --json` reports of one test's pieces (several
- * machines, or --procs workers kept apart) added up into the report one process would have
- * printed. */
+ * machines, or --procs workers kept apart, or earlier merges of some of them) added up into the
+ * report one process would have printed. */
 #include "merge.h"
 #include "args.h"
 #include "bench_merge.h"
@@ -21,7 +21,8 @@ static void usage(FILE *to)
           "several machines, say) into the report one process would have printed: counts,\n"
           "statuses and errors summed, latency histograms summed bucket by bucket, the measured\n"
           "period the union of the pieces' periods and the rate computed over it. Pieces that\n"
-          "started late are named with how late.\n"
+          "started late are named with how late. A report may itself be a merge or a --procs\n"
+          "report: the pieces it adds up are listed and checked as if given one by one.\n"
           "      --json              print the merged report as one JSON object\n"
           "Exit status: 0 merged; 2 usage, or a report that is unreadable, corrupt, of another\n"
           "test or a share of the test given twice.\n",

@@ -15,7 +15,7 @@
 . "$TAP_LIB/nginx.sh"
 . "$TAP_LIB/tls_certs.sh"
 require_spate
-plan 31
+plan 48
 
 SPATE_TIMEOUT=40
 tmpdir T shm
@@ -133,5 +133,72 @@ is "$(J latemerge "(lambda p: (p[0]['late_s'], abs(p[1]['late_s'] - $LATE) < 1e-
 run latetext merge "$T/l0.json" "$T/l1.json"
 like "$(cat "$(out latetext)")" "late +piece .*l1.json \(piece 1/2\) began [0-9.]+(ms|s) after the planned start, [0-9]+ scheduled requests skipped" \
     "merge, text: names the late piece, how late and the slots it skipped"
+# --- merged reports as pieces: merge per node, then merge the node reports ----------------------------------
+# Four segments of one test; ab = merge a b, cd = merge c d; merge ab cd must be merge a b c d.
+TS=$(echo "$(now)" | awk '{printf "%.3f", $1 + 1.5}')
+N4=$T/nodes
+mkdir -p "$N4"
+for k in a b c d; do
+    spate bench --segment "$(echo $k | tr abcd 0123)/4" --start-at "$TS" -n 8000 -c 8 --json "$U/small.txt?four" >"$N4/$k.json" 2>"$N4/$k.err" &
+    eval "P$k=\$!"
+done
+R4=""; for k in a b c d; do eval "wait \$P$k"; R4="$R4$?"; done
+is "$R4:$(logged '/small.txt?four')" "0000:8000" "four segments k/4: all exit 0, nginx logged 8,000 requests"
+run ab merge --json "$N4/a.json" "$N4/b.json"
+run cd merge --json "$N4/c.json" "$N4/d.json"
+run bc merge --json "$N4/b.json" "$N4/c.json"
+cp "$(out ab)" "$N4/ab.json"; cp "$(out cd)" "$N4/cd.json"; cp "$(out bc)" "$N4/bc.json"
+is "$(jl "$N4/ab.json" "(rows[0]['requests'], rows[0]['connections'], rows[0]['piece'], rows[0]['missing'], rows[0]['result']['ok'])")" \
+    '[4000, 4, {"k": 0, "n": 0}, "no report of piece(s) 2/4 3/4", true]' \
+    "merge a b: 4,000 requests on its 4 connections, pieces 2/4 3/4 named missing, result ok"
+run flat merge --json "$N4/a.json" "$N4/b.json" "$N4/c.json" "$N4/d.json"
+run nested merge --json "$N4/ab.json" "$N4/cd.json"
+is "$RC:$(grep -c . "$(err nested)")" "0:0" "merge ab.json cd.json (two merged reports): exit 0, nothing on stderr" || diag "$(cat "$(err nested)")"
+KEYS4="('requests', 'sent', 'responses', 'ok', 'failed', 'errors', 'status', 'errors_by_kind', 'setup_errors', 'connections', 'connections_up', 'connections_established', 'reconnects', 'unfinished', 'unsent', 'model', 'rate', 'piece', 'procs', 'missing', 'bytes', 'latency', 'result')"
+is "$(jl "$(out nested)" "[k for k in $KEYS4 if rows[0].get(k, 'absent') != F[0].get(k, 'absent')] + [k for k in ('duration', 'rps') if abs(rows[0][k] - F[0][k]) > 1e-6 * F[0][k]]" F="$(out flat)")" "[]" \
+    "merge of the merges equals merge a b c d: counts, statuses, errors, connections, rate, latency, result"
+is "$(jl "$(out nested)" "(rows[0]['histogram'] == F[0]['histogram'], (lambda p, q: p['start'] == q['start'] and abs(p['end'] - q['end']) < 2e-6 and (p['start_at'], p['late_s'], p['skipped']) == (q['start_at'], q['late_s'], q['skipped']))(rows[0]['period'], F[0]['period']), rows[0]['period']['start_at'] == $TS, rows[0]['histogram']['count'], rows[0]['status'])" F="$(out flat)")" \
+    "[true, true, true, 8000, {\"200\": 8000}]" "merge of the merges: histogram bucket-exact and period the same as the flat merge; 8,000 responses, all 200 (nginx's count)"
+is "$(jl "$(out nested)" "[(p['name'].split('/')[-1], p['piece'], p['requests'], p['start'], p['end']) for p in rows[0]['pieces']] == [(q['name'].split('/')[-1], q['piece'], q['requests'], q['start'], q['end']) for q in F[0]['pieces']]" F="$(out flat)")" \
+    true "merge of the merges: the four original pieces listed, as in the flat merge"
+is "$(J nested "[p['name'].replace('$N4/', '') for p in j['pieces']]")" \
+    '["ab.json: a.json", "ab.json: b.json", "cd.json: c.json", "cd.json: d.json"]' \
+    "merge of the merges: each piece named with the report it came through"
+run ntext merge "$N4/ab.json" "$N4/cd.json"
+like "$(cat "$(out ntext)")" 'pieces +4: 2,000 \+ 2,000 \+ 2,000 \+ 2,000 requests' "merge of the merges, text: the four pieces and their requests"
+refused r_dup "b.json is piece 1/4 of the test, which overlaps piece 1/4 of .*ab.json: .*b.json" \
+    "merge ab.json b.json: the same piece again, refused" "$N4/ab.json" "$N4/b.json"
+refused r_dup2 "bc.json: .*b.json is piece 1/4 of the test, which overlaps piece 1/4 of .*ab.json: .*b.json" \
+    "merge ab.json bc.json: piece b reached through two merged reports, refused" "$N4/ab.json" "$N4/bc.json"
+refused r_other2 "other.out is a report of another test than .*ab.json: .*a.json: URL" \
+    "a merged report and a report of another test: refused" "$N4/ab.json" "$(out other)"
+"$PY" -c 'import json,sys; j=json.load(open(sys.argv[1])); j["pieces"][0]["requests"] += 1; print(json.dumps(j))' "$N4/ab.json" >"$N4/ab_cut.json"
+refused r_parts "ab_cut.json: corrupt report: \"pieces\" add up to 4001 requests, not \"requests\" 4000" \
+    "a merged report whose pieces do not add up to its totals: refused as corrupt" "$N4/ab_cut.json" "$N4/cd.json"
+
+# a --procs 2 report (segment 0/2, workers 0/4 and 2/4) merged with segment 1/2
+TS=$(echo "$(now)" | awk '{printf "%.3f", $1 + 1.5}')
+spate bench --segment 0/2 --procs 2 --start-at "$TS" -n 6000 -c 8 --json "$U/small.txt?mix" >"$T/p0.json" 2>"$T/p0.err" &
+PP=$!
+spate bench --segment 1/2 --start-at "$TS" -n 6000 -c 8 --json "$U/small.txt?mix" >"$T/p1.json" 2>"$T/p1.err"
+RP1=$?
+wait $PP
+is "$?:$RP1:$(logged '/small.txt?mix')" "0:0:6000" "--segment 0/2 --procs 2 and --segment 1/2: exit 0, nginx logged 6,000 requests"
+run mix merge --json "$T/p0.json" "$T/p1.json"
+is "$RC:$(J mix "(j['requests'], j['status'], j['histogram']['count'], j['piece'], j['missing'], j['procs'])")" \
+    '0:[6000, {"200": 6000}, 6000, {"k": 0, "n": 1}, null, 3]' \
+    "merge of a --procs 2 report and a segment: exit 0, the whole test's 6,000 requests, 3 processes"
+is "$(jl "$(out mix)" "[(p['name'].replace('$T/', ''), p['piece'], p['requests']) for p in rows[0]['pieces']] == [('p0.json: ' + w['name'], w['piece'], w['requests']) for w in P0[0]['workers']] + [('p1.json', {'k': 1, 'n': 2}, 3000)] and [w['piece']['n'] for w in P0[0]['workers']] == [4, 4]" P0="$T/p0.json")" \
+    true "merge with a --procs report: its workers listed with their pieces (0/4, 2/4) and requests"
+is "$(jl "$(out mix)" "(lambda m, a, b: (lambda ca, cb: m['histogram']['counts'] == sorted([i, ca.get(i, 0) + cb.get(i, 0)] for i in set(ca) | set(cb)) and m['histogram']['sum'] == a['histogram']['sum'] + b['histogram']['sum'])(dict(a['histogram']['counts']), dict(b['histogram']['counts'])))(rows[0], A[0], B[0])" A="$T/p0.json" B="$T/p1.json")" \
+    true "merge with a --procs report: the histogram is the bucket-by-bucket sum"
+
+# a late piece is still named when it comes through a merged report
+run l1m merge --json "$T/l1.json"
+cp "$(out l1m)" "$T/l1m.json"
+run latenest merge --json "$T/l0.json" "$T/l1m.json"
+is "$(J latenest "(lambda p: (p[0]['late_s'], abs(p[1]['late_s'] - $LATE) < 1e-5, p[1]['skipped'], p[1]['name'].replace('$T/', '')))(j['pieces'])")" \
+    "[0.0, true, $(jl "$T/l1.json" "rows[0]['period']['skipped']"), \"l1m.json: l1.json\"]" \
+    "merge l0.json (merge l1.json): the late piece named through the merged report, late_s and skipped kept"
 sanitizer_sweep "no sanitizer report in any run"
 done_testing

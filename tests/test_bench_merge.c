@@ -2,7 +2,8 @@
  * pieces made from known latency sets, written with spate_bench_json, read back and merged, give
  * the percentiles of one histogram of all values and the exact counts; error causes add up;
  * the period is the union and the late piece is named; which share of a test a set of pieces
- * covers; and the refusals (another test, an overlapping piece, a corrupt report). */
+ * covers; and the refusals (another test, an overlapping piece, a corrupt report); merged reports
+ * merged again give the flat merge, and a piece reached twice through them is refused. */
 #include "bench_merge.h"
 #include "bench_read.h"
 #include "bench_report.h"
@@ -240,12 +241,162 @@ static void test_refusals(void)
     spate_text_fini(&o);
 }
 
+/* ---------- merged reports as pieces ---------- */
+
+static struct piece pd;
+static struct spate_bench_merge sub; /* a merge of some pieces, written out as a report */
+
+/* The JSON report of `spate merge` of pieces v[0..n) named names[i], into o. */
+static int merged_json(struct piece **v, const char *const *names, size_t n, struct spate_text *o)
+{
+    char err[512];
+    int rc = 0;
+    spate_bench_merge_init(&sub, "pieces");
+    for (size_t i = 0; i < n && !rc; i++) {
+        struct spate_text t;
+        rc = to_json(v[i], &t);
+        if (!rc) rc = spate_bench_read(&rd, t.s, t.len, err, sizeof(err));
+        if (!rc) {
+            rc = spate_bench_merge_add(&sub, &rd, names[i], 0, err, sizeof(err));
+            spate_bench_read_fini(&rd);
+        }
+        spate_text_fini(&t);
+    }
+    struct spate_bench_verdict vd;
+    if (!rc) rc = spate_bench_merge_finish(&sub);
+    spate_bench_judge(&sub.set, &sub.t, &sub.rep, &sub.parts, &vd);
+    spate_text_init(o);
+    if (!rc) rc = spate_bench_json(o, &sub.set, &sub.t, &sub.rep, &sub.parts, &vd, sub.sig);
+    spate_bench_merge_fini(&sub);
+    if (rc) diag("merged_json: %d %s", rc, err);
+    return rc;
+}
+
+static int add_text(const struct spate_text *o, const char *name, char *err, size_t errlen)
+{
+    int rc = spate_bench_read(&rd, o->s, o->len, err, errlen);
+    if (!rc) {
+        rc = spate_bench_merge_add(&mg, &rd, name, 0, err, errlen);
+        spate_bench_read_fini(&rd);
+    }
+    return rc;
+}
+
+/* Four pieces a..d: merge(merge(a, b), merge(c, d)) must be merge(a, b, c, d). */
+static void test_nested(void)
+{
+    char err[512];
+    make_piece(&pa, (struct spate_split){0, 4}, "http://h/x", 1000.0, 2.0, 700, 3);
+    make_piece(&pb, (struct spate_split){1, 4}, "http://h/x", 1000.2, 1.8, 650, 0);
+    make_piece(&pc, (struct spate_split){2, 4}, "http://h/x", 1000.1, 2.4, 800, 5);
+    make_piece(&pd, (struct spate_split){3, 4}, "http://h/x", 1000.0, 1.0, 20, 0);
+    struct piece *ab[] = {&pa, &pb}, *cd[] = {&pc, &pd}, *bc[] = {&pb, &pc};
+    static const char *const nab[] = {"a", "b"}, *const ncd[] = {"c", "d"},
+                             *const nbc[] = {"b", "c"};
+    struct spate_text tab, tcd, tbc;
+    ok(!merged_json(ab, nab, 2, &tab) && !merged_json(cd, ncd, 2, &tcd) &&
+           !merged_json(bc, nbc, 2, &tbc),
+       "merges ab, cd and bc written as reports");
+
+    /* the flat merge, kept in `all` and a copy of its figures */
+    spate_bench_merge_init(&mg, "pieces");
+    add(&pa, "a", err, sizeof(err));
+    add(&pb, "b", err, sizeof(err));
+    add(&pc, "c", err, sizeof(err));
+    add(&pd, "d", err, sizeof(err));
+    spate_bench_merge_finish(&mg);
+    spate_hist_init(&all);
+    spate_hist_merge(&all, &mg.t.hist);
+    struct spate_bench_tally ft = mg.t; /* plain numbers only are compared below */
+    struct spate_load_report fr = mg.rep;
+    struct spate_bench_setup fs = mg.set;
+    double late[4];
+    for (int i = 0; i < 4; i++)
+        late[i] = mg.parts.v[i].late_s;
+    spate_bench_merge_fini(&mg);
+
+    spate_bench_merge_init(&mg, "pieces");
+    ok(add_text(&tab, "ab", err, sizeof(err)) == 0, "merge ab read back and added (%s)", err);
+    ok(add_text(&tcd, "cd", err, sizeof(err)) == 0, "merge cd read back and added (%s)", err);
+    ok(spate_bench_merge_finish(&mg) == 0, "finished");
+    ok(memcmp(mg.t.hist.counts, all.counts, sizeof(all.counts)) == 0 &&
+           mg.t.hist.count == all.count && mg.t.hist.min == all.min && mg.t.hist.max == all.max &&
+           mg.t.hist.sum == all.sum,
+       "merge of merges: the histogram of the flat merge, bucket by bucket (%llu values)",
+       (unsigned long long)all.count);
+    ok(mg.t.responses == ft.responses && mg.t.bad_status == ft.bad_status &&
+           mg.t.bytes == ft.bytes && !memcmp(mg.t.status, ft.status, sizeof(ft.status)) &&
+           !memcmp(mg.t.errors.by_kind, ft.errors.by_kind, sizeof(ft.errors.by_kind)) &&
+           mg.t.errors.total == 8,
+       "responses, failed, bytes, statuses and errors by kind as in the flat merge");
+    ok(mg.rep.finished == fr.finished && mg.rep.sent == fr.sent &&
+           mg.rep.elapsed_ns == fr.elapsed_ns && mg.rep.start_unix == fr.start_unix &&
+           mg.rep.elapsed_ns == 2500000000u,
+       "requests, sent and the period (the union, 1000.0 .. 1002.5) as in the flat merge");
+    ok(mg.set.piece.k == 0 && mg.set.piece.n == 1 && !mg.parts.missing &&
+           mg.set.connections == fs.connections && mg.set.requests == fs.requests &&
+           mg.set.procs == 4,
+       "the whole test: 8 connections, 3,000 requests, 4 processes");
+    int names = mg.parts.n == 4 && !strcmp(mg.parts.v[0].name, "ab: a") &&
+                !strcmp(mg.parts.v[3].name, "cd: d") && mg.parts.v[2].piece.k == 2 &&
+                mg.parts.v[2].requests == 805;
+    for (int i = 0; i < 4 && names; i++)
+        names &= fabs(mg.parts.v[i].late_s - late[i]) < 1e-9;
+    ok(names, "the four pieces listed, named through their merge, late as in the flat merge");
+    spate_bench_merge_fini(&mg);
+
+    spate_bench_merge_init(&mg, "pieces");
+    add_text(&tab, "ab", err, sizeof(err));
+    ok(add_text(&tbc, "bc", err, sizeof(err)) == -EINVAL &&
+           strstr(err, "bc: b is piece 1/4 of the test, which overlaps piece 1/4 of ab: b"),
+       "ab + bc: piece b twice through two merges, refused (%s)", err);
+    ok(add(&pb, "b", err, sizeof(err)) == -EINVAL &&
+           strstr(err, "b is piece 1/4 of the test, which overlaps piece 1/4 of ab: b"),
+       "ab + b: refused (%s)", err);
+    spate_bench_merge_fini(&mg);
+
+    /* corrupt merged reports */
+    static const struct {
+        const char *from, *to, *want;
+    } edits[] = {
+        {"\"pieces\":[", "\"workers\":[],\"pieces\":[", "both \"workers\" and \"pieces\""},
+        {"\"pieces\":[", "\"pieces_\":[", "\"piece\" 0/0 is not a piece"},
+        {"\"requests\":703,", "\"requests\":704,",
+         "\"pieces\" add up to 1354 requests, not \"requests\" 1353"},
+        {"\"piece\":{\"k\":1,\"n\":4}", "\"piece\":{\"k\":4,\"n\":4}",
+         "\"pieces\"[1].\"piece\" 4/4 is not a piece"},
+        {"\"lost\":null,", "", "\"pieces\"[0].\"lost\" is missing"},
+        {"\"pieces\":[{", "\"pieces\":[7,{", "\"pieces\"[0] is not an object"},
+    };
+    for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+        char *s = strndup(tab.s, tab.len), *at = strstr(s, edits[i].from);
+        struct spate_text e;
+        spate_text_init(&e);
+        if (at) {
+            spate_text_add(&e, s, (size_t)(at - s));
+            spate_text_adds(&e, edits[i].to);
+            spate_text_adds(&e, at + strlen(edits[i].from));
+        }
+        err[0] = 0;
+        int rc = at ? spate_bench_read(&rd, e.s, e.len, err, sizeof(err)) : 0;
+        ok(at && rc == -EINVAL && strstr(err, edits[i].want), "merged: %s -> %s: refused (%s)",
+           edits[i].from, edits[i].to, at ? err : "edit not found");
+        spate_text_fini(&e);
+        free(s);
+    }
+    spate_text_fini(&tab);
+    spate_text_fini(&tcd);
+    spate_text_fini(&tbc);
+}
+
 int main(void)
 {
-    plan(35);
+    plan(35 + 17);
     test_exact();
     test_coverage();
     test_refusals();
+    test_nested();
+    spate_bench_tally_fini(&pd.t);
     spate_bench_tally_fini(&pa.t);
     spate_bench_tally_fini(&pb.t);
     spate_bench_tally_fini(&pc.t);
