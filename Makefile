@@ -4,8 +4,13 @@
 # come after the project's own flags, so they win.
 CC      ?= cc
 PKGS    := openssl libcares
-# -Werror is for the project's own builds and CI; a packager builds with `make WERROR=`.
+# Warnings are errors in the project's own checks (`make test`, which CI runs, and the other
+# developer goals below), never in a plain `make` or `make install` by a user or packager, whose
+# newer compiler may warn about code that is correct. `make WERROR=-Werror` forces it either way.
+ifneq ($(filter test unit kqueue-check fuzz,$(MAKECMDGOALS)),)
 WERROR  ?= -Werror
+endif
+WERROR  ?=
 WARN     = -Wall -Wextra $(WERROR) -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 OPT     ?= -O2 -g
 STD     := -std=c11 -D_GNU_SOURCE
@@ -180,7 +185,7 @@ unit: $(UNIT_BIN)
 
 # SPATE_BIN: the binary integration tests drive (the sanitized one).
 test: deps
-	@$(MAKE) --no-print-directory all $(ASAN)/spate $(UNIT_BIN) kqueue-check
+	@$(MAKE) --no-print-directory WERROR='$(WERROR)' all $(ASAN)/spate $(UNIT_BIN) kqueue-check
 	@SPATE_BIN=$(CURDIR)/$(ASAN)/spate sh tests/lib/run-tests.sh $(UNIT_BIN) $(sort $(wildcard tests/t_*.sh))
 
 run: deps

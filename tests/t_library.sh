@@ -11,7 +11,7 @@
 . "$TAP_LIB/nginx.sh"
 eval "$("$PY" "$TAP_LIB/hostile_http.py" shell)"
 ROOT=$(cd "$TESTS_DIR/.." && pwd)
-plan 62
+plan 63
 
 tmpdir T
 S=$T/stage
@@ -27,9 +27,11 @@ VERSION=$(sed -n 's/^#define SPATE_VERSION "\(.*\)"/\1/p' "$ROOT/engine/spate.h"
 L=$(pmake -n -B CPPFLAGS=-DMARK_CPPFLAGS CFLAGS=-DMARK_CFLAGS build/rel/engine/url.o 2>&1 | grep ' -c engine/url.c')
 like "$L" ' -O3 .* -DMARK_CPPFLAGS .*-DMARK_CFLAGS' "CPPFLAGS and CFLAGS reach the compiler, after the project's -O3"
 like "$L" ' -fvisibility=hidden ' "library objects are compiled with -fvisibility=hidden"
-like "$L" ' -Werror ' "-Werror by default (the project's own builds)"
-L=$(pmake -n -B WERROR= build/rel/engine/url.o 2>&1 | grep ' -c engine/url.c')
-unlike "$L" 'Werror' "WERROR= drops -Werror (a packager's build)"
+unlike "$L" 'Werror' "a plain make (a user's or packager's build) does not add -Werror"
+L=$(pmake -n -B test 2>&1 | grep ' -c engine/url.c' | grep -c -- ' -Werror ')
+is "$L" 3 "make test (the project's own check, what CI runs) builds all three variants with -Werror"
+L=$(pmake -n -B WERROR=-Werror build/rel/engine/url.o 2>&1 | grep ' -c engine/url.c')
+like "$L" ' -Werror ' "WERROR=-Werror forces it on a plain build"
 L=$(pmake -n -B LDFLAGS=-Wl,-O1,--mark-ldflags build/lib/libspate.so.$VERSION build/rel/spate 2>&1)
 is "$(printf '%s\n' "$L" | grep -E ' -shared | -o build/rel/spate ' | grep -c -- '--mark-ldflags')" 2 \
     "LDFLAGS reach the links of libspate.so and spate"
