@@ -173,7 +173,7 @@ kqueue-check:
 # Debian packages the build and the tests need; apt-get only runs when one is missing.
 DEPS_PKGS := gcc make pkg-config libssl-dev libc-ares-dev node-llhttp nginx python3 perl \
              openssl curl valgrind dnsmasq-base clang libclang-rt-14-dev procps iproute2 \
-             zlib1g-dev slurmctld slurmd slurm-client munge libhdrhistogram-java time \
+             zlib1g-dev slurmctld slurmd slurm-client munge libhdrhistogram-java openjdk-17-jdk-headless time \
              g++ libuv1-dev libevent-dev man-db groff-base binutils
 BENCH_PKGS := wrk nghttp2-client python3-aiohttp curl util-linux
 deps:
