@@ -1,14 +1,18 @@
 /* The per-request API an embedder drives from its own loop: spate_submit_ex's handle and
  * spate_cancel (queued, connecting, mid-body: the done callback runs once, kind canceled, and a
  * cut connection is never reused), the head callback (before the body, right status and
- * headers; stopping from it), per-request options (a timeout overriding the engine's), the
+ * headers; stopping from it), per-request options (timeouts overriding the engine's; retries,
+ * redirects, their limit and the body limit, each checked against the server's own count; the
+ * size field: 0 refused, an older caller's shorter struct read no further than its size), the
  * embedding contract (step and run refused with -EDEADLK from a callback, submit from a
  * callback works, the engine fd turns readable after a submit).
  *
  * The server is a forked process of our own on loopback: each connection is served by a child
  * of it that knows the connection's serial number (sent back as X-Conn, so a test sees whether
  * a request came on a new connection); /ok answers at once, /slow after 600 ms, /drip sends
- * the head and 10 bytes of a 1 MB body, then nothing. */
+ * the head and 10 bytes of a 1 MB body, then nothing; /big sends a 1000-byte body, /redir a 302
+ * to /ok, /loop a 302 to itself, /fail a 503; the hits on /loop and /fail are counted in memory
+ * the server's children share. */
 #include "spate.h"
 #include "tap.h"
 #include <arpa/inet.h>
@@ -21,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <stddef.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -30,6 +36,18 @@
 static struct spate_engine *engine;
 
 /* ---------- the server ---------- */
+
+/* Hits on /loop and /fail, counted by the server's children (shared memory mapped before the
+ * server forks): the ground truth for attempts and redirects. */
+static volatile unsigned *hits_loop, *hits_fail;
+
+static void reply_raw(int fd, const char *status, const char *extra, const char *body)
+{
+    char out[2048];
+    int n = snprintf(out, sizeof(out), "HTTP/1.1 %s\r\n%sContent-Length: %zu\r\n\r\n%s", status,
+                     extra, strlen(body), body);
+    if (write(fd, out, (size_t)n) < 0) _exit(0);
+}
 
 static void reply(int fd, int serial, const char *body)
 {
@@ -66,6 +84,19 @@ static void serve(int fd, int serial)
             while (read(fd, in, sizeof(in)) > 0) /* nothing more, until the peer goes */
                 ;
             _exit(0);
+        } else if (!strncmp(in, "GET /big", 8)) {
+            char body[1001];
+            memset(body, 'b', 1000);
+            body[1000] = 0;
+            reply_raw(fd, "200 OK", "", body);
+        } else if (!strncmp(in, "GET /redir", 10)) {
+            reply_raw(fd, "302 Found", "Location: /ok\r\n", "");
+        } else if (!strncmp(in, "GET /loop", 9)) {
+            __atomic_fetch_add(hits_loop, 1, __ATOMIC_SEQ_CST);
+            reply_raw(fd, "302 Found", "Location: /loop\r\n", "");
+        } else if (!strncmp(in, "GET /fail", 9)) {
+            __atomic_fetch_add(hits_fail, 1, __ATOMIC_SEQ_CST);
+            reply_raw(fd, "503 Service Unavailable", "Retry-After: 0\r\n", "");
         } else {
             reply(fd, serial, "hello");
         }
@@ -77,6 +108,11 @@ static void serve(int fd, int serial)
 
 static pid_t server_start(int *port)
 {
+    unsigned *shared = mmap(NULL, 2 * sizeof(unsigned), PROT_READ | PROT_WRITE,
+                            MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (shared == MAP_FAILED) return -1;
+    hits_loop = &shared[0];
+    hits_fail = &shared[1];
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     int one = 1;
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -137,6 +173,7 @@ struct call {
     int tag, status;
     enum spate_error_kind error;
     unsigned attempts;
+    unsigned long long body_bytes;
     char conn[16]; /* X-Conn */
     char message[160];
     int body_before_head; /* body bytes had come before the head callback */
@@ -176,6 +213,7 @@ static void on_done(void *user, const struct spate_response *r)
     c->status = r->status;
     c->error = r->error;
     c->attempts = r->attempts;
+    c->body_bytes = r->body_bytes;
     snprintf(c->conn, sizeof(c->conn), "%s", header(r->headers, r->nheaders, "X-Conn"));
     snprintf(c->message, sizeof(c->message), "%s", r->message);
     if (try_reentry) {
@@ -280,7 +318,7 @@ static void fresh_engine(double timeout)
 
 int main(void)
 {
-    plan(55);
+    plan(66);
     int port, sport, fill[2];
     pid_t srv = server_start(&port);
     int sink = syn_sink(&sport, fill);
@@ -503,6 +541,75 @@ int main(void)
     struct spate_request qb = {.url = url_ok, .done = on_done};
     int brc = spate_submit_ex(engine, &qb, &bad, NULL, err, sizeof(err));
     ok(brc == -EINVAL && strstr(err, "read_timeout"), "read_timeout NaN: -EINVAL, '%s'", err);
+
+    /* --- the other per-request options, each against the engine's default (retries 0, no
+     * redirects followed, 10 redirects at most, 64 MiB of body) and the server's count --- */
+    fresh_engine(30);
+    char url_big[64], url_redir[64], url_loop[64], url_fail[64];
+    snprintf(url_big, sizeof(url_big), "http://127.0.0.1:%d/big", port);
+    snprintf(url_redir, sizeof(url_redir), "http://127.0.0.1:%d/redir", port);
+    snprintf(url_loop, sizeof(url_loop), "http://127.0.0.1:%d/loop", port);
+    snprintf(url_fail, sizeof(url_fail), "http://127.0.0.1:%d/fail", port);
+    struct spate_request_opts mb = {.size = sizeof(mb), .max_body = 100};
+    submit(70, url_big, &mb);
+    submit(71, url_big, NULL);
+    pump(5000, 2);
+    ok(ncalls == 2 && calls[0].tag == 70 && calls[0].error == SPATE_E_TOO_LARGE,
+       "max_body 100 on a 1000-byte body: too_large ('%s')", ncalls ? calls[0].message : "");
+    ok(ncalls == 2 && calls[1].status == 200 && calls[1].body_bytes == 1000,
+       "the same URL without options: 200, 1000 bytes (%llu)", ncalls == 2 ? calls[1].body_bytes : 0);
+
+    ncalls = 0;
+    struct spate_request_opts fr = {.size = sizeof(fr), .follow_redirects = 1};
+    submit(72, url_redir, &fr);
+    pump(5000, 1);
+    submit(73, url_redir, NULL);
+    pump(5000, 2);
+    ok(ncalls == 2 && calls[0].status == 200 && calls[0].error == SPATE_OK,
+       "follow_redirects 1: the 302 is followed to /ok, 200");
+    ok(ncalls == 2 && calls[1].status == 302, "the engine's default does not follow: 302");
+
+    ncalls = 0;
+    struct spate_request_opts mr = {.size = sizeof(mr), .follow_redirects = 1, .max_redirs = 2};
+    unsigned loop0 = *hits_loop;
+    submit(74, url_loop, &mr);
+    pump(5000, 1);
+    ok(ncalls == 1 && calls[0].error != SPATE_OK && strstr(calls[0].message, "too many redirects (2)"),
+       "max_redirs 2 on a redirect loop: fails, '%s'", ncalls ? calls[0].message : "");
+    is_int((int)(*hits_loop - loop0), 3, "... after the first request and 2 redirects (server count)");
+
+    ncalls = 0;
+    struct spate_request_opts rt2 = {.size = sizeof(rt2), .retries = 2};
+    unsigned fail0 = *hits_fail;
+    submit(75, url_fail, &rt2);
+    pump(8000, 1);
+    ok(ncalls == 1 && calls[0].status == 503 && calls[0].attempts == 3,
+       "retries 2 on a 503: status 503 after %u attempts (3)", ncalls ? calls[0].attempts : 0);
+    is_int((int)(*hits_fail - fail0), 3, "... and the server saw 3 requests");
+    fail0 = *hits_fail;
+    submit(76, url_fail, NULL);
+    pump(5000, 2);
+    ok(ncalls == 2 && calls[1].attempts == 1 && *hits_fail - fail0 == 1,
+       "the engine's default (no retries): 1 attempt, 1 request at the server");
+
+    /* the size field: 0 is refused; a shorter struct (an older caller's) is read no further
+     * than its size: the rest is poison (0xff: a wild on_head pointer, retries -1, ...) */
+    struct spate_request_opts z = {0};
+    struct spate_request qz = {.url = url_big, .done = on_done};
+    err[0] = 0;
+    int zrc = spate_submit_ex(engine, &qz, &z, NULL, err, sizeof(err));
+    ok(zrc == -EINVAL && strstr(err, "size"), "size 0: -EINVAL, '%s'", err);
+    struct spate_request_opts old;
+    memset(&old, 0xff, sizeof(old));
+    old.size = offsetof(struct spate_request_opts, retries);
+    old.timeout = 0;
+    ncalls = 0;
+    qz.user = (void *)77L;
+    zrc = spate_submit_ex(engine, &qz, &old, NULL, err, sizeof(err));
+    pump(5000, 1);
+    ok(zrc == 0 && ncalls == 1 && calls[0].status == 200 && calls[0].body_bytes == 1000 &&
+           calls[0].attempts == 1,
+       "a struct that ends before retries: accepted, the poison after it unread (200, 1000 bytes)");
 
     /* --- re-entry refused; submit from a callback works --- */
     ncalls = 0;
