@@ -108,8 +108,8 @@ static void serve(int fd, int serial)
 
 static pid_t server_start(int *port)
 {
-    unsigned *shared = mmap(NULL, 2 * sizeof(unsigned), PROT_READ | PROT_WRITE,
-                            MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    unsigned *shared =
+        mmap(NULL, 2 * sizeof(unsigned), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (shared == MAP_FAILED) return -1;
     hits_loop = &shared[0];
     hits_fail = &shared[1];
@@ -557,7 +557,8 @@ int main(void)
     ok(ncalls == 2 && calls[0].tag == 70 && calls[0].error == SPATE_E_TOO_LARGE,
        "max_body 100 on a 1000-byte body: too_large ('%s')", ncalls ? calls[0].message : "");
     ok(ncalls == 2 && calls[1].status == 200 && calls[1].body_bytes == 1000,
-       "the same URL without options: 200, 1000 bytes (%llu)", ncalls == 2 ? calls[1].body_bytes : 0);
+       "the same URL without options: 200, 1000 bytes (%llu)",
+       ncalls == 2 ? calls[1].body_bytes : 0);
 
     ncalls = 0;
     struct spate_request_opts fr = {.size = sizeof(fr), .follow_redirects = 1};
@@ -574,9 +575,11 @@ int main(void)
     unsigned loop0 = *hits_loop;
     submit(74, url_loop, &mr);
     pump(5000, 1);
-    ok(ncalls == 1 && calls[0].error != SPATE_OK && strstr(calls[0].message, "too many redirects (2)"),
+    ok(ncalls == 1 && calls[0].error != SPATE_OK &&
+           strstr(calls[0].message, "too many redirects (2)"),
        "max_redirs 2 on a redirect loop: fails, '%s'", ncalls ? calls[0].message : "");
-    is_int((int)(*hits_loop - loop0), 3, "... after the first request and 2 redirects (server count)");
+    is_int((int)(*hits_loop - loop0), 3,
+           "... after the first request and 2 redirects (server count)");
 
     ncalls = 0;
     struct spate_request_opts rt2 = {.size = sizeof(rt2), .retries = 2};
