@@ -33,9 +33,10 @@ const char *spate_error_kind_name(enum spate_error_kind k)
     return (unsigned)k < sizeof(names) / sizeof(names[0]) ? names[k] : "unknown";
 }
 
-void spate_config_init(struct spate_config *c)
+static void config_defaults(struct spate_config *c)
 {
     memset(c, 0, sizeof(*c));
+    c->size = sizeof(*c);
     c->concurrency = 100;
     c->connect_timeout = 10;
     c->happy_eyeballs_delay = 0.25;
@@ -50,6 +51,30 @@ void spate_config_init(struct spate_config *c)
     c->max_header_bytes = 64 << 10;
     c->max_headers = 256;
     c->user_agent = "spate/" SPATE_VERSION;
+}
+
+void spate_config_init_sized(struct spate_config *c, size_t size)
+{
+    struct spate_config d;
+    config_defaults(&d);
+    memset(c, 0, size); /* a newer program's fields this library does not know: 0 */
+    memcpy(c, &d, size < sizeof(d) ? size : sizeof(d));
+    c->size = size;
+}
+
+/* The program's config (of its own size) over the defaults: what an older, shorter struct
+ * does not hold keeps its default. -EINVAL when size was never set. */
+static int config_read(struct spate_config *full, const struct spate_config *cfg, char *err,
+                       size_t errlen)
+{
+    config_defaults(full);
+    if (cfg->size < sizeof(cfg->size)) {
+        snprintf(err, errlen, "spate_config.size is not set: initialise it with spate_config_init");
+        return -EINVAL;
+    }
+    memcpy(full, cfg, cfg->size < sizeof(*full) ? cfg->size : sizeof(*full));
+    full->size = sizeof(*full);
+    return 0;
 }
 
 static char *dup_str(const char *s)
@@ -113,12 +138,15 @@ static int start_dns(struct spate_engine *e, const struct spate_config *cfg, cha
     return spate_dns_create(&e->ctx.dns, &e->ctx.loop, &d, err, errlen);
 }
 
-int spate_engine_create(struct spate_engine **out, const struct spate_config *cfg, char *err,
+int spate_engine_create(struct spate_engine **out, const struct spate_config *given, char *err,
                         size_t errlen)
 {
     char dummy[8];
     if (!err) err = dummy, errlen = sizeof(dummy);
     *out = NULL;
+    struct spate_config full;
+    const struct spate_config *cfg = &full;
+    if (config_read(&full, given, err, errlen)) return -EINVAL;
     struct spate_engine *e = calloc(1, sizeof(*e));
     if (!e) return -ENOMEM;
     set_up(e, cfg);
@@ -288,14 +316,17 @@ int spate_engine_step(struct spate_engine *e)
     return e->active > (size_t)0x7fffffff ? 0x7fffffff : (int)e->active;
 }
 
-void spate_engine_stats(const struct spate_engine *e, struct spate_stats *out)
+void spate_engine_stats_sized(const struct spate_engine *e, struct spate_stats *out, size_t size)
 {
-    *out = e->ctx.stats;
+    struct spate_stats st = e->ctx.stats;
     struct spate_dns_stats d;
     spate_dns_get_stats(e->ctx.dns, &d);
-    out->dns_queries = d.queries;
-    out->dns_cache_hits = d.cache_hits;
-    out->in_flight = spate_limit_inflight(&e->lim);
+    st.dns_queries = d.queries;
+    st.dns_cache_hits = d.cache_hits;
+    st.in_flight = spate_limit_inflight(&e->lim);
+    st.size = size < sizeof(st) ? size : sizeof(st);
+    memset(out, 0, size); /* a newer program's fields this library does not know: 0 */
+    memcpy(out, &st, st.size);
 }
 
 /* ---------- cancel ---------- */

@@ -99,11 +99,21 @@ static uint64_t due_at(const struct load *L, uint64_t k)
     return d > UINT64_MAX - L->origin ? UINT64_MAX : L->origin + d;
 }
 
-void spate_load_opts_init(struct spate_load_opts *o)
+static void opts_defaults(struct spate_load_opts *o)
 {
     memset(o, 0, sizeof(*o));
+    o->size = sizeof(*o);
     o->connections = 64;
     o->stop_fd = -1;
+}
+
+void spate_load_opts_init_sized(struct spate_load_opts *o, size_t size)
+{
+    struct spate_load_opts d;
+    opts_defaults(&d);
+    memset(o, 0, size); /* a newer program's fields this library does not know: 0 */
+    memcpy(o, &d, size < sizeof(d) ? size : sizeof(d));
+    o->size = size;
 }
 
 static int more_wanted(struct load *L)
@@ -625,8 +635,23 @@ static int alloc_slots(struct load *L, char *err, size_t errlen)
     return 0;
 }
 
-int spate_load_run(struct spate_engine *e, const struct spate_load_opts *o, spate_load_cb cb,
-                   void *user, struct spate_load_report *rep, char *err, size_t errlen)
+/* The program's options (of its own size) over the defaults. -EINVAL when size was never set. */
+static int opts_read(struct spate_load_opts *full, const struct spate_load_opts *o, char *err,
+                     size_t errlen)
+{
+    opts_defaults(full);
+    if (o->size < sizeof(o->size)) {
+        snprintf(err, errlen,
+                 "spate_load_opts.size is not set: initialise it with spate_load_opts_init");
+        return -EINVAL;
+    }
+    memcpy(full, o, o->size < sizeof(*full) ? o->size : sizeof(*full));
+    full->size = sizeof(*full);
+    return 0;
+}
+
+static int run(struct spate_engine *e, const struct spate_load_opts *o, spate_load_cb cb,
+               void *user, struct spate_load_report *rep, char *err, size_t errlen)
 {
     struct load L;
     struct spate_url u;
@@ -665,5 +690,26 @@ out:
     free(L.slots);
     spate_buf_fini(&L.wire);
     spate_url_fini(&u);
+    return rc;
+}
+
+int spate_load_run_sized(struct spate_engine *e, const struct spate_load_opts *given,
+                         spate_load_cb cb, void *user, struct spate_load_report *rep,
+                         size_t rep_size, char *err, size_t errlen)
+{
+    struct spate_load_opts o;
+    if (opts_read(&o, given, err, errlen)) return -EINVAL;
+    /* a report as large as this library's is filled as the run goes; an older program's
+     * shorter one gets its part at the end (the callbacks see this library's whole report) */
+    struct spate_load_report own;
+    int direct = rep_size >= sizeof(own);
+    int rc = run(e, &o, cb, user, direct ? rep : &own, err, errlen);
+    if (direct) {
+        memset((char *)rep + sizeof(own), 0, rep_size - sizeof(own));
+        rep->size = sizeof(own);
+    } else {
+        own.size = rep_size;
+        memcpy(rep, &own, rep_size);
+    }
     return rc;
 }

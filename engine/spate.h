@@ -60,8 +60,18 @@ enum spate_error_kind {
 /* "dns", "connect", ... as printed in JSON output; "" for SPATE_OK. */
 SPATE_API const char *spate_error_kind_name(enum spate_error_kind k);
 
+/* The ABI rule for the structs a program allocates and the library reads or fills
+ * (spate_config, spate_stats, spate_load_opts, spate_load_report; spate_request_opts): each
+ * begins with `size`, the size the program was built with, and grows only at its end. The
+ * library reads and writes no further than `size`; a field a program built against an older,
+ * shorter struct does not know takes its default. The init functions are macros that pass the
+ * program's own sizeof, so source code just calls spate_config_init(&c). spate_request,
+ * spate_header, spate_timing and spate_response do not grow: new per-request fields go to
+ * spate_request_opts. */
+
 /* Engine-wide settings. Initialise with spate_config_init() and change what you need. */
 struct spate_config {
+    size_t size;            /* set by spate_config_init */
     unsigned concurrency;   /* requests in flight and open connections at most [100] */
     unsigned per_host;      /* connections per scheme+host+port, 0 = only the global cap [0] */
     double rate;            /* requests started per second, 0 = unlimited [0] */
@@ -107,7 +117,9 @@ struct spate_config {
     void *before_wait_arg;
 };
 
-SPATE_API void spate_config_init(struct spate_config *c);
+/* Fills the defaults shown in brackets above (zero elsewhere) and sets size. */
+SPATE_API void spate_config_init_sized(struct spate_config *c, size_t size);
+#define spate_config_init(c) spate_config_init_sized((c), sizeof(struct spate_config))
 
 struct spate_header {
     const char *name;
@@ -216,8 +228,9 @@ SPATE_API int spate_method_check(const char *method, char *err, size_t errlen);
  * written (without the NUL). */
 SPATE_API size_t spate_base64(char *out, const void *in, size_t n);
 
-/* Creates an engine. Returns 0 or a negative error; on error *out is NULL and err (if given)
- * holds a message. Safe to call from several threads at once (one engine each). */
+/* Creates an engine. Returns 0 or a negative error (-EINVAL when cfg->size was never set:
+ * initialise cfg with spate_config_init); on error *out is NULL and err (if given) holds a
+ * message. Safe to call from several threads at once (one engine each). */
 SPATE_API int spate_engine_create(struct spate_engine **out, const struct spate_config *cfg,
                                   char *err, size_t errlen);
 /* Cancels everything still pending (callbacks fire with SPATE_E_CANCELED) and frees all.
@@ -311,6 +324,7 @@ SPATE_API size_t spate_engine_cancel(struct spate_engine *e, enum spate_cancel_s
 
 /* Counters for the whole engine life. */
 struct spate_stats {
+    size_t size;             /* set by spate_engine_stats: the bytes it filled */
     uint64_t connects;       /* TCP connections attempted */
     uint64_t established;    /* ... of which succeeded */
     uint64_t reused;         /* requests served on a pooled connection */
@@ -321,7 +335,9 @@ struct spate_stats {
     uint64_t stale_resends; /* requests re-sent after a pooled connection proved dead */
     uint64_t in_flight;     /* now: attempts running (a gauge, not a count) */
 };
-SPATE_API void spate_engine_stats(const struct spate_engine *e, struct spate_stats *out);
+SPATE_API void spate_engine_stats_sized(const struct spate_engine *e, struct spate_stats *out,
+                                        size_t size);
+#define spate_engine_stats(e, out) spate_engine_stats_sized((e), (out), sizeof(struct spate_stats))
 
 /* Closed-model and open-model load generation (spate bench): one request, rendered once,
  * sent over `connections` connections again and again.
@@ -333,6 +349,7 @@ SPATE_API void spate_engine_stats(const struct spate_engine *e, struct spate_sta
  * request (open model). */
 struct spate_load_report;
 struct spate_load_opts {
+    size_t size;              /* set by spate_load_opts_init */
     struct spate_request req; /* method, url, headers, body; callbacks unused */
     unsigned connections;     /* [64]; never more are opened than `requests` */
     double duration;          /* seconds of measured period, 0 = until `requests` are done */
@@ -366,8 +383,9 @@ struct spate_load_opts {
     double (*setup_done)(void *user, const struct spate_load_report *sofar);
 };
 
-/* Fills the defaults shown in brackets above (zero elsewhere). */
-SPATE_API void spate_load_opts_init(struct spate_load_opts *o);
+/* Fills the defaults shown in brackets above (zero elsewhere) and sets size. */
+SPATE_API void spate_load_opts_init_sized(struct spate_load_opts *o, size_t size);
+#define spate_load_opts_init(o) spate_load_opts_init_sized((o), sizeof(struct spate_load_opts))
 
 struct spate_load_sample {
     uint64_t latency_ns; /* from the scheduled start (open model) or the send (closed) */
@@ -380,6 +398,7 @@ struct spate_load_sample {
 };
 
 struct spate_load_report {
+    size_t size; /* set by spate_load_run: the bytes it fills */
     /* set-up */
     uint64_t connections_wanted; /* min(connections, requests) */
     uint64_t connections_up;     /* up when the measured period started */
@@ -409,11 +428,15 @@ struct spate_load_report {
 typedef void (*spate_load_cb)(void *user, const struct spate_load_sample *s);
 
 /* Runs the load to completion (or to the end of the duration, or to stop_fd); cb is called
- * once per finished request. rep is filled in as the run goes and complete on return.
- * 0 or negative error (err naming it). */
-SPATE_API int spate_load_run(struct spate_engine *e, const struct spate_load_opts *o,
-                             spate_load_cb cb, void *user, struct spate_load_report *rep, char *err,
-                             size_t errlen);
+ * once per finished request. rep is filled in as the run goes and complete on return (for a
+ * program built against an older, shorter report: complete on return; the callbacks' `sofar`
+ * is always live). 0 or negative error (err naming it; -EINVAL when o->size was never set). */
+SPATE_API int spate_load_run_sized(struct spate_engine *e, const struct spate_load_opts *o,
+                                   spate_load_cb cb, void *user, struct spate_load_report *rep,
+                                   size_t rep_size, char *err, size_t errlen);
+#define spate_load_run(e, o, cb, user, rep, err, errlen)                                           \
+    spate_load_run_sized((e), (o), (cb), (user), (rep), sizeof(struct spate_load_report), (err),   \
+                         (errlen))
 
 #ifdef __cplusplus
 }
