@@ -66,10 +66,14 @@ check() {
             echo "$f: in no layer (give it one in t_layers.sh)"
             continue
         fi
-        sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/\1/p' "$1/$f" |
-            while read -r inc; do
+        # "x.h" must be a project file; <x.h> is checked when it names one (the build's -I
+        # paths would find it), else it is a system header
+        sed -n -e 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/q \1/p' \
+            -e 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*<\([^>]*\)>.*/a \1/p' "$1/$f" |
+            while read -r kind inc; do
                 to=$(resolve "$1" "$f" "$inc")
                 if [ -z "$to" ]; then
+                    [ "$kind" = a ] && continue
                     echo "$f: #include \"$inc\": no such project file"
                     continue
                 fi
@@ -80,7 +84,7 @@ check() {
     done
 }
 
-plan 11
+plan 12
 
 out=$(check "$ROOT")
 ok "$([ -z "$out" ]; echo $?)" "every include in engine/, tls/, dns/ and cli/ keeps to its layer"
@@ -107,6 +111,8 @@ like "$(plant dns/dns.c '#include "../tls/tls.h"')" 'dns/dns.c \(dns\) includes 
     "dns including tls is rejected"
 like "$(plant engine/timer.c '#include "pool.h"')" 'engine/timer.c \(bottom\) includes engine/pool.h' \
     "the bottom including the exchange is rejected"
+like "$(plant engine/timer.c '#include <pool.h>')" 'engine/timer.c \(bottom\) includes engine/pool.h' \
+    "... also written with angle brackets (found through -Iengine)"
 like "$(plant cli/fetch.c '#include "pool.h"')" 'cli/fetch.c \(cli\) includes engine/pool.h \(exchange\)' \
     "the command including an engine header is rejected"
 like "$(plant cli/json.h '#include "buf.h"')" 'cli/json.h \(cli\) includes engine/buf.h \(bottom\)' \
