@@ -19,6 +19,7 @@ void spate_limit_init(struct spate_limit *l, struct spate_loop *loop, unsigned c
         .start = start,
         .owner = owner,
     };
+    spate_list_init(&l->waiting);
     spate_timer_init(&l->rate_timer, on_rate);
 }
 
@@ -67,15 +68,7 @@ static void host_wait(struct spate_limit *l, struct spate_req *r)
     struct spate_host *h = r->host;
     r->phase = REQ_HOSTWAIT;
     q_push(&h->wait_head, &h->wait_tail, r);
-    if (!h->in_wlist) {
-        h->in_wlist = 1;
-        h->wnext = NULL;
-        if (l->w_tail)
-            l->w_tail->wnext = h;
-        else
-            l->w_head = h;
-        l->w_tail = h;
-    }
+    if (spate_list_empty(&h->wlink)) spate_list_append(&l->waiting, &h->wlink);
 }
 
 int spate_limit_host_can_open(const struct spate_limit *l, const struct spate_host *h)
@@ -138,22 +131,30 @@ static int slot_free(const struct spate_limit *l)
     return l->inflight < l->concurrency;
 }
 
+/* The host after n in the waiting list, read after n's requests started: a start may call
+ * back into the program, whose spate_engine_cancel can take hosts off the list (n too: then
+ * the walk starts again from the first, which only revisits hosts that cannot start). */
+static struct spate_list *next_waiting(struct spate_limit *l, struct spate_list *n)
+{
+    if (spate_list_empty(n)) return spate_list_first(&l->waiting);
+    return n->next == &l->waiting ? NULL : n->next;
+}
+
 static void pump_hosts(struct spate_limit *l)
 {
-    struct spate_host **pp = &l->w_head, *prev = NULL;
-    while (*pp && slot_free(l)) {
-        struct spate_host *h = *pp;
+    struct spate_list *n = spate_list_first(&l->waiting);
+    while (n && slot_free(l)) {
+        struct spate_host *h = spate_container_of(n, struct spate_host, wlink);
         while (h->wait_head && slot_free(l) && host_ready(l, h) && rate_ok(l))
             l->start(l->owner, q_pop(&h->wait_head, &h->wait_tail));
+        struct spate_list *next = next_waiting(l, n);
         if (!h->wait_head) {
-            *pp = h->wnext;
-            h->in_wlist = 0;
-            if (l->w_tail == h) l->w_tail = prev;
+            spate_list_remove(n); /* nothing left waiting for this host */
+            n = next;
             continue;
         }
         if (l->rate_interval && spate_timer_armed(&l->rate_timer)) return;
-        prev = h;
-        pp = &h->wnext;
+        n = next;
     }
 }
 
@@ -203,18 +204,12 @@ struct spate_req *spate_limit_sift(struct spate_limit *l, int (*drop)(const stru
 {
     struct spate_req *out = NULL, **out_tail = &out;
     sift_queue(&l->q_head, &l->q_tail, drop, &out_tail);
-    struct spate_host **pp = &l->w_head, *prev = NULL;
-    while (*pp) {
-        struct spate_host *h = *pp;
+    struct spate_list *n, *tmp;
+    spate_list_foreach(n, tmp, &l->waiting)
+    {
+        struct spate_host *h = spate_container_of(n, struct spate_host, wlink);
         sift_queue(&h->wait_head, &h->wait_tail, drop, &out_tail);
-        if (h->wait_head) {
-            prev = h;
-            pp = &h->wnext;
-            continue;
-        }
-        *pp = h->wnext; /* nothing left waiting for this host */
-        h->in_wlist = 0;
-        if (l->w_tail == h) l->w_tail = prev;
+        if (!h->wait_head) spate_list_remove(n); /* nothing left waiting for this host */
     }
     return out;
 }
@@ -223,7 +218,11 @@ void spate_limit_clear(struct spate_limit *l)
 {
     l->pumping = 1; /* completions during teardown must not start new work */
     l->q_head = l->q_tail = NULL;
-    for (struct spate_host *h = l->w_head; h; h = h->wnext)
+    struct spate_list *n, *tmp;
+    spate_list_foreach(n, tmp, &l->waiting)
+    {
+        struct spate_host *h = spate_container_of(n, struct spate_host, wlink);
         h->wait_head = h->wait_tail = NULL;
-    l->w_head = l->w_tail = NULL;
+        spate_list_remove(n);
+    }
 }

@@ -12,9 +12,9 @@ typedef void (*spate_limit_start_cb)(void *owner, struct spate_req *r);
 struct spate_limit {
     struct spate_loop *loop;
     unsigned concurrency, per_host;
-    unsigned inflight;                  /* attempts holding a slot (spate_limit_take_slot) */
-    struct spate_req *q_head, *q_tail;  /* waiting for a global slot */
-    struct spate_host *w_head, *w_tail; /* hosts whose requests wait for a host slot */
+    unsigned inflight;                 /* attempts holding a slot (spate_limit_take_slot) */
+    struct spate_req *q_head, *q_tail; /* waiting for a global slot */
+    struct spate_list waiting;         /* hosts whose requests wait for a host slot (wlink) */
     struct spate_timer rate_timer;
     uint64_t rate_next, rate_interval; /* ns */
     int pumping, repump;

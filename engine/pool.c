@@ -53,7 +53,7 @@ void spate_pool_fini(struct spate_pool *p)
 
 int spate_pool_host_in_use(const struct spate_host *h)
 {
-    return h->nrefs || h->nconns || h->nidle || h->wait_head || h->in_wlist ||
+    return h->nrefs || h->nconns || h->nidle || h->wait_head || !spate_list_empty(&h->wlink) ||
            spate_timer_armed(&h->hold_timer);
 }
 
@@ -141,6 +141,7 @@ struct spate_host *spate_pool_lookup(struct spate_pool *p, int https, const char
     spate_timer_init(&h->hold_timer, NULL);
     spate_list_init(&h->idle);
     spate_list_init(&h->unused_link);
+    spate_list_init(&h->wlink);
     spate_htable_insert(&p->hosts, &h->hnode, hash);
     return ref(p, h);
 }

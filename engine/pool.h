@@ -23,9 +23,8 @@ struct spate_host {
     unsigned nidle;
     unsigned nrefs; /* requests pointing at this entry (spate_pool_host / spate_pool_unref) */
     struct spate_req *wait_head, *wait_tail; /* FIFO of requests waiting for a slot here */
-    struct spate_host *wnext;                /* engine's list of hosts that have waiters */
-    unsigned char in_wlist;
-    unsigned char unused;          /* in the pool's list of unused entries */
+    struct spate_list wlink; /* in the limiter's list of hosts with waiters, else on no list */
+    unsigned char unused;    /* in the pool's list of unused entries */
     struct spate_list unused_link; /* that list, most recently unused first */
     uint64_t hold_until;           /* ns: the server asked us to wait (Retry-After) */
     struct spate_timer hold_timer; /* wakes the host's waiters when the hold ends */

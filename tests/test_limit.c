@@ -120,7 +120,8 @@ static void test_per_host(void)
         spate_limit_push(&lim, r[i] = req(hosts[i]));
     spate_limit_pump(&lim);
     is_str(order(r, 6), "0 2 5", "--per-host 1: one per host, the others wait for their host");
-    ok(r[0]->host->in_wlist && r[2]->host->in_wlist && !r[5]->host->in_wlist,
+    ok(!spate_list_empty(&r[0]->host->wlink) && !spate_list_empty(&r[2]->host->wlink) &&
+           spate_list_empty(&r[5]->host->wlink),
        "hosts a and b are listed as having waiters, c is not");
     ok(r[1]->phase == REQ_HOSTWAIT && r[3]->phase == REQ_HOSTWAIT && r[4]->phase == REQ_HOSTWAIT,
        "the waiting ones are in their hosts' queues");
@@ -130,7 +131,8 @@ static void test_per_host(void)
     is_str(order(r, 6), "0 2 5 4 1", "a's freed: a's requests keep their order (1 before 3)");
     finish(r[1]);
     is_str(order(r, 6), "0 2 5 4 1 3", "and 3 last");
-    ok(!r[0]->host->in_wlist && !lim.w_head, "no host left waiting");
+    ok(spate_list_empty(&r[0]->host->wlink) && spate_list_empty(&lim.waiting),
+       "no host left waiting");
     struct spate_req *late = req("a");
     spate_limit_push(&lim, late);
     spate_limit_pump(&lim);
@@ -217,12 +219,55 @@ static void test_sift(void)
     for (struct spate_req *x = out; x; x = x->next, n++)
         inorder &= n < 3 && x == r[want[n]];
     ok(n == 3 && inorder, "sift takes 3 and 5 (global queue) then 1 (a's queue), in order");
-    ok(!r[0]->host->in_wlist && !lim.w_head, "a host whose queue emptied leaves the waiting list");
+    ok(spate_list_empty(&r[0]->host->wlink) && spate_list_empty(&lim.waiting),
+       "a host whose queue emptied leaves the waiting list");
     finish(r[2]);
     is_str(order(r, 6), "0 2 4", "the one left (4) still starts when its host frees up");
     finish(r[0]);
     finish(r[4]);
     ok(lim.inflight == 0 && !lim.q_head, "nothing else starts: the sifted ones are gone");
+    teardown(r, 6);
+}
+
+/* ---- a start that sifts other hosts' waiters (a done callback canceling from inside) ---- */
+
+static const struct spate_host *sift_host; /* the start callback sifts this host's requests */
+static struct spate_req *sifted;
+static int drop_sift_host(const struct spate_req *r)
+{
+    return r->host == sift_host;
+}
+static void on_start_sift(void *owner, struct spate_req *r)
+{
+    on_start(owner, r);
+    if (sift_host && !sifted) sifted = spate_limit_sift(&lim, drop_sift_host);
+}
+
+static void test_sift_in_start(void)
+{
+    setup(10, 1, 0);
+    lim.start = on_start_sift;
+    struct spate_req *r[6];
+    const char *hosts[6] = {"a", "b", "c", "a", "b", "c"};
+    for (int i = 0; i < 6; i++) {
+        r[i] = req(hosts[i]);
+        spate_limit_push(&lim, r[i]);
+    }
+    spate_limit_pump(&lim); /* 0, 1, 2 start; 3, 4, 5 wait on a, b and c, in that order */
+    is_str(order(r, 6), "0 1 2", "--per-host 1: one request per host starts");
+    /* a and c free up; starting a's 3 sifts b's 4 away, which takes b (the host the walk
+     * would go to next) and a (now empty) off the waiting list: the walk must still reach c */
+    sift_host = r[1]->host;
+    r[2]->host->nconns--;
+    lim.inflight--;
+    finish(r[0]);
+    is_str(order(r, 6), "0 1 2 3 5", "a's 3 and c's 5 start; b's 4 was sifted");
+    ok(sifted == r[4] && !sifted->next, "the start's sift took exactly 4");
+    ok(spate_list_empty(&lim.waiting) && spate_list_empty(&r[1]->host->wlink),
+       "no host left waiting, none left half-linked");
+    sift_host = NULL;
+    sifted = NULL;
+    lim.start = on_start;
     teardown(r, 6);
 }
 
@@ -257,7 +302,8 @@ static void test_fifo_many(void)
     is_str(order(r, N + 1), "0 1 2 3 4 5 6 7 8 9 10 11 12",
            "-c 1, 12 requests over 5 hosts: one at a time, in push order; one pushed from "
            "inside a start goes last");
-    ok(lim.inflight == 1 && !lim.q_head && !lim.w_head, "  one slot in use, nothing queued");
+    ok(lim.inflight == 1 && !lim.q_head && spate_list_empty(&lim.waiting),
+       "  one slot in use, nothing queued");
     finish(started[nstarted - 1]);
     teardown(r, N + 1);
     chained = chain_trigger = NULL;
@@ -410,7 +456,7 @@ static void test_cancel_queued(void)
     int before = nstarted;
     spate_limit_clear(&lim);
     finish(x[0]);
-    ok(nstarted == before && !lim.q_head && !lim.w_head,
+    ok(nstarted == before && !lim.q_head && spate_list_empty(&lim.waiting),
        "clear (engine teardown): a slot released afterwards starts nothing");
     for (int i = 0; i < 3; i++) {
         spate_pool_unref(&pool, x[i]->host);
@@ -427,6 +473,7 @@ int main(void)
     test_hold();
     test_rate();
     test_sift();
+    test_sift_in_start();
     test_fifo_many();
     test_per_host_caps();
     test_hold_deadlines();
