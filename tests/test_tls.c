@@ -580,6 +580,43 @@ static void test_good(struct spate_tls *vctx, struct spate_tls *ictx)
     stop(pid);
 }
 
+/* The session cache keeps SPATE_TLS_SESSIONS_MAX host:port keys and drops the least recently
+ * used: a session used again (resumed, its new ticket stored) is at the front and survives
+ * the next insertion; the least recently used one is the one dropped. */
+static void test_lru(void)
+{
+    pid_t pid;
+    struct result r;
+    char err[256], name[32];
+    struct spate_tls *ctx = NULL;
+    if (!ok(spate_tls_create(&ctx, &(struct spate_tls_opts){.insecure = 1}, err, sizeof err) == 0,
+            "LRU: a fresh context (%s)", err))
+        return;
+    unsigned port = s_server(&pid, 0, "good.crt", "leaf.key", NULL);
+    if (!ok(port != 0, "LRU: s_server started")) return;
+    int all = 1;
+    for (int i = 0; i < SPATE_TLS_SESSIONS_MAX; i++) {
+        snprintf(name, sizeof name, "n%d.test", i);
+        fetch(ctx, port, name, 0, GET, &r);
+        all &= served(&r) && !r.resumed;
+    }
+    ok(all && spate_tls_cached_sessions(ctx) == SPATE_TLS_SESSIONS_MAX,
+       "LRU: %d names, %zu sessions cached", SPATE_TLS_SESSIONS_MAX,
+       spate_tls_cached_sessions(ctx));
+    fetch(ctx, port, "n0.test", 0, GET, &r); /* n0 becomes the most recently used */
+    ok(served(&r) && r.resumed, "LRU: the oldest name resumes (and moves to the front)");
+    fetch(ctx, port, "new.test", 0, GET, &r); /* one more key: the least recently used goes */
+    ok(served(&r) && spate_tls_cached_sessions(ctx) == SPATE_TLS_SESSIONS_MAX,
+       "LRU: one name more, still %zu cached", spate_tls_cached_sessions(ctx));
+    fetch(ctx, port, "n0.test", 0, GET, &r);
+    int n0 = served(&r) && r.resumed;
+    fetch(ctx, port, "n1.test", 0, GET, &r);
+    ok(n0 && served(&r) && !r.resumed,
+       "LRU: n1 (least recently used) was dropped, n0 (used again) kept");
+    stop(pid);
+    spate_tls_destroy(ctx);
+}
+
 static void test_tls12(struct spate_tls *vctx, const char *name, const char *const *extra)
 {
     pid_t pid;
@@ -918,6 +955,7 @@ int main(void)
         return done();
     test_attach_errors(vctx);
     test_good(vctx, ictx);
+    test_lru();
     test_tls12(vctx, "-no_tls1_3 (tickets)", (const char *const[]){"-no_tls1_3", NULL});
     test_tls12(vctx, "-no_tls1_3 -no_ticket (session ids)",
                (const char *const[]){"-no_tls1_3", "-no_ticket", NULL});

@@ -1,6 +1,8 @@
 /* TLS client transport: OpenSSL 3 in non-blocking mode over a private socket BIO (send with
  * MSG_NOSIGNAL), and a small LRU cache of resumable client sessions keyed by "host:port". */
 #include "tls.h"
+#include "htable.h"
+#include "list.h"
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,16 +13,17 @@
 #include <openssl/x509v3.h>
 
 struct sess_entry {
-    struct sess_entry *next; /* more recently used first */
-    SSL_SESSION *sess;       /* owned reference */
-    char key[];              /* "host:port" */
+    struct spate_hnode hnode; /* in the context's table, hashed on key */
+    struct spate_list lru;    /* in the context's list, most recently used first */
+    SSL_SESSION *sess;        /* owned reference */
+    char key[];               /* "host:port" */
 };
 
 struct spate_tls {
     SSL_CTX *ssl_ctx;
-    BIO_METHOD *bio_meth;        /* our socket BIO, shared by all connections */
-    struct sess_entry *sessions; /* owned list */
-    size_t nsessions;
+    BIO_METHOD *bio_meth;         /* our socket BIO, shared by all connections */
+    struct spate_htable sessions; /* owned entries (sess_entry.hnode); sessions.n of them */
+    struct spate_list lru;        /* the same entries (sess_entry.lru), most recently used first */
     int insecure;
 };
 
@@ -117,32 +120,21 @@ static BIO_METHOD *bio_method(void)
 
 /* ---- session cache ---- */
 
-static void drop_entry(struct spate_tls *ctx, struct sess_entry **link)
+static void drop_entry(struct spate_tls *ctx, struct sess_entry *e)
 {
-    struct sess_entry *e = *link;
-    *link = e->next;
+    spate_htable_remove(&ctx->sessions, &e->hnode);
+    spate_list_remove(&e->lru);
     SSL_SESSION_free(e->sess);
     OPENSSL_free(e);
-    ctx->nsessions--;
 }
 
-/* Unlinks the entry for key and returns it (the caller relinks or frees it), or NULL. */
-static struct sess_entry *unlink_entry(struct spate_tls *ctx, const char *key)
+static struct sess_entry *find(const struct spate_tls *ctx, const char *key, size_t hash)
 {
-    for (struct sess_entry **p = &ctx->sessions; *p; p = &(*p)->next) {
-        if (strcmp((*p)->key, key) == 0) {
-            struct sess_entry *e = *p;
-            *p = e->next;
-            return e;
-        }
+    for (struct spate_hnode *n = spate_htable_chain(&ctx->sessions, hash); n; n = n->next) {
+        struct sess_entry *e = spate_container_of(n, struct sess_entry, hnode);
+        if (n->hash == hash && strcmp(e->key, key) == 0) return e;
     }
     return NULL;
-}
-
-static void push_front(struct spate_tls *ctx, struct sess_entry *e)
-{
-    e->next = ctx->sessions;
-    ctx->sessions = e;
 }
 
 static int usable(SSL_SESSION *s)
@@ -154,44 +146,42 @@ static int usable(SSL_SESSION *s)
 /* Returns 1 if the cache took over the reference to s. */
 static int cache_put(struct spate_tls *ctx, const char *key, SSL_SESSION *s)
 {
-    struct sess_entry *e = unlink_entry(ctx, key);
+    size_t hash = spate_hash_str(key);
+    struct sess_entry *e = find(ctx, key, hash);
     if (e) {
         SSL_SESSION_free(e->sess);
+        spate_list_remove(&e->lru);
     } else {
         size_t klen = strlen(key) + 1;
         if (!(e = OPENSSL_malloc(sizeof *e + klen))) return 0;
         memcpy(e->key, key, klen);
-        ctx->nsessions++;
+        spate_htable_insert(&ctx->sessions, &e->hnode, hash);
     }
     e->sess = s;
-    push_front(ctx, e);
-    if (ctx->nsessions > SPATE_TLS_SESSIONS_MAX) {
-        struct sess_entry **p = &ctx->sessions;
-        while ((*p)->next)
-            p = &(*p)->next;
-        drop_entry(ctx, p);
-    }
+    spate_list_push(&ctx->lru, &e->lru);
+    if (ctx->sessions.n > SPATE_TLS_SESSIONS_MAX)
+        drop_entry(ctx, spate_container_of(spate_list_last(&ctx->lru), struct sess_entry, lru));
     return 1;
 }
 
 /* Returns the usable session for key (borrowed), dropping a stale one. */
 static SSL_SESSION *cache_get(struct spate_tls *ctx, const char *key)
 {
-    struct sess_entry *e = unlink_entry(ctx, key);
+    struct sess_entry *e = find(ctx, key, spate_hash_str(key));
     if (!e) return NULL;
-    push_front(ctx, e);
-    if (usable(e->sess)) return e->sess;
-    drop_entry(ctx, &ctx->sessions);
-    return NULL;
+    if (!usable(e->sess)) {
+        drop_entry(ctx, e);
+        return NULL;
+    }
+    spate_list_remove(&e->lru);
+    spate_list_push(&ctx->lru, &e->lru);
+    return e->sess;
 }
 
 static void cache_forget(struct spate_tls *ctx, const char *key)
 {
-    struct sess_entry *e = unlink_entry(ctx, key);
-    if (e) {
-        push_front(ctx, e);
-        drop_entry(ctx, &ctx->sessions);
-    }
+    struct sess_entry *e = find(ctx, key, spate_hash_str(key));
+    if (e) drop_entry(ctx, e);
 }
 
 /* TLS 1.2 sessions arrive at the end of the handshake, TLS 1.3 tickets any time after it. */
@@ -248,6 +238,8 @@ int spate_tls_create(struct spate_tls **out, const struct spate_tls_opts *o, cha
     ERR_clear_error();
     snprintf(err, errlen, "out of memory");
     if (!(ctx = OPENSSL_zalloc(sizeof *ctx))) return fail_create(NULL, err, errlen, -ENOMEM);
+    spate_list_init(&ctx->lru);
+    if (spate_htable_init(&ctx->sessions, 16)) return fail_create(ctx, err, errlen, -ENOMEM);
     ctx->insecure = !!o->insecure;
     snprintf(err, errlen, "cannot create TLS context");
     if (!(ctx->ssl_ctx = SSL_CTX_new(TLS_client_method())) || !(ctx->bio_meth = bio_method()))
@@ -284,8 +276,10 @@ int spate_tls_create(struct spate_tls **out, const struct spate_tls_opts *o, cha
 void spate_tls_destroy(struct spate_tls *ctx)
 {
     if (!ctx) return;
-    while (ctx->sessions)
-        drop_entry(ctx, &ctx->sessions);
+    struct spate_list *n;
+    while ((n = spate_list_first(&ctx->lru)))
+        drop_entry(ctx, spate_container_of(n, struct sess_entry, lru));
+    spate_htable_fini(&ctx->sessions);
     SSL_CTX_free(ctx->ssl_ctx);
     BIO_meth_free(ctx->bio_meth);
     OPENSSL_free(ctx);
@@ -293,7 +287,7 @@ void spate_tls_destroy(struct spate_tls *ctx)
 
 size_t spate_tls_cached_sessions(const struct spate_tls *ctx)
 {
-    return ctx ? ctx->nsessions : 0;
+    return ctx ? ctx->sessions.n : 0;
 }
 
 /* ---- transport ops ---- */
