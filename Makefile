@@ -37,7 +37,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # tls/ and dns/ their own directory and the engine's bottom layer (build/include-bottom: links
 # to the headers in BOTTOM_H, which t_layers.sh checks against its bottom layer). The engine sees all but cli/;
 # tests/ and bench/ see everything.
-BOTTOM_H  := loop.h timer.h clock.h buf.h list.h htable.h err.h transport.h deadline.h
+BOTTOM_H  := loop.h timer.h clock.h buf.h list.h htable.h err.h transport.h deadline.h freelist.h
 INCS       = -Iengine -Itls -Idns -Icli $(PKG_CFLAGS) $(LLHTTP_CFLAGS)
 ENGINE_INCS = -Iengine -Itls -Idns $(PKG_CFLAGS) $(LLHTTP_CFLAGS)
 CLI_INCS    = -Icli -Ibuild/include

@@ -5,8 +5,10 @@
 #      spate (the libc calls poll.c makes); `size` text+data, and the stripped file sizes; once
 #      plainly and once with -Wl,--gc-sections (libspate.a has a section per function);
 #   2. heap (bench/lib-memory.c, mallinfo2): the first and each further engine, a queued request
-#      beyond its URL string, an idle pooled connection, plain and TLS, against a private nginx;
-#      then, in a fresh process, an idle TLS connection as resident memory (RSS).
+#      beyond its URL string, a spare attempt state (kept for reuse, one per request that ran at
+#      once), an idle pooled connection (the spare attempt states left out), plain and TLS,
+#      against a private nginx; then, in a fresh process, an idle TLS connection as resident
+#      memory (RSS).
 # Targets (issue 15): a queued request <= 256 bytes beyond the caller's strings; a minimal
 # embedding adds <= 150 KB of code.
 # Env: CONNS [500] connections for the idle-connection figures, QUEUED [10000] requests queued.

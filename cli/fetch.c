@@ -1038,6 +1038,7 @@ static int take_routed(struct fetch *f)
             return -1;
         }
     }
+    ((volatile struct spate_fetch_procs_live *)f->live)->taken++; /* before it can be sent */
     struct spate_fetch_procs_req q;
     if (spate_fetch_procs_parse_req(rec, len, &q)) {
         say(f, "spate fetch: worker %u: a malformed request record from the parent\n", f->proc_k);

@@ -226,6 +226,7 @@ struct worker {
     int dead;                           /* its stream ended without the end record */
     int status;                         /* waitpid's, once reaped */
     int reaped;
+    size_t nsent; /* requests routed to it (the next one's seq in the routed table) */
 };
 
 struct par {
@@ -320,12 +321,46 @@ static void close_wire(struct worker *w)
     w->out.off = w->out.len = 0;
 }
 
+/* What became of worker i, for messages: "worker 0 (pid 12) was killed by signal 9". */
+static void death_cause(struct par *P, unsigned i, char *buf, size_t cap)
+{
+    struct worker *w = &P->w[i];
+    if (w->reaped && WIFSIGNALED(w->status))
+        snprintf(buf, cap, "worker %u (pid %ld) was killed by signal %d", i, (long)w->pid,
+                 WTERMSIG(w->status));
+    else if (w->reaped && WIFEXITED(w->status))
+        snprintf(buf, cap, "worker %u (pid %ld) exited with status %d", i, (long)w->pid,
+                 WEXITSTATUS(w->status));
+    else
+        snprintf(buf, cap, "worker %u did not answer it", i);
+}
+
+/* The message of a request its worker never answered. Whether the worker had read it from its
+ * pipe (the shared count of records it took, which come in the order they were routed) is all
+ * the parent knows: one it took may have been sent, one it did not take never was. */
+static void lost_reason(struct par *P, const struct spate_fetch_routed_entry *e, char *why,
+                        size_t cap)
+{
+    char cause[160];
+    struct worker *w = &P->w[e->worker];
+    size_t taken = ((const volatile struct spate_fetch_procs_live *)&P->live[e->worker])->taken;
+    death_cause(P, e->worker, cause, sizeof(cause));
+    if (e->seq < taken)
+        snprintf(why, cap, "canceled: %s%s: the request may have reached the server", cause,
+                 w->reaped ? " after it took the request, before it answered" : "");
+    else
+        snprintf(why, cap, "canceled: %s%s: the request was never sent", cause,
+                 w->reaped ? " before it took the request" : ", nor took it");
+}
+
 /* The line for request `index` of a dead worker (or one that never answered it), counted as a
  * failure of kind canceled. */
-static void answer_lost(struct par *P, size_t index, const char *why)
+static void answer_lost(struct par *P, size_t index)
 {
     struct spate_fetch_routed_entry *e = spate_fetch_routed_find(&P->routed, index);
     if (!e) return;
+    char why[300];
+    lost_reason(P, e, why, sizeof(why));
     struct spate_fetch_procs_req q;
     size_t len = 0;
     const char *line = NULL;
@@ -345,26 +380,10 @@ static int cmp_size(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static void death_reason(struct par *P, unsigned i, char *why, size_t cap)
-{
-    struct worker *w = &P->w[i];
-    if (w->reaped && WIFSIGNALED(w->status))
-        snprintf(why, cap,
-                 "canceled: worker %u (pid %ld) was killed by signal %d before it answered", i,
-                 (long)w->pid, WTERMSIG(w->status));
-    else if (w->reaped && WIFEXITED(w->status))
-        snprintf(why, cap, "canceled: worker %u (pid %ld) exited with status %d before it answered",
-                 i, (long)w->pid, WEXITSTATUS(w->status));
-    else
-        snprintf(why, cap, "canceled: worker %u did not answer it", i);
-}
-
 /* Every request a dead worker holds gets its line now: their indexes are gathered in one pass
  * over the table (removing shifts entries), then answered in input order. */
 static void answer_all_lost(struct par *P, unsigned i)
 {
-    char why[200];
-    death_reason(P, i, why, sizeof(why));
     size_t n = 0, *ix = malloc((P->routed.n ? P->routed.n : 1) * sizeof(*ix));
     for (size_t k = 0; ix && k < P->routed.cap; k++)
         if (P->routed.slot[k].used && P->routed.slot[k].worker == i)
@@ -372,12 +391,12 @@ static void answer_all_lost(struct par *P, unsigned i)
     if (!ix) { /* no memory for the list: one at a time */
         struct spate_fetch_routed_entry *e;
         while ((e = spate_fetch_routed_any(&P->routed, i)))
-            answer_lost(P, e->index, why);
+            answer_lost(P, e->index);
         return;
     }
     qsort(ix, n, sizeof(*ix), cmp_size);
     for (size_t k = 0; k < n; k++)
-        answer_lost(P, ix[k], why);
+        answer_lost(P, ix[k]);
     free(ix);
 }
 
@@ -424,15 +443,14 @@ static void route(struct par *P)
             P->failed = 1;
             return;
         }
+        spate_fetch_routed_find(&P->routed, P->pend_index)->seq = w->nsent++;
         P->have_pend = 0;
         P->nrouted++;
         if (P->a->ordered) {
             P->fifo[(P->fhead + P->fcount) % P->a->window] = P->pend_index;
             P->fcount++;
         } else if (w->dead) { /* (a pipe that broke first: answered when its end is seen) */
-            char why[200];
-            death_reason(P, P->pend_w, why, sizeof(why));
-            answer_lost(P, P->pend_index, why);
+            answer_lost(P, P->pend_index);
         }
     }
 }
@@ -550,9 +568,7 @@ static void merge_ordered(struct par *P)
             } else if (!rec && w->rd.fd >= 0 && !w->dead) {
                 return; /* its answer is still to come */
             } else if (w->dead || (rec && !w->ended)) {
-                char why[200];
-                death_reason(P, ent->worker, why, sizeof(why));
-                answer_lost(P, e, why);
+                answer_lost(P, e);
             } else { /* the worker ended without starting it (an interrupt): no line */
                 spate_fetch_routed_remove(&P->routed, e);
                 P->leftover++;
@@ -592,12 +608,12 @@ static void stream_over(struct par *P, unsigned i)
     if (ends_clean(w)) return;
     w->dead = 1;
     P->failed = 1;
-    char why[200];
-    death_reason(P, i, why, sizeof(why));
+    char cause[160];
+    death_cause(P, i, cause, sizeof(cause));
     fprintf(stderr,
             "spate fetch: worker %u (pid %ld) ended without its summary (%s): each request it "
             "had not answered gets a line of kind canceled\n",
-            i, (long)w->pid, why + strlen("canceled: "));
+            i, (long)w->pid, cause);
     /* a record cut short is dropped; its request is answered as lost */
     size_t keep = w->rd.len;
     while (keep > w->rd.off && w->rd.buf[keep - 1] != '\n')

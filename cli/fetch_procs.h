@@ -30,9 +30,13 @@ struct spate_fetch_procs_counts {
 };
 
 /* Live figures a worker publishes for the parent's progress line, in memory shared between them
- * (each field written by the one worker, read by the parent; a torn read only blurs one frame). */
+ * (each field written by the one worker, read by the parent; a torn read only blurs one frame).
+ * taken: the request records the worker has read from its pipe, each counted before the worker
+ * does anything with it; they come in the order the parent routed them, so once the worker is
+ * dead the parent knows which of its unanswered requests it never took (never sent). */
 struct spate_fetch_procs_live {
     size_t done, failed, in_flight, skipped, unstarted;
+    size_t taken;
 };
 
 /* One routed request: its global index, where it came from, and its line (not owned). */
@@ -85,8 +89,8 @@ struct spate_fetch_procs_ops {
      * readable when one may be), -1 = the input is over. */
     int (*next)(void *arg, struct spate_fetch_procs_req *q, unsigned *w, int *wait_fd);
     /* In the parent: the result line (ending in '\n') for request q that a dead worker took with
-     * it, its error of kind canceled with message why; *len its length; NULL if none could be
-     * made. Valid until the next call. */
+     * it, its error of kind canceled with message why (which says whether the worker had taken
+     * it); *len its length; NULL if none could be made. Valid until the next call. */
     const char *(*lost)(void *arg, const struct spate_fetch_procs_req *q, const char *why,
                         size_t *len);
     /* In the parent, with progress on: redraws the progress line when due (or now, with

@@ -9,6 +9,8 @@
 struct spate_fetch_routed_entry {
     size_t index;    /* the request's global index (the key) */
     unsigned worker; /* the worker it went to */
+    size_t seq;      /* its place among the requests routed to that worker, from 0 (set by the
+                        caller after the add) */
     char *rec;       /* the record sent (owned), rec_len bytes */
     size_t rec_len;
     int used; /* the slot holds an entry */

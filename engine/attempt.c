@@ -43,19 +43,18 @@ static void free_att(struct spate_attempt *a)
 /* A clean attempt state for r (a spare one keeps its buffers' memory); NULL when out of memory. */
 static struct spate_attempt *new_att(struct spate_engine *e, struct spate_req *r)
 {
-    struct spate_attempt *a = e->spare_att;
-    if (!a) {
-        a = calloc(1, sizeof(*a));
-        if (!a) return NULL;
-    } else {
-        e->spare_att = a->next_spare;
-        e->nspare_att--;
+    struct spate_freelist_node *n = spate_freelist_pop(&e->spare_att);
+    struct spate_attempt *a;
+    if (n) {
+        a = spate_container_of(n, struct spate_attempt, spare);
         struct spate_buf keep[4] = {a->wire, a->acc, a->hstore, a->bodybuf};
         memset(a, 0, sizeof(*a));
         a->wire = keep[0];
         a->acc = keep[1];
         a->hstore = keep[2];
         a->bodybuf = keep[3];
+    } else if (!(a = calloc(1, sizeof(*a)))) {
+        return NULL;
     }
     a->r = r;
     spate_list_push(&e->started, &a->link);
@@ -73,27 +72,18 @@ void spate_attempt_release(struct spate_req *r)
     r->att = NULL;
     spate_list_remove(&a->link);
     free(a->location);
-    if (e->nspare_att >= SPARE_MAX) {
-        free_att(a);
-        return;
-    }
     keep_small(&a->wire);
     keep_small(&a->acc);
     keep_small(&a->hstore);
     keep_small(&a->bodybuf);
-    a->next_spare = e->spare_att;
-    e->spare_att = a;
-    e->nspare_att++;
+    if (!spate_freelist_push(&e->spare_att, &a->spare, SPARE_MAX)) free_att(a);
 }
 
 void spate_attempt_free_spares(struct spate_engine *e)
 {
-    while (e->spare_att) {
-        struct spate_attempt *a = e->spare_att;
-        e->spare_att = a->next_spare;
-        free_att(a);
-    }
-    e->nspare_att = 0;
+    struct spate_freelist_node *n;
+    while ((n = spate_freelist_pop(&e->spare_att)))
+        free_att(spate_container_of(n, struct spate_attempt, spare));
 }
 
 /* ---------- small steps ---------- */

@@ -6,6 +6,7 @@
 #include "buf.h"
 #include "conn.h"
 #include "deadline.h"
+#include "freelist.h"
 #include "request.h"
 #include "timer.h"
 
@@ -13,10 +14,10 @@
  * allocated when the first attempt starts, kept through retries and redirects, given back to
  * the engine's spares (with its small buffers) when the request ends. */
 struct spate_attempt {
-    struct spate_req *r;    /* the request it belongs to */
-    struct spate_list link; /* the engine's list of started requests */
-    struct spate_attempt *next_spare;
-    struct spate_conn *conn;  /* while an attempt runs on a connection */
+    struct spate_req *r;              /* the request it belongs to */
+    struct spate_list link;           /* the engine's list of started requests */
+    struct spate_freelist_node spare; /* while on the engine's spare list */
+    struct spate_conn *conn;          /* while an attempt runs on a connection */
     struct spate_buf wire;    /* the rendered request (empty: rendered when an attempt starts) */
     struct spate_buf acc;     /* header field being assembled */
     struct spate_buf hstore;  /* response headers: name NUL value NUL ... */

@@ -20,15 +20,13 @@ struct spate_engine {
     char *cacert; /* owned */
     struct spate_pool pool;
     struct spate_limit lim;
-    size_t active;             /* submitted and not yet completed */
-    uint64_t rng;              /* backoff jitter */
-    struct spate_list started; /* requests that started an attempt (spate_attempt.link); the
-                                  others are in the limiter's queues */
-    struct spate_req *spare;   /* finished request objects kept for reuse (linked by next) */
-    size_t nspare;
-    struct spate_attempt *spare_att; /* attempt states kept for reuse, with their buffers */
-    size_t nspare_att;
-    struct spate_deadlines dl; /* running attempts under the engine's --timeout */
+    size_t active;                   /* submitted and not yet completed */
+    uint64_t rng;                    /* backoff jitter */
+    struct spate_list started;       /* requests that started an attempt (spate_attempt.link); the
+                                        others are in the limiter's queues */
+    struct spate_freelist spare;     /* finished request objects kept for reuse (request.c) */
+    struct spate_freelist spare_att; /* attempt states kept for reuse, with their buffers */
+    struct spate_deadlines dl;       /* running attempts under the engine's --timeout */
     /* the host loop's wake-up (see "Waking the host loop" in spate.h): readable after a
      * spate_submit made outside a callback, drained by the next step */
     struct spate_io wake_io;

@@ -60,25 +60,18 @@ void spate_req_free(struct spate_req *r)
     clear_req(r);
     if (r->host) spate_pool_unref(&e->pool, r->host);
     r->host = NULL;
-    if (e->nspare >= SPARE_MAX) {
-        free(r);
-        return;
-    }
-    r->next = e->spare;
-    e->spare = r;
-    e->nspare++;
+    if (!spate_freelist_push(&e->spare, &r->spare, SPARE_MAX)) free(r);
 }
 
 struct spate_req *spate_req_new(struct spate_engine *e)
 {
-    struct spate_req *r = e->spare;
-    if (!r) {
-        r = calloc(1, sizeof(*r));
-        if (!r) return NULL;
-    } else {
-        e->spare = r->next;
-        e->nspare--;
+    struct spate_freelist_node *n = spate_freelist_pop(&e->spare);
+    struct spate_req *r;
+    if (n) {
+        r = spate_container_of(n, struct spate_req, spare);
         memset(r, 0, sizeof(*r));
+    } else if (!(r = calloc(1, sizeof(*r)))) {
+        return NULL;
     }
     r->e = e;
     return r;
@@ -86,12 +79,9 @@ struct spate_req *spate_req_new(struct spate_engine *e)
 
 void spate_req_free_spares(struct spate_engine *e)
 {
-    while (e->spare) {
-        struct spate_req *r = e->spare;
-        e->spare = r->next;
-        free(r);
-    }
-    e->nspare = 0;
+    struct spate_freelist_node *n;
+    while ((n = spate_freelist_pop(&e->spare)))
+        free(spate_container_of(n, struct spate_req, spare));
 }
 
 static const char *default_method(const struct spate_request *q)

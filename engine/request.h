@@ -4,6 +4,7 @@
 #ifndef SPATE_REQUEST_H
 #define SPATE_REQUEST_H
 #include "buf.h"
+#include "freelist.h"
 #include "spate.h"
 #include "url.h"
 
@@ -20,9 +21,12 @@ enum spate_req_phase { REQ_QUEUED, REQ_HOSTWAIT, REQ_RUNNING, REQ_BACKOFF, REQ_D
 struct spate_req {
     struct spate_engine *e;
     /* Queue link (the limiter's FIFO queues: pushed at either end, popped at the head, removed
-     * from the middle only by a sweep over the whole queue), or the spare list. One pointer, not
-     * list.h's two: a queued request stays <= 256 B. */
-    struct spate_req *next;
+     * from the middle only by a sweep over the whole queue), or, once freed, the engine's spare
+     * list. One pointer, not list.h's two: a queued request stays <= 256 B. */
+    union {
+        struct spate_req *next;
+        struct spate_freelist_node spare;
+    };
     struct spate_host *host;      /* a reference (spate_pool_host) */
     struct spate_attempt *att;    /* NULL until the first attempt starts (owned) */
     char *method;                 /* a static name, or owned when method_owned */

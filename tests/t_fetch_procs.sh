@@ -14,6 +14,8 @@
 #     1, names the worker and its signal; every id still has exactly one line (in input order with
 #     --ordered): the dead worker's unanswered requests say kind canceled and why, the other
 #     worker's host:ports are all ok, every ok line was served by nginx, the summary counts them;
+#     against nginx's log: no request nginx saw is said never sent, each canceled one it saw says
+#     it may have reached the server;
 #  8. a pipe streams: results come while the producer still holds the pipe open;
 #  9. 10,000 URLs through a pipe: every id once, whole lines; --ordered order exact;
 # 10. memory: --ordered behind a slow first request, 200,000 lines from a pipe: peak RSS (release
@@ -25,7 +27,7 @@
 . "$TAP_LIB/nginx.sh"
 require_spate
 require_release_spate
-plan 36
+plan 38
 
 tmpdir T
 mkdir -p "$T/www/lim"
@@ -126,6 +128,7 @@ kill_run() {
     kill -KILL $PID 2>/dev/null
     wait $PID
     RCK=$?
+    sleep 0.3 # nginx logs a request when it ends
 }
 # kill_check NAME ORDERED: the checks of one killed run, in a python3 line: [ids once (in order
 # for ORDERED), whole lines, every failure canceled naming the dead worker, the survivor's hosts
@@ -161,6 +164,23 @@ print(json.dumps([
 ]))
 PYEOF
 }
+# kill_truth NAME: the canceled lines against what nginx saw (any status: the dead worker's
+# connections were cut): [canceled requests nginx saw > 0, none of them said "never sent", all of
+# them say "may have reached the server", some said "never sent", every canceled line says one]
+kill_truth() {
+    "$PY" - "$T/$1.out" "$LOG" <<'PYEOF'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+seen = {int(l.split()[0].rsplit("=", 1)[1]) for l in open(sys.argv[2])}
+bad = {r["id"]: r["error"]["message"] for r in rows if not r["ok"]}
+never = {i for i, m in bad.items() if m.endswith("the request was never sent")}
+maybe = {i for i, m in bad.items() if m.endswith("the request may have reached the server")}
+print(json.dumps([len(seen & set(bad)) > 0, not (seen & never), seen & set(bad) <= maybe,
+                  len(never) > 0, never | maybe == set(bad)]))
+print("%d canceled, nginx saw %d of them: %d say they may have reached the server, %d never sent" %
+      (len(bad), len(seen & set(bad)), len(maybe), len(never)), file=sys.stderr)
+PYEOF
+}
 : >"$LOG"
 kill_run kill
 is "$RCK" 1 "a worker killed by SIGKILL mid-run: the parent ends by itself, exit 1"
@@ -168,11 +188,17 @@ like "$(cat "$T/kill.err")" "worker [01] \\(pid $VICTIM\\) ended without its sum
 jl_schema "$T/kill.out" "  the lines written are whole"
 is "$(kill_check kill 0)" '[true, true, true, true, true, true, true]' \
     "  every id once; each line of a request the dead worker took says so (kind canceled); the other worker's hosts all ok; the summary counts them"
+is "$(kill_truth kill 2>"$T/truth.txt")" '[true, true, true, true, true]' \
+    "  nginx's log: no request it saw is said never sent; each canceled one it saw may have reached it"
+diag "$(cat "$T/truth.txt")"
 sleep 0.3
 : >"$LOG"
 kill_run killo --ordered
 is "$RCK $(kill_check killo 1)" '1 [true, true, true, true, true, true, true]' \
     "--ordered with a worker killed: exit 1, ids 0..9999 in input order, the dead worker's requests canceled"
+is "$(kill_truth killo 2>"$T/truth.txt")" '[true, true, true, true, true]' \
+    "  --ordered, nginx's log: no request it saw is said never sent; each canceled one it saw may have reached it"
+diag "$(cat "$T/truth.txt")"
 
 # --- 8. a pipe streams: results while the producer still holds the pipe open --------------------
 # The producer writes 100 URLs, waits 2 s, writes 100 more and closes; the reader notes when each

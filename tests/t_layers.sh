@@ -2,8 +2,8 @@
 # t_layers.sh: the layering, enforced. Every #include "..." in engine/, tls/, dns/ and cli/ is
 # resolved (the including file's directory first, then -Iengine -Itls -Idns -Icli, as the
 # compiler does) and must point at a layer the including file may see:
-#   bottom    loop, timer, clock, buf, list, htable, err, deadline, the poll backends, transport.h:
-#             only the bottom
+#   bottom    loop, timer, clock, buf, list, freelist, htable, err, deadline, the poll backends,
+#             transport.h: only the bottom
 #   tls, dns  the bottom and their own directory
 #   public    spate.h: nothing of the project
 #   exchange  conn, pool, limit, http1, url, retry, tcp, ctx.h, request.h: all of the above
@@ -22,7 +22,7 @@ layer_of() {
     case $1 in
     engine/loop.[ch] | engine/timer.[ch] | engine/clock.[ch] | engine/buf.[ch] | engine/list.h | \
         engine/htable.[ch] | engine/err.[ch] | engine/poll_*.c.h | engine/transport.h | \
-        engine/deadline.[ch]) echo bottom ;;
+        engine/deadline.[ch] | engine/freelist.h) echo bottom ;;
     tls/*.[ch]) echo tls ;;
     dns/*.[ch]) echo dns ;;
     engine/spate.h) echo public ;;
