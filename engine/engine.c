@@ -8,6 +8,7 @@
 #include "attempt.h"
 #include "clock.h"
 #include "conn.h"
+#include "sized.h"
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -57,8 +58,7 @@ void spate_config_init_sized(struct spate_config *c, size_t size)
 {
     struct spate_config d;
     config_defaults(&d);
-    memset(c, 0, size); /* a newer program's fields this library does not know: 0 */
-    memcpy(c, &d, size < sizeof(d) ? size : sizeof(d));
+    spate_sized_out(c, size, &d, sizeof(d));
     c->size = size;
 }
 
@@ -68,11 +68,10 @@ static int config_read(struct spate_config *full, const struct spate_config *cfg
                        size_t errlen)
 {
     config_defaults(full);
-    if (cfg->size < sizeof(cfg->size)) {
+    if (!spate_sized_in(full, sizeof(*full), cfg)) {
         snprintf(err, errlen, "spate_config.size is not set: initialise it with spate_config_init");
         return -EINVAL;
     }
-    memcpy(full, cfg, cfg->size < sizeof(*full) ? cfg->size : sizeof(*full));
     full->size = sizeof(*full);
     return 0;
 }
@@ -325,8 +324,7 @@ void spate_engine_stats_sized(const struct spate_engine *e, struct spate_stats *
     st.dns_cache_hits = d.cache_hits;
     st.in_flight = spate_limit_inflight(&e->lim);
     st.size = size < sizeof(st) ? size : sizeof(st);
-    memset(out, 0, size); /* a newer program's fields this library does not know: 0 */
-    memcpy(out, &st, st.size);
+    spate_sized_out(out, size, &st, sizeof(st));
 }
 
 /* ---------- cancel ---------- */

@@ -8,6 +8,7 @@
 #include "conn.h"
 #include "ctx.h"
 #include "http1.h"
+#include "sized.h"
 #include "spate.h"
 #include "url.h"
 #include <errno.h>
@@ -111,8 +112,7 @@ void spate_load_opts_init_sized(struct spate_load_opts *o, size_t size)
 {
     struct spate_load_opts d;
     opts_defaults(&d);
-    memset(o, 0, size); /* a newer program's fields this library does not know: 0 */
-    memcpy(o, &d, size < sizeof(d) ? size : sizeof(d));
+    spate_sized_out(o, size, &d, sizeof(d));
     o->size = size;
 }
 
@@ -640,12 +640,11 @@ static int opts_read(struct spate_load_opts *full, const struct spate_load_opts 
                      size_t errlen)
 {
     opts_defaults(full);
-    if (o->size < sizeof(o->size)) {
+    if (!spate_sized_in(full, sizeof(*full), o)) {
         snprintf(err, errlen,
                  "spate_load_opts.size is not set: initialise it with spate_load_opts_init");
         return -EINVAL;
     }
-    memcpy(full, o, o->size < sizeof(*full) ? o->size : sizeof(*full));
     full->size = sizeof(*full);
     return 0;
 }
@@ -704,12 +703,10 @@ int spate_load_run_sized(struct spate_engine *e, const struct spate_load_opts *g
     struct spate_load_report own;
     int direct = rep_size >= sizeof(own);
     int rc = run(e, &o, cb, user, direct ? rep : &own, err, errlen);
-    if (direct) {
+    if (direct)
         memset((char *)rep + sizeof(own), 0, rep_size - sizeof(own));
-        rep->size = sizeof(own);
-    } else {
-        own.size = rep_size;
-        memcpy(rep, &own, rep_size);
-    }
+    else
+        spate_sized_out(rep, rep_size, &own, sizeof(own));
+    rep->size = direct ? sizeof(own) : rep_size;
     return rc;
 }

@@ -7,6 +7,7 @@
 #include "conn.h"
 #include "engine.h"
 #include "http1.h"
+#include "sized.h"
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -195,12 +196,11 @@ static int apply_opts(struct spate_req *r, const struct spate_request_opts *o, c
     r->follow = cfg->follow_redirects != 0;
     r->max_redirs = cfg->max_redirs;
     if (!o) return 0;
-    if (o->size < sizeof(size_t)) {
+    /* an older caller's shorter struct: the fields it does not know stay 0 (the engine's) */
+    if (!spate_sized_in(&v, sizeof(v), o)) {
         snprintf(err, errlen, "spate_request_opts.size must be set (to sizeof the struct)");
         return -EINVAL;
     }
-    /* an older caller's shorter struct: the fields it does not know stay 0 */
-    memcpy(&v, o, o->size < sizeof(v) ? o->size : sizeof(v));
     if (v.timeout != v.timeout) {
         snprintf(err, errlen, "timeout is not a number");
         return -EINVAL;

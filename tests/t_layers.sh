@@ -7,7 +7,7 @@
 #   tls, dns  the bottom and their own directory
 #   public    spate.h: nothing of the project
 #   exchange  conn, pool, limit, http1, url, retry, tcp, ctx.h, request.h: all of the above
-#   face      engine, request.c, attempt, redirect, response, load.c, strerror.c, version.c: all of
+#   face      engine, request.c, attempt, redirect, response, load.c, strerror.c, version.c, sized.h: all of
 #             the above and each other
 #   cli       spate.h and cli/ only: the command is built on the public API alone
 # A file in no layer fails too: a new file gets its layer here. The check runs on the real tree,
@@ -29,7 +29,8 @@ layer_of() {
     engine/conn.[ch] | engine/pool.[ch] | engine/limit.[ch] | engine/http1.[ch] | engine/url.[ch] | \
         engine/retry.[ch] | engine/tcp.c | engine/ctx.h | engine/request.h) echo exchange ;;
     engine/engine.[ch] | engine/request.c | engine/attempt.[ch] | engine/redirect.[ch] | \
-        engine/response.[ch] | engine/load.c | engine/strerror.c | engine/version.c) echo face ;;
+        engine/response.[ch] | engine/load.c | engine/strerror.c | engine/version.c | \
+        engine/sized.h) echo face ;;
     cli/*.[ch]) echo cli ;;
     *) echo none ;;
     esac

@@ -31,6 +31,15 @@ static int refused_port(void)
     return ntohs(a.sin_port);
 }
 
+/* 1 when bytes [from, total) of p are all still poison: nothing was written past a size. */
+static int poison_from(const void *p, size_t from, size_t total)
+{
+    const unsigned char *b = p;
+    for (size_t i = from; i < total; i++)
+        if (b[i] != POISON) return 0;
+    return 1;
+}
+
 static int calls;
 static struct spate_response last;
 static char last_msg[200];
@@ -77,10 +86,7 @@ static void older_config(const char *url)
     memset(&s, POISON, sizeof(s));
     size_t short_size = offsetof(struct spate_stats, in_flight);
     spate_engine_stats_sized(e, &s.st, short_size);
-    unsigned char *past = (unsigned char *)&s.st + short_size;
-    int intact = 1;
-    for (size_t i = 0; i < sizeof(s) - short_size; i++)
-        intact &= past[i] == POISON;
+    int intact = poison_from(&s, short_size, sizeof(s));
     ok(s.st.size == short_size && s.st.connects == 1 && intact,
        "stats for an older struct: size %zu, connects %llu, nothing written past its size",
        s.st.size, (unsigned long long)s.st.connects);
@@ -157,10 +163,7 @@ static void older_load(const char *url)
     memset(&r, POISON, sizeof(r));
     size_t short_size = offsetof(struct spate_load_report, start_unix);
     int rc = spate_load_run_sized(e, &o, on_sample, NULL, &r.rep, short_size, err, sizeof(err));
-    unsigned char *past = (unsigned char *)&r.rep + short_size;
-    int intact = 1;
-    for (size_t i = 0; i < sizeof(r) - short_size; i++)
-        intact &= past[i] == POISON;
+    int intact = poison_from(&r, short_size, sizeof(r));
     ok(rc == 0 && r.rep.size == short_size && intact,
        "an older load run (options and report cut short): rc %d (%s), report size %zu, nothing "
        "written past it",
