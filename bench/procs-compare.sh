@@ -5,7 +5,8 @@
 # rounds; req/s and client CPU per request (user + sys from getrusage of the client and everything
 # it waited for, bench/rusage.py), medians. Then, where a few per cent are inside this machine's
 # noise, instructions per request under callgrind for --procs 1 and 2, as the slope between two
-# request counts so that the fixed costs (start-up, the parent) drop out (CALLGRIND=0 skips), and
+# request counts so that the fixed costs (start-up, the parent) drop out, and wrk -t2's as the
+# slope between two durations (CALLGRIND=0 skips), and
 # the time `spate merge` takes to add up two workers' reports.
 # Env: ROUNDS [3], DURATION [5], CONC [64], CALLGRIND [1], SPATE [./spate], KEEP=1 keeps the work dir.
 set -eu
@@ -103,6 +104,21 @@ if [ "$CALLGRIND" = 1 ] && command -v valgrind >/dev/null 2>&1; then
             "-n $N2 in all: $b)\""
     done
     echo "instructions per request, --procs 2 / --procs 1: $(ratio "$ir_2" "$ir_1" 3)"
+    # wrk has no request count: the slope between two durations, from the requests it reports
+    # (its per-second work, slight, is charged to requests here; under callgrind it runs ~1/5 as
+    # fast)
+    wrk_ir() { # SECONDS: "instructions requests" of one wrk -t2 run
+        rm -f "$WORK"/cgw.*
+        valgrind --tool=callgrind --callgrind-out-file="$WORK/cgw.%p" wrk -t2 -c "$CONC" \
+            -d "${1}s" "$url" >"$WORK/cgw.out" 2>"$WORK/cgw.err" ||
+            die "callgrind wrk run failed: $(tail -n 3 "$WORK/cgw.err")"
+        echo "$(cat "$WORK"/cgw.[0-9]* | awk '/^summary:/ { s += $2 } END { print s }')" \
+            "$(parse wrk2 "$WORK/cgw.out" | cut -d' ' -f1)"
+    }
+    set -- $(wrk_ir 2) $(wrk_ir 6)
+    ir_w=$(awk -v a="$1" -v na="$2" -v b="$3" -v nb="$4" 'BEGIN { printf "%.1f", (b - a) / (nb - na) }')
+    echo "callgrind wrk -t2: $ir_w instructions per request (slope from -d 2 to -d 6: $2 and $4 requests)"
+    echo "instructions per request, spate --procs 2 / wrk -t2: $(ratio "$ir_2" "$ir_w" 3)"
 fi
 
 # What merging adds: `spate merge` of two workers' reports against the same binary doing nothing
