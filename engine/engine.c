@@ -391,6 +391,7 @@ static struct spate_req *end_held(struct spate_req *r, const char *why)
 static void cancel_all(struct spate_engine *e)
 {
     static const char why[] = "canceled: the engine was destroyed";
+    e->bulk = 1; /* never reset: the engine is going */
     struct spate_req *q = hold(spate_limit_sift(&e->lim, any_req));
     spate_limit_clear(&e->lim);
     for (;;) {
@@ -408,6 +409,8 @@ static void cancel_all(struct spate_engine *e)
 
 size_t spate_engine_cancel(struct spate_engine *e, enum spate_cancel_scope which, const char *why)
 {
+    if (e->bulk) return 0; /* called from a callback of a bulk cancel: that one covers it */
+    e->bulk = 1;
     int all = which == SPATE_CANCEL_ALL;
     struct spate_req *list = hold(spate_limit_sift(&e->lim, all ? any_req : never_started));
     struct spate_req **tail = &list;
@@ -418,6 +421,7 @@ size_t spate_engine_cancel(struct spate_engine *e, enum spate_cancel_scope which
         list = end_held(list, why ? why : "canceled");
         n++;
     }
+    e->bulk = 0;
     spate_limit_pump(&e->lim);
     return n;
 }

@@ -317,7 +317,9 @@ SPATE_API int spate_engine_step(struct spate_engine *e);
  * request's callback runs once before this returns, with SPATE_E_CANCELED and the message `why`
  * (copied; NULL = "canceled"); requests those callbacks submit are not canceled, and the engine
  * stays usable. Call it outside request callbacks, e.g. from before_wait: spate_run returns
- * once nothing is pending. Returns the number of requests canceled. */
+ * once nothing is pending. From a callback that a bulk cancel (this call, or
+ * spate_engine_destroy) runs, it does nothing and returns 0: that one is canceling everything
+ * already. Returns the number of requests canceled. */
 enum spate_cancel_scope { SPATE_CANCEL_QUEUED, SPATE_CANCEL_ALL };
 SPATE_API size_t spate_engine_cancel(struct spate_engine *e, enum spate_cancel_scope which,
                                      const char *why);

@@ -1,7 +1,10 @@
 /* A bulk cancel (spate_engine_destroy, spate_engine_cancel) whose done callbacks cancel the
  * requests still waiting their turn in it: spate.h allows spate_cancel from a done callback, and
  * every request's callback must still run exactly once, its memory freed once (ASan aborts this
- * test otherwise). Requests wait queued (-c 1) or in flight on a listener that never answers. */
+ * test otherwise). Then a done callback that starts a bulk cancel of its own inside one: refused
+ * (it returns 0), where it used to relink the outer one's held requests (half of them never
+ * completed, then a use-after-free at destroy). Requests wait queued (-c 1) or in flight on a
+ * listener that never answers. */
 #include "spate.h"
 #include "tap.h"
 #include <arpa/inet.h>
@@ -19,6 +22,8 @@ static struct spate_req *handle[N];
 static int calls[N];
 static int armed; /* the next callback cancels a sibling still waiting (then no other does) */
 static int cancel_rc = 99;
+static int nested;           /* the armed callback calls a bulk cancel itself, not spate_cancel */
+static size_t nested_n = 99; /* what that nested bulk cancel returned */
 
 static void on_done(void *user, const struct spate_response *r)
 {
@@ -27,6 +32,10 @@ static void on_done(void *user, const struct spate_response *r)
     calls[i]++;
     if (!armed) return;
     armed = 0;
+    if (nested) {
+        nested_n = spate_engine_cancel(engine, SPATE_CANCEL_ALL, "nested");
+        return;
+    }
     for (int j = N - 1; j >= 0; j--) /* the last sibling whose callback has not run yet */
         if (j != i && !calls[j]) {
             cancel_rc = spate_cancel(engine, handle[j]);
@@ -87,7 +96,7 @@ static int each_once(void)
 
 int main(void)
 {
-    plan(8);
+    plan(10);
     char url[64];
     int bh = blackhole(url, sizeof(url));
     if (bh < 0) {
@@ -121,6 +130,27 @@ int main(void)
     is_int(cancel_rc, 0, "cancel all: spate_cancel of a sibling from a done callback says 0");
     spate_engine_destroy(engine);
     ok(each_once(), "cancel all: destroy after it calls nobody again");
+
+    /* a done callback of a bulk cancel (or of destroy) calls a bulk cancel itself: refused, so
+     * the outer one's list of held requests stays whole */
+    nested = 1;
+    start(N, url);
+    until_in_flight(N);
+    n = spate_engine_cancel(engine, SPATE_CANCEL_ALL, NULL);
+    ok(each_once() && n == N && nested_n == 0,
+       "cancel all, a callback cancels all again: each callback once (%d %d %d %d), %zu counted, "
+       "the nested call did nothing (%zu)",
+       calls[0], calls[1], calls[2], calls[3], n, nested_n);
+    spate_engine_destroy(engine);
+    nested_n = 99;
+    start(N, url);
+    until_in_flight(N);
+    spate_engine_destroy(engine);
+    ok(each_once() && nested_n == 0,
+       "destroy, a callback cancels all: each callback once (%d %d %d %d), the nested call did "
+       "nothing (%zu)",
+       calls[0], calls[1], calls[2], calls[3], nested_n);
+    nested = 0;
     close(bh);
     return done();
 }
