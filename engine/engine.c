@@ -353,7 +353,8 @@ static size_t list_running(struct spate_engine *e, struct spate_req ***tail)
         if (r == e->cb_req) { /* its head or body callback runs: it stops as that returns */
             r->stop = 1;
             n++;
-        } else if (r->phase == REQ_RUNNING || r->phase == REQ_BACKOFF) {
+        } else if (!r->held && (r->phase == REQ_RUNNING || r->phase == REQ_BACKOFF)) {
+            /* (a held one is on the list of a bulk cancel that runs this callback: its own) */
             r->next = NULL;
             r->held = 1;
             **tail = r;
@@ -409,8 +410,7 @@ static void cancel_all(struct spate_engine *e)
 
 size_t spate_engine_cancel(struct spate_engine *e, enum spate_cancel_scope which, const char *why)
 {
-    if (e->bulk) return 0; /* called from a callback of a bulk cancel: that one covers it */
-    e->bulk = 1;
+    if (e->bulk) return 0; /* called from a callback of destroy: that one covers it */
     int all = which == SPATE_CANCEL_ALL;
     struct spate_req *list = hold(spate_limit_sift(&e->lim, all ? any_req : never_started));
     struct spate_req **tail = &list;
@@ -421,7 +421,6 @@ size_t spate_engine_cancel(struct spate_engine *e, enum spate_cancel_scope which
         list = end_held(list, why ? why : "canceled");
         n++;
     }
-    e->bulk = 0;
     spate_limit_pump(&e->lim);
     return n;
 }

@@ -34,8 +34,9 @@ struct spate_engine {
     unsigned char woken;
     unsigned cb_depth;        /* > 0 while one of the host's callbacks runs */
     struct spate_req *cb_req; /* the request whose head or body callback runs, if any */
-    /* A bulk cancel (spate_engine_cancel, destroy) runs: it holds its requests on a list of its
-     * own, so one called from its callbacks is refused (it would relink them). */
+    /* spate_engine_destroy is canceling everything: a spate_engine_cancel from its callbacks has
+     * nothing left to do. (One inside another spate_engine_cancel skips the requests the outer
+     * one holds, and cancels only the others.) */
     unsigned char bulk;
 };
 

@@ -140,7 +140,7 @@ static void record(struct load *L, struct slot *s, int status, enum spate_error_
     L->rep->finished++;
     L->rep->responses += k == SPATE_OK;
     spate_loop_untimer(&L->ctx->loop, &s->timer);
-    L->cb(L->user, &x);
+    if (L->cb) L->cb(L->user, &x);
     if (L->limited && L->rep->finished >= L->want) L->stopping = 1;
 }
 
@@ -378,7 +378,7 @@ static void setup_failed(struct load *L, struct slot *s, enum spate_error_kind k
     struct spate_load_sample x = {.error = k, .message = L->ctx->msg, .setup = 1};
     L->rep->setup_failed++;
     lost_in_setup(L, s);
-    L->cb(L->user, &x);
+    if (L->cb) L->cb(L->user, &x);
     opened(L, s);
 }
 
@@ -656,6 +656,7 @@ static int run(struct spate_engine *e, const struct spate_load_opts *o, spate_lo
     struct spate_url u;
     memset(&L, 0, sizeof(L));
     memset(rep, 0, sizeof(*rep));
+    rep->size = sizeof(*rep); /* the struct the callbacks see, this library's */
     memset(&u, 0, sizeof(u));
     L.ctx = spate_engine_ctx(e);
     L.o = o;
@@ -696,17 +697,23 @@ int spate_load_run_sized(struct spate_engine *e, const struct spate_load_opts *g
                          spate_load_cb cb, void *user, struct spate_load_report *rep,
                          size_t rep_size, char *err, size_t errlen)
 {
-    struct spate_load_opts o;
-    if (opts_read(&o, given, err, errlen)) return -EINVAL;
-    /* a report as large as this library's is filled as the run goes; an older program's
-     * shorter one gets its part at the end (the callbacks see this library's whole report) */
+    /* a report as large as this library's (or larger: a newer program's, its extra fields 0) is
+     * filled as the run goes; an older program's shorter one gets its part at the end, and the
+     * callbacks see this library's whole report */
     struct spate_load_report own;
     int direct = rep_size >= sizeof(own);
-    int rc = run(e, &o, cb, user, direct ? rep : &own, err, errlen);
-    if (direct)
-        memset((char *)rep + sizeof(own), 0, rep_size - sizeof(own));
-    else
-        spate_sized_out(rep, rep_size, &own, sizeof(own));
+    if (rep_size < sizeof(rep->size)) {
+        snprintf(err, errlen, "spate_load_run: the report's size is too small (%zu)", rep_size);
+        return -EINVAL;
+    }
+    memset(rep, 0, rep_size); /* on every return, a failure too */
     rep->size = direct ? sizeof(own) : rep_size;
+    struct spate_load_opts o;
+    if (opts_read(&o, given, err, errlen)) return -EINVAL;
+    int rc = run(e, &o, cb, user, direct ? rep : &own, err, errlen);
+    if (!direct) {
+        spate_sized_out(rep, rep_size, &own, sizeof(own));
+        rep->size = rep_size;
+    }
     return rc;
 }

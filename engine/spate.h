@@ -317,9 +317,9 @@ SPATE_API int spate_engine_step(struct spate_engine *e);
  * request's callback runs once before this returns, with SPATE_E_CANCELED and the message `why`
  * (copied; NULL = "canceled"); requests those callbacks submit are not canceled, and the engine
  * stays usable. Call it outside request callbacks, e.g. from before_wait: spate_run returns
- * once nothing is pending. From a callback that a bulk cancel (this call, or
- * spate_engine_destroy) runs, it does nothing and returns 0: that one is canceling everything
- * already. Returns the number of requests canceled. */
+ * once nothing is pending. From a callback of another spate_engine_cancel it cancels only what
+ * that one does not (the requests it holds are left to it); from a callback of
+ * spate_engine_destroy it does nothing and returns 0. Returns the number of requests canceled. */
 enum spate_cancel_scope { SPATE_CANCEL_QUEUED, SPATE_CANCEL_ALL };
 SPATE_API size_t spate_engine_cancel(struct spate_engine *e, enum spate_cancel_scope which,
                                      const char *why);
@@ -429,8 +429,8 @@ struct spate_load_report {
 /* Called once per finished request, and once per connection that failed during set-up. */
 typedef void (*spate_load_cb)(void *user, const struct spate_load_sample *s);
 
-/* Runs the load to completion (or to the end of the duration, or to stop_fd); cb is called
- * once per finished request. rep is filled in as the run goes and complete on return (for a
+/* Runs the load to completion (or to the end of the duration, or to stop_fd); cb (NULL = none) is
+ * called once per finished request. rep is filled in as the run goes and complete on return (for a
  * program built against an older, shorter report: complete on return; the callbacks' `sofar`
  * is always live). 0 or negative error (err naming it; -EINVAL when o->size was never set). */
 SPATE_API int spate_load_run_sized(struct spate_engine *e, const struct spate_load_opts *o,

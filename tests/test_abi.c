@@ -97,6 +97,14 @@ static void older_config(const char *url)
     spate_engine_destroy(e);
 }
 
+static size_t seen_size; /* sofar->size in the set-up callback */
+static double on_setup_done(void *user, const struct spate_load_report *sofar)
+{
+    (void)user;
+    seen_size = sofar->size;
+    return 0;
+}
+
 static void unset_sizes(const char *url)
 {
     struct spate_config c;
@@ -122,10 +130,22 @@ static void unset_sizes(const char *url)
     o.req.url = url;
     o.requests = 1;
     struct spate_load_report rep;
+    memset(&rep, POISON, sizeof(rep));
     err[0] = 0;
     rc = spate_load_run(e, &o, NULL, NULL, &rep, err, sizeof(err));
-    ok(rc == -EINVAL && strstr(err, "spate_load_opts_init"),
-       "load options whose size was never set: -EINVAL, '%s'", err);
+    ok(rc == -EINVAL && strstr(err, "spate_load_opts_init") && rep.finished == 0 &&
+           rep.size == sizeof(rep),
+       "load options whose size was never set: -EINVAL, '%s'; the report zeroed all the same", err);
+
+    /* the report the callbacks see while the run goes carries its size too */
+    o.size = sizeof(o);
+    o.connections = 1;
+    o.setup_done = on_setup_done;
+    memset(&rep, POISON, sizeof(rep));
+    rc = spate_load_run(e, &o, NULL, NULL, &rep, err, sizeof(err));
+    ok(rc == 0 && seen_size == sizeof(rep) && rep.size == sizeof(rep) && rep.finished == 1,
+       "a run: the report's size is %zu in the set-up callback and %zu at the end (sizeof %zu)",
+       seen_size, rep.size, sizeof(rep));
     spate_engine_destroy(e);
 }
 
@@ -177,7 +197,7 @@ static void older_load(const char *url)
 
 int main(void)
 {
-    plan(10);
+    plan(11);
     int port = refused_port();
     if (port < 0) {
         printf("Bail out! no free port\n");

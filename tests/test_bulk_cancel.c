@@ -1,10 +1,11 @@
 /* A bulk cancel (spate_engine_destroy, spate_engine_cancel) whose done callbacks cancel the
  * requests still waiting their turn in it: spate.h allows spate_cancel from a done callback, and
  * every request's callback must still run exactly once, its memory freed once (ASan aborts this
- * test otherwise). Then a done callback that starts a bulk cancel of its own inside one: refused
- * (it returns 0), where it used to relink the outer one's held requests (half of them never
- * completed, then a use-after-free at destroy). Requests wait queued (-c 1) or in flight on a
- * listener that never answers. */
+ * test otherwise). Then a done callback that starts a bulk cancel of its own inside one: it
+ * leaves the outer one's held requests alone, where it used to relink them (half of them never
+ * completed, then a use-after-free at destroy), and still cancels what the outer one does not
+ * hold; inside destroy it does nothing. Requests wait queued (-c 1) or in flight on a listener
+ * that never answers. */
 #include "spate.h"
 #include "tap.h"
 #include <arpa/inet.h>
@@ -24,12 +25,13 @@ static int armed; /* the next callback cancels a sibling still waiting (then no 
 static int cancel_rc = 99;
 static int nested;           /* the armed callback calls a bulk cancel itself, not spate_cancel */
 static size_t nested_n = 99; /* what that nested bulk cancel returned */
+static char msg0[80];        /* the message request 0 completed with */
 
 static void on_done(void *user, const struct spate_response *r)
 {
     int i = (int)(long)user;
-    (void)r;
     calls[i]++;
+    if (i == 0) snprintf(msg0, sizeof(msg0), "%s", r->message ? r->message : "");
     if (!armed) return;
     armed = 0;
     if (nested) {
@@ -96,7 +98,7 @@ static int each_once(void)
 
 int main(void)
 {
-    plan(10);
+    plan(11);
     char url[64];
     int bh = blackhole(url, sizeof(url));
     if (bh < 0) {
@@ -131,8 +133,8 @@ int main(void)
     spate_engine_destroy(engine);
     ok(each_once(), "cancel all: destroy after it calls nobody again");
 
-    /* a done callback of a bulk cancel (or of destroy) calls a bulk cancel itself: refused, so
-     * the outer one's list of held requests stays whole */
+    /* a done callback of a bulk cancel calls a bulk cancel itself: the inner one leaves the
+     * requests the outer one holds alone, so its list stays whole (all four: nothing left) */
     nested = 1;
     start(N, url);
     until_in_flight(N);
@@ -142,6 +144,19 @@ int main(void)
        "the nested call did nothing (%zu)",
        calls[0], calls[1], calls[2], calls[3], n, nested_n);
     spate_engine_destroy(engine);
+
+    /* inside a cancel of the queued ones, a callback cancels all: the one in flight, which the
+     * outer cancel does not hold, is cut by the inner one */
+    nested_n = 99;
+    start(1, url);
+    until_in_flight(1);
+    n = spate_engine_cancel(engine, SPATE_CANCEL_QUEUED, NULL);
+    ok(each_once() && n == N - 1 && nested_n == 1 && !strcmp(msg0, "nested"),
+       "cancel queued, a callback cancels all: each callback once (%d %d %d %d), %zu counted; the "
+       "nested call cut the one in flight (%zu, '%s')",
+       calls[0], calls[1], calls[2], calls[3], n, nested_n, msg0);
+    spate_engine_destroy(engine);
+
     nested_n = 99;
     start(N, url);
     until_in_flight(N);
