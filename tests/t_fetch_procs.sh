@@ -241,8 +241,7 @@ measure small 20000
 RSS_SMALL=$RSS
 measure big 200000
 RSS_BIG=$RSS
-awk -v a="$RSS_BIG" -v b="$RSS_SMALL" 'BEGIN { exit !(a > 0 && b > 0 && a <= 1.3 * b) }'
-ok $? "  peak RSS for 200,000 lines $RSS_BIG KB vs 20,000 lines $RSS_SMALL KB: at most 1.3x ($(awk -v a="$RSS_BIG" -v b="$RSS_SMALL" 'BEGIN { printf "%.3f", a / b }')x)"
+at_most_times "$RSS_BIG" "$RSS_SMALL" 1.3 "  peak RSS for 200,000 lines $RSS_BIG KB vs 20,000 lines $RSS_SMALL KB"
 
 # --- 11. the progress line over a terminal -----------------------------------------------------------
 # 8 requests of 1.5 s each on 8 host names (-c 16: 8 per worker, so all 8 are in flight whatever

@@ -58,8 +58,7 @@ measure small 20000
 RSS_SMALL=$RSS
 measure big 200000
 RSS_BIG=$RSS
-awk -v a="$RSS_BIG" -v b="$RSS_SMALL" 'BEGIN { exit !(a > 0 && b > 0 && a <= 1.3 * b) }'
-ok $? "peak RSS for 200,000 URLs $RSS_BIG KB vs 20,000 URLs $RSS_SMALL KB: at most 1.3x ($(awk -v a="$RSS_BIG" -v b="$RSS_SMALL" 'BEGIN { printf "%.3f", a / b }')x)"
+at_most_times "$RSS_BIG" "$RSS_SMALL" 1.3 "peak RSS for 200,000 URLs $RSS_BIG KB vs 20,000 URLs $RSS_SMALL KB"
 
 # --- 3. bad lines ---------------------------------------------------------------------------------
 # lines 1, 502 and 1003 are bad (a URL with a space, a JSON object cut short, an ftp URL)
