@@ -262,8 +262,8 @@ is "$(frames "$T/p.json" st)" 0 "progress over a pty with --procs 2: exit 0"
 # no request can end before 1.5 s), in flight may only rise (never fall), and it reaches 8 (the 8
 # requests are all sent at once, 1.5 s before the first answer). Times count from the first frame,
 # not from the recorder's start: on a loaded machine the exec alone once took a second.
-B="[x for x in f if x[1] == 0]"
-is "$(frames "$T/p.json" "[len(set(x[0] for x in $B if 0.2 < x[0] - t0 < 1.3)) >= 3, sorted(set((x[1], x[2], x[3]) for x in f if x[0] - t0 < 1.3)), [x[6] for x in $B] == sorted(x[6] for x in $B), ([x[6] for x in $B] or [None])[-1]]")" \
+BEFORE="[x for x in f if x[1] == 0]"
+is "$(frames "$T/p.json" "[len(set(x[0] for x in $BEFORE if 0.2 < x[0] - t0 < 1.3)) >= 3, sorted(set((x[1], x[2], x[3]) for x in f if x[0] - t0 < 1.3)), [x[6] for x in $BEFORE] == sorted(x[6] for x in $BEFORE), ([x[6] for x in $BEFORE] or [None])[-1]]")" \
     '[true, [[0, 8, 0.0]], true, 8]' "  redrawn on a timer before any answer: 0/8 done, 0.0%; in flight rises to 8 (the workers' sum) and never falls"
 is "$(frames "$T/p.json" "(f[-1][1], f[-1][2], f[-1][3], f[-1][6]) if f else 'no frame'")" '[8, 8, 100.0, 0]' \
     "  last frame: 8/8 done, 100.0%, none in flight"
