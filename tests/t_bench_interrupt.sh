@@ -105,7 +105,7 @@ is "$(J setup "(j['interrupted'], j['measured'], j['requests'], j['duration'])")
     "SIGINT during set-up: reported as interrupted before measuring, no requests"
 # set-up time: from spate's start to the signal as it saw it, within spate's life (T_LIFE)
 is "$(J setup "0 <= j['connections_up'] < 20 == j['connections'] and 1.0 <= j['setup_seconds'] <= $T_LIFE")" true \
-    "SIGINT during set-up: $(J setup "j['connections_up']") of 20 up, set-up time up to the signal ($(J setup "j['setup_seconds']") s)"
+    "SIGINT during set-up: $(J setup "j['connections_up']") of 20 up, set-up time up to the signal ($(J setup "j['setup_seconds']") s, signal after ${T_RUN}s, exit after ${T_LIFE}s)"
 
 # --- the progress line on a terminal -----------------------------------------------------------------
 count_start prog --delay-ms 1 || { echo "Bail out! count_server.py did not start"; exit 1; }
