@@ -127,8 +127,11 @@ is "$(jl "$T/l0.json" "(rows[0]['period']['late_s'], rows[0]['period']['start'] 
 LATE=$(jl "$T/l1.json" "rows[0]['period']['late_s']")
 # The period ends when spate's end-of-run timer fires: never before T + 3, and on a loaded machine
 # up to a few scheduling delays after it (0.3 s), well short of T + late_s + 3 (late_s >= 0.6),
-# where a period that ran its full 3 s from its own late start would end.
-is "$(jl "$T/l1.json" "(lambda p: (0.6 <= p['late_s'] <= 1.6, abs(p['start'] - $TL - p['late_s']) < 0.01, -0.01 < p['end'] - $TL - 3 < 0.3, abs(p['skipped'] - p['late_s'] * 50) <= 2, rows[0]['requests'] + p['skipped'] == 150))(rows[0]['period'])")" \
+# where a period that ran its full 3 s from its own late start would end. late_s is the server's
+# 1.6 s hold less the 0.7 s to T plus this piece's own start-up (1.14 s seen under load): its
+# upper bound only keeps some of the run; that it counts from T, not from the launch, is checked
+# by start == T + late_s.
+is "$(jl "$T/l1.json" "(lambda p: (0.6 <= p['late_s'] <= 2.2, abs(p['start'] - $TL - p['late_s']) < 0.01, -0.01 < p['end'] - $TL - 3 < 0.3, abs(p['skipped'] - p['late_s'] * 50) <= 2, rows[0]['requests'] + p['skipped'] == 150))(rows[0]['period'])")" \
     "[true, true, true, true, true]" \
     "late piece 1: late_s $LATE s, ran from T + late_s to the common end, skipped its ~$(jl "$T/l1.json" "rows[0]['period']['skipped']") slots due before"
 run latemerge merge --json "$T/l0.json" "$T/l1.json"
