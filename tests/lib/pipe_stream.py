@@ -42,7 +42,8 @@ def parse(argv):
     lines = open(argv[0]).read().splitlines()
     batches = batches or [1] * len(lines)
     if sum(batches) != len(lines):
-        sys.exit("pipe_stream.py: batches of %d lines for a file of %d" % (sum(batches), len(lines)))
+        sys.exit("pipe_stream.py: batches of %d lines for a file of %d"
+                 % (sum(batches), len(lines)))
     return batches, wait, lines, argv[2:]
 
 
@@ -76,7 +77,8 @@ def main():
     p.stdin.close()
     reader.join()
     rc = p.wait()
-    ids_ok = sorted(r["id"] for r in results) == list(range(len(lines))) and all(r["ok"] for r in results)
+    ids_ok = sorted(r["id"] for r in results) == list(range(len(lines))) and \
+        all(r["ok"] for r in results)
     print(rc, len(results), verdict, ids_ok, "%.3f" % slowest)
 
 
