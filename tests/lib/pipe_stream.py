@@ -12,8 +12,8 @@ holds its output back, cannot. The pipe is closed only after the last batch's re
 A batch whose results do not come in time is "late"; the rest is then written without waiting,
 so a broken command costs one wait at most.
 
-Prints one line: "RC N streamed|late-batch-K IDS-OK SLOWEST", with RC the exit status, N the
-result lines read, IDS-OK True when the ids are 0..N-1 each once and every result is ok, and
+Prints one line: "RC N VERDICT IDS-OK SLOWEST", with RC the exit status, N the result lines
+read, VERDICT streamed, late-batch-K or input-closed-at-batch-K (the command closed its input), IDS-OK True when the ids are 0..N-1 each once and every result is ok, and
 SLOWEST the longest wait for a batch's results (seconds). The wait is a bound on a condition, not
 a measured window, so a loaded machine makes the test slower, never wrong.
 
@@ -63,7 +63,11 @@ def main():
     reader.start()
     verdict, slowest, sent = "streamed", 0.0, 0
     for k, n in enumerate(batches):
-        p.stdin.write("".join(l + "\n" for l in lines[sent:sent + n]).encode())
+        try:
+            p.stdin.write("".join(l + "\n" for l in lines[sent:sent + n]).encode())
+        except BrokenPipeError:  # the command is gone (or closed its input): say so, not a trace
+            verdict = "input-closed-at-batch-%d" % k
+            break
         sent += n
         if verdict != "streamed":
             continue
@@ -74,7 +78,10 @@ def main():
         slowest = max(slowest, time.monotonic() - t0)
         if not came:
             verdict = "late-batch-%d" % k
-    p.stdin.close()
+    try:
+        p.stdin.close()
+    except BrokenPipeError:
+        pass
     reader.join()
     rc = p.wait()
     ids_ok = sorted(r["id"] for r in results) == list(range(len(lines))) and \
