@@ -13,9 +13,10 @@ A batch whose results do not come in time is "late"; the rest is then written wi
 so a broken command costs one wait at most.
 
 Prints one line: "RC N VERDICT IDS-OK SLOWEST", with RC the exit status, N the result lines
-read, VERDICT streamed, late-batch-K or input-closed-at-batch-K (the command closed its input), IDS-OK True when the ids are 0..N-1 each once and every result is ok, and
-SLOWEST the longest wait for a batch's results (seconds). The wait is a bound on a condition, not
-a measured window, so a loaded machine makes the test slower, never wrong.
+read, VERDICT streamed, late-batch-K or input-closed-at-batch-K (the command closed its input),
+IDS-OK True when the ids are 0..N-1 each once and every result is ok, and SLOWEST the longest
+wait for a batch's results (seconds). The wait is a bound on a condition, not a measured window,
+so a loaded machine makes the test slower, never wrong.
 
 Used by t_fetch_stream.sh (one line at a time) and t_fetch_procs.sh (--procs 2, two batches of
 100).
