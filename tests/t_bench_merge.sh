@@ -100,7 +100,9 @@ is "$RC:$(grep -Ec 'missing +only piece 0/2 of the test' "$(out half)")" "0:1" "
 # --- --start-at -----------------------------------------------------------------------------------------------
 L0=$(now)
 run plus bench --start-at +1.5 -n 100 -c 2 --json "$U/small.txt?plus"
-is "$(J plus "(lambda d: 1.4 <= d <= 1.7)(j['period']['start'] - $L0)")" true \
+# +1.5 counts from spate's start, which comes after L0 by the exec (~10 ms, more on a loaded
+# machine): the upper bound only has to tell 1.5 s from 15 s or from an absolute time
+is "$(J plus "(lambda d: 1.4 <= d <= 2.5)(j['period']['start'] - $L0)")" true \
     "--start-at +1.5: measuring began 1.5 s after launch ($(J plus "'%.3f' % (j['period']['start'] - $L0)") s)"
 PAST=$(echo "$(now)" | awk '{printf "%d", $1 - 100}')
 run past bench --start-at "$PAST" -n 10 "$U/small.txt"
@@ -123,11 +125,17 @@ wait $PL
 is "$(jl "$T/l0.json" "(rows[0]['period']['late_s'], rows[0]['period']['start'] == $TL, rows[0]['requests'])")" "[0.0, true, 150]" \
     "late test, piece 0: on time, started at T, its 150 requests"
 LATE=$(jl "$T/l1.json" "rows[0]['period']['late_s']")
-is "$(jl "$T/l1.json" "(lambda p: (0.6 <= p['late_s'] <= 1.6, abs(p['start'] - $TL - p['late_s']) < 0.01, abs(p['end'] - $TL - 3) < 0.05, abs(p['skipped'] - p['late_s'] * 50) <= 2, rows[0]['requests'] + p['skipped'] == 150))(rows[0]['period'])")" \
+# The period ends when spate's end-of-run timer fires: never before T + 3, and on a loaded machine
+# up to a few scheduling delays after it (0.3 s), well short of T + late_s + 3 (late_s >= 0.6),
+# where a period that ran its full 3 s from its own late start would end. late_s is the server's
+# 1.6 s hold less the 0.7 s to T plus this piece's own start-up (1.14 s seen under load): its
+# upper bound only keeps some of the run; that it counts from T, not from the launch, is checked
+# by start == T + late_s.
+is "$(jl "$T/l1.json" "(lambda p: (0.6 <= p['late_s'] <= 2.2, abs(p['start'] - $TL - p['late_s']) < 0.01, -0.01 < p['end'] - $TL - 3 < 0.3, abs(p['skipped'] - p['late_s'] * 50) <= 2, rows[0]['requests'] + p['skipped'] == 150))(rows[0]['period'])")" \
     "[true, true, true, true, true]" \
     "late piece 1: late_s $LATE s, ran from T + late_s to the common end, skipped its ~$(jl "$T/l1.json" "rows[0]['period']['skipped']") slots due before"
 run latemerge merge --json "$T/l0.json" "$T/l1.json"
-is "$(J latemerge "(lambda p: (p[0]['late_s'], abs(p[1]['late_s'] - $LATE) < 1e-5, abs(j['duration'] - 3) < 0.05, j['rps'] <= 100, abs(j['rps'] - j['responses'] / j['duration']) < 0.01))(j['pieces'])")" \
+is "$(J latemerge "(lambda p: (p[0]['late_s'], abs(p[1]['late_s'] - $LATE) < 1e-5, -0.01 < j['duration'] - 3 < 0.3, j['rps'] <= 100, abs(j['rps'] - j['responses'] / j['duration']) < 0.01))(j['pieces'])")" \
     "[0.0, true, true, true, true]" \
     "merge: the late piece named with late_s, the period the 3 s union, rate $(J latemerge "'%.1f' % j['rps']")/s not inflated"
 run latetext merge "$T/l0.json" "$T/l1.json"

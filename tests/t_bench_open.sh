@@ -95,7 +95,11 @@ is "$(J tail "abs(j['sent'] + j['unsent'] - 2 * 200) <= 3")" true \
     "tail: sent + unsent == the ~400 requests due in 2 s ($(J tail "(j['sent'], j['unsent'])"))"
 is "$(J tail "j['outstanding'] == j['unfinished'] + j['unsent'] and 150 <= j['outstanding'] <= 230")" true \
     "tail: ~200 outstanding (the stall's second at 200/s): $(J tail "j['outstanding']")"
-is "$(J tail "0.85 <= j['oldest_outstanding'] <= 1.2")" true \
+# The stall starts 1 s after the server read the first request, as the server's own clock and
+# scheduling place it: on a loaded machine a lagging server holds requests that arrived a little
+# before it (1.07 s seen) or a late first read starts it later. 0.7 .. 1.5 s still tells the
+# stall's second from the run's 2 s and from nothing.
+is "$(J tail "0.7 <= j['oldest_outstanding'] <= 1.5")" true \
     "tail: the oldest outstanding waited ~1 s, the stall within the run ($(J tail "j['oldest_outstanding']"))"
 is "$(J tail "j['latency']['count'] == j['responses'] == j['requests'] and j['latency']['max'] < 0.5")" true \
     "tail: the percentiles hold only the complete responses (count $(J tail "j['latency']['count']"), max $(ms tail max))"
@@ -104,7 +108,7 @@ is "$RC:$(J tail "j['result']")" '0:{"ok": true, "reasons": []}' \
 stall_start tailtxt --stall-at 1 --stall-for 5 || { echo "Bail out! stall_server.py did not start"; exit 1; }
 run tailtxt bench -R 200 -c 16 -d 2 "$STALL_URL"
 kill_wait "$STALL_PID"
-like "$(cat "$(out tailtxt)")" 'outstanding +[0-9,]+ requests still waiting at the end \(16 in flight, [0-9,]+ due but never sent\), the oldest for (9[0-9]{2}\.[0-9]+ms|1\.[0-9]+s)' \
+like "$(cat "$(out tailtxt)")" 'outstanding +[0-9,]+ requests still waiting at the end \(16 in flight, [0-9,]+ due but never sent\), the oldest for ([7-9][0-9]{2}\.[0-9]+ms|1\.[0-9]+s)' \
     "tail, text: the outstanding line with its counts and the oldest's age"
 like "$(cat "$(out tailtxt)")" 'warning: the oldest outstanding request has waited .* longer than the p99' \
     "tail, text: warns that the oldest outstanding waited longer than the p99"

@@ -14,7 +14,9 @@ S=$SRV_URL/case
 PTY="$PY $TAP_LIB/pty_term.py"
 
 # frames LOG EXPR: EXPR over f, the progress frames drawn ([t, done, total, pct, elapsed s, eta s
-# or None, in flight, rate or None], t = seconds since start), and st, the exit status.
+# or None, in flight, rate or None], t = seconds since the recorder began), t0 (the first frame's
+# t: spate draws it as it starts, so x[0] - t0 is spate's own time, however late it started), and
+# st, the exit status.
 frames() { "$PY" "$TAP_LIB/progress_frames.py" "$1" "$2"; }
 screen() { $PY "$TAP_LIB/pty_term.py" screen "$1"; }
 
@@ -22,12 +24,14 @@ screen() { $PY "$TAP_LIB/pty_term.py" screen "$1"; }
 for i in 0 1 2 3; do echo "$S/slow/1500/p-$i"; done >"$T/p.txt"
 $PY "$TAP_LIB/pty_term.py" --cols 200 "$T/p.json" -- "$SPATE_BIN" fetch -c 4 -i "$T/p.txt"
 is "$(frames "$T/p.json" st)" 0 "pty: exit 0"
-is "$(frames "$T/p.json" "len(set(x[0] for x in f if x[0] < 1.3 and x[1] == 0)) >= 4")" true \
-    "timer: at least 4 redraws in the first 1.3 s, before any request ended ($(frames "$T/p.json" "[x[0] for x in f if x[1] == 0]"))"
-is "$(frames "$T/p.json" "sorted(set((x[1], x[2], x[3], x[6]) for x in f if x[0] < 1.3))")" '[[0, 4, 0.0, 4]]' \
+is "$(frames "$T/p.json" "len(set(x[0] for x in f if x[0] - t0 < 1.3 and x[1] == 0)) >= 4")" true \
+    "timer: at least 4 redraws in spate's first 1.3 s, before any request ended ($(frames "$T/p.json" "[round(x[0] - t0, 4) for x in f if x[1] == 0]"))"
+is "$(frames "$T/p.json" "sorted(set((x[1], x[2], x[3], x[6]) for x in f if x[0] - t0 < 1.3))")" '[[0, 4, 0.0, 4]]' \
     "before the answers: 0/4 done, 0.0%, 4 in flight (-c 4)"
-is "$(frames "$T/p.json" "[x for x in f if x[0] < 1.3 and x[5] is not None]")" '[]' "before any answer: ETA unknown (--)"
-is "$(frames "$T/p.json" "[x for x in f if not (x[4] <= x[0] + 0.05 and x[4] > x[0] - 1.05)]")" '[]' \
+is "$(frames "$T/p.json" "[x for x in f if x[0] - t0 < 1.3 and x[5] is not None]")" '[]' "before any answer: ETA unknown (--)"
+# elapsed can be no more than the recorder's time (spate began after it) and no less than the time
+# since the first frame, less one (whole seconds)
+is "$(frames "$T/p.json" "[x for x in f if not (x[4] <= x[0] + 0.05 and x[4] > x[0] - t0 - 1.05)]")" '[]' \
     "elapsed: whole seconds since the start, at every frame"
 is "$(frames "$T/p.json" "(f[-1][1], f[-1][2], f[-1][3], f[-1][6])")" '[4, 4, 100.0, 0]' "last frame: 4/4 done, 100.0%, none in flight"
 SCR=$(screen "$T/p.json")
@@ -41,7 +45,7 @@ like "$(printf '%s\n' "$SCR" | tail -n 1)" '^spate fetch: 4 requests, 4 ok, 0 fa
 for i in $(seq 0 39); do echo "$S/slow/500/r-$i"; done >"$T/r.txt"
 $PY "$TAP_LIB/pty_term.py" --cols 200 --stdout "$T/r.out" "$T/r.json" -- "$SPATE_BIN" fetch -c 4 -i "$T/r.txt"
 is "$(frames "$T/r.json" st)" 0 "steady: exit 0"
-MID="[x for x in f if 2.0 <= x[0] <= 4.0]"
+MID="[x for x in f if 2.0 <= x[0] - t0 <= 4.0]"
 cmp_num "$(frames "$T/r.json" "len($MID)")" -ge 4 "steady: frames drawn between 2 s and 4 s"
 is "$(frames "$T/r.json" "[x for x in $MID if not (5 <= x[7] <= 9)]")" '[]' \
     "steady: the rate is 8 req/s (5..9) between 2 s and 4 s"

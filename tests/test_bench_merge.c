@@ -85,17 +85,64 @@ static struct spate_bench_read rd;
 static struct spate_bench_merge mg;
 static struct spate_hist all;
 
+/* Reads the JSON report o (borrowed) and adds it to m as name: the one path every report, a
+ * piece's or a merge's, takes into a merge here, as `spate merge` reads its files. */
+static int add_report(struct spate_bench_merge *m, const struct spate_text *o, const char *name,
+                      char *err, size_t errlen)
+{
+    int rc = spate_bench_read(&rd, o->s, o->len, err, errlen);
+    if (!rc) {
+        rc = spate_bench_merge_add(m, &rd, name, 0, err, errlen);
+        spate_bench_read_fini(&rd);
+    }
+    return rc;
+}
+
+/* Adds piece p, written as its JSON report and read back, to mg. */
 static int add(struct piece *p, const char *name, char *err, size_t errlen)
 {
     struct spate_text o;
     int rc = to_json(p, &o);
-    if (!rc) rc = spate_bench_read(&rd, o.s, o.len, err, errlen);
-    if (!rc) {
-        rc = spate_bench_merge_add(&mg, &rd, name, 0, err, errlen);
-        spate_bench_read_fini(&rd);
-    }
+    if (!rc) rc = add_report(&mg, &o, name, err, errlen);
     spate_text_fini(&o);
     return rc;
+}
+
+/* One corruption of a good report: the first `from` replaced by `to`, refused naming `want`. */
+struct edit {
+    const char *from, *to, *want;
+};
+
+/* Each edit of the report good (borrowed) must fail to read with -EINVAL and a message holding
+ * its `want`; label starts each test's name. */
+static void refuse_edits(const struct spate_text *good, const struct edit *v, size_t n,
+                         const char *label)
+{
+    char err[512];
+    for (size_t i = 0; i < n; i++) {
+        char *s = strndup(good->s, good->len), *at = strstr(s, v[i].from);
+        struct spate_text e;
+        spate_text_init(&e);
+        if (at) {
+            spate_text_add(&e, s, (size_t)(at - s));
+            spate_text_adds(&e, v[i].to);
+            spate_text_adds(&e, at + strlen(v[i].from));
+        }
+        err[0] = 0;
+        int rc = at ? spate_bench_read(&rd, e.s, e.len, err, sizeof(err)) : 0;
+        if (at && !rc) spate_bench_read_fini(&rd); /* read when it should not have been */
+        ok(at && rc == -EINVAL && strstr(err, v[i].want), "%s%s -> %s: refused (%s)", label,
+           v[i].from, v[i].to, at ? err : "edit not found");
+        spate_text_fini(&e);
+        free(s);
+    }
+}
+
+/* 1 when histogram h holds exactly want's values: every bucket, the count, min, max and sum. */
+static int same_hist(const struct spate_hist *h, const struct spate_hist *want)
+{
+    return memcmp(h->counts, want->counts, sizeof(want->counts)) == 0 && h->count == want->count &&
+           h->min == want->min && h->max == want->max && h->sum == want->sum;
 }
 
 static void test_exact(void)
@@ -110,10 +157,8 @@ static void test_exact(void)
     ok(add(&pa, "a", err, sizeof(err)) == 0, "piece a read back and added (%s)", err);
     ok(add(&pb, "b", err, sizeof(err)) == 0, "piece b read back and added (%s)", err);
     ok(spate_bench_merge_finish(&mg) == 0, "finished");
-    int same = memcmp(mg.t.hist.counts, all.counts, sizeof(all.counts)) == 0 &&
-               mg.t.hist.count == all.count && mg.t.hist.min == all.min &&
-               mg.t.hist.max == all.max && mg.t.hist.sum == all.sum;
-    ok(same, "merged histogram == one histogram of all %llu values, bucket by bucket",
+    ok(same_hist(&mg.t.hist, &all),
+       "merged histogram == one histogram of all %llu values, bucket by bucket",
        (unsigned long long)all.count);
     static const double ps[] = {0, 50, 90, 99, 99.9, 99.99, 100};
     int pct = 1;
@@ -207,9 +252,7 @@ static void test_refusals(void)
     struct spate_text o;
     make_piece(&pa, (struct spate_split){0, 1}, "http://h/x", 1000.0, 1.0, 100, 2);
     to_json(&pa, &o);
-    static const struct {
-        const char *from, *to, *want;
-    } edits[] = {
+    static const struct edit edits[] = {
         {"\"responses\":100,", "\"responses\":101,", "histogram holds 100 values"},
         {"\"errors\":2,", "\"errors\":3,", "\"errors_by_kind\" adds up to 2"},
         {"\"test\":{", "\"tset\":{", "\"test\" is missing"},
@@ -218,21 +261,7 @@ static void test_refusals(void)
         {"\"model\":\"closed\",\"rate\":0,", "\"model\":\"open\",\"rate\":0,", "does not fit"},
         {"\"unit\":\"ns\"", "\"unit\":\"us\"", "another layout"},
     };
-    for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
-        char *s = strndup(o.s, o.len), *at = strstr(s, edits[i].from);
-        struct spate_text e;
-        spate_text_init(&e);
-        if (at) {
-            spate_text_add(&e, s, (size_t)(at - s));
-            spate_text_adds(&e, edits[i].to);
-            spate_text_adds(&e, at + strlen(edits[i].from));
-        }
-        int rc = at ? spate_bench_read(&rd, e.s, e.len, err, sizeof(err)) : 0;
-        ok(at && rc == -EINVAL && strstr(err, edits[i].want), "%s -> %s: refused (%s)",
-           edits[i].from, edits[i].to, at ? err : "edit not found");
-        spate_text_fini(&e);
-        free(s);
-    }
+    refuse_edits(&o, edits, sizeof(edits) / sizeof(edits[0]), "");
     ok(spate_bench_read(&rd, o.s, o.len / 2, err, sizeof(err)) == -EINVAL &&
            !strncmp(err, "not JSON: ", 10),
        "a truncated report: not JSON (%s)", err);
@@ -255,11 +284,7 @@ static int merged_json(struct piece **v, const char *const *names, size_t n, str
     for (size_t i = 0; i < n && !rc; i++) {
         struct spate_text t;
         rc = to_json(v[i], &t);
-        if (!rc) rc = spate_bench_read(&rd, t.s, t.len, err, sizeof(err));
-        if (!rc) {
-            rc = spate_bench_merge_add(&sub, &rd, names[i], 0, err, sizeof(err));
-            spate_bench_read_fini(&rd);
-        }
+        if (!rc) rc = add_report(&sub, &t, names[i], err, sizeof(err));
         spate_text_fini(&t);
     }
     struct spate_bench_verdict vd;
@@ -269,16 +294,6 @@ static int merged_json(struct piece **v, const char *const *names, size_t n, str
     if (!rc) rc = spate_bench_json(o, &sub.set, &sub.t, &sub.rep, &sub.parts, &vd, sub.sig);
     spate_bench_merge_fini(&sub);
     if (rc) diag("merged_json: %d %s", rc, err);
-    return rc;
-}
-
-static int add_text(const struct spate_text *o, const char *name, char *err, size_t errlen)
-{
-    int rc = spate_bench_read(&rd, o->s, o->len, err, errlen);
-    if (!rc) {
-        rc = spate_bench_merge_add(&mg, &rd, name, 0, err, errlen);
-        spate_bench_read_fini(&rd);
-    }
     return rc;
 }
 
@@ -316,12 +331,12 @@ static void test_nested(void)
     spate_bench_merge_fini(&mg);
 
     spate_bench_merge_init(&mg, "pieces");
-    ok(add_text(&tab, "ab", err, sizeof(err)) == 0, "merge ab read back and added (%s)", err);
-    ok(add_text(&tcd, "cd", err, sizeof(err)) == 0, "merge cd read back and added (%s)", err);
+    ok(add_report(&mg, &tab, "ab", err, sizeof(err)) == 0, "merge ab read back and added (%s)",
+       err);
+    ok(add_report(&mg, &tcd, "cd", err, sizeof(err)) == 0, "merge cd read back and added (%s)",
+       err);
     ok(spate_bench_merge_finish(&mg) == 0, "finished");
-    ok(memcmp(mg.t.hist.counts, all.counts, sizeof(all.counts)) == 0 &&
-           mg.t.hist.count == all.count && mg.t.hist.min == all.min && mg.t.hist.max == all.max &&
-           mg.t.hist.sum == all.sum,
+    ok(same_hist(&mg.t.hist, &all),
        "merge of merges: the histogram of the flat merge, bucket by bucket (%llu values)",
        (unsigned long long)all.count);
     ok(mg.t.responses == ft.responses && mg.t.bad_status == ft.bad_status &&
@@ -346,8 +361,8 @@ static void test_nested(void)
     spate_bench_merge_fini(&mg);
 
     spate_bench_merge_init(&mg, "pieces");
-    add_text(&tab, "ab", err, sizeof(err));
-    ok(add_text(&tbc, "bc", err, sizeof(err)) == -EINVAL &&
+    add_report(&mg, &tab, "ab", err, sizeof(err));
+    ok(add_report(&mg, &tbc, "bc", err, sizeof(err)) == -EINVAL &&
            strstr(err, "bc: b is piece 1/4 of the test, which overlaps piece 1/4 of ab: b"),
        "ab + bc: piece b twice through two merges, refused (%s)", err);
     ok(add(&pb, "b", err, sizeof(err)) == -EINVAL &&
@@ -356,9 +371,7 @@ static void test_nested(void)
     spate_bench_merge_fini(&mg);
 
     /* corrupt merged reports */
-    static const struct {
-        const char *from, *to, *want;
-    } edits[] = {
+    static const struct edit edits[] = {
         {"\"pieces\":[", "\"workers\":[],\"pieces\":[", "both \"workers\" and \"pieces\""},
         {"\"pieces\":[", "\"pieces_\":[", "\"piece\" 0/0 is not a piece"},
         {"\"requests\":703,", "\"requests\":704,",
@@ -368,22 +381,7 @@ static void test_nested(void)
         {"\"lost\":null,", "", "\"pieces\"[0].\"lost\" is missing"},
         {"\"pieces\":[{", "\"pieces\":[7,{", "\"pieces\"[0] is not an object"},
     };
-    for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
-        char *s = strndup(tab.s, tab.len), *at = strstr(s, edits[i].from);
-        struct spate_text e;
-        spate_text_init(&e);
-        if (at) {
-            spate_text_add(&e, s, (size_t)(at - s));
-            spate_text_adds(&e, edits[i].to);
-            spate_text_adds(&e, at + strlen(edits[i].from));
-        }
-        err[0] = 0;
-        int rc = at ? spate_bench_read(&rd, e.s, e.len, err, sizeof(err)) : 0;
-        ok(at && rc == -EINVAL && strstr(err, edits[i].want), "merged: %s -> %s: refused (%s)",
-           edits[i].from, edits[i].to, at ? err : "edit not found");
-        spate_text_fini(&e);
-        free(s);
-    }
+    refuse_edits(&tab, edits, sizeof(edits) / sizeof(edits[0]), "merged: ");
     spate_text_fini(&tab);
     spate_text_fini(&tcd);
     spate_text_fini(&tbc);

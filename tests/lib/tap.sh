@@ -96,6 +96,15 @@ cmp_num() {
     return 1
 }
 
+# at_most_times A B F DESC: passes when A and B are positive numbers and A <= F x B (two peak RSS
+# figures, say); DESC is followed by the ratio and the bound: "DESC (1.236x, at most 1.3x)".
+at_most_times() {
+    _r=$(awk -v a="$1" -v b="$2" \
+        'BEGIN { if (a > 0 && b > 0) printf "%.3f", a / b; else print "?" }')
+    awk -v a="$1" -v b="$2" -v f="$3" 'BEGIN { exit !(a > 0 && b > 0 && a <= f * b) }'
+    ok $? "$4 (${_r}x, at most $3x)"
+}
+
 skip() { TAP_N=$((TAP_N + 1)); echo "ok $TAP_N # skip $*"; }
 
 # done_testing: checks the plan (prints it when none was given) and says how it went.
