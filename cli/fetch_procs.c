@@ -28,7 +28,8 @@
  * this it stops reading that worker's pipe, so the worker stalls on a full pipe instead. */
 #define HOLD_LIMIT (1u << 20)
 
-static const char *memmem_host_end(const char *p, const char *end)
+/* Where the authority that starts at p ends: the path, query or fragment, or end. */
+static const char *host_end(const char *p, const char *end)
 {
     while (p < end && *p != '/' && *p != '?' && *p != '#')
         p++;
@@ -38,15 +39,10 @@ static const char *memmem_host_end(const char *p, const char *end)
 unsigned spate_fetch_procs_worker_of(const char *url, size_t len, unsigned n)
 {
     if (n <= 1 || !url) return 0;
-    const char *e = url + len, *p = NULL;
-    for (const char *c = url; c + 3 <= e; c++)
-        if (c[0] == ':' && c[1] == '/' && c[2] == '/') {
-            p = c;
-            break;
-        }
+    const char *e = url + len, *p = memmem(url, len, "://", 3);
     if (!p) return 0;
     int https = (size_t)(p - url) == 5 && strncasecmp(url, "https", 5) == 0;
-    const char *host = p + 3, *end = memmem_host_end(host, e);
+    const char *host = p + 3, *end = host_end(host, e);
     const char *at = memchr(host, '@', (size_t)(end - host));
     if (at) host = at + 1; /* user:pass@ is not part of where the request goes */
     const char *colon = NULL;
@@ -98,28 +94,37 @@ static void add_counts(struct spate_fetch_procs_counts *sum, const char *p)
     }
 }
 
+/* Room for n more bytes at buf[*len] in a buffer whose bytes before *off are used: those are
+ * dropped first (the unused ones slide to the front), then the buffer doubles until n fit.
+ * 0, or -1 without memory (the buffer unchanged). */
+static int make_room(char **buf, size_t *len, size_t *cap, size_t *off, size_t n)
+{
+    if (*off && *off == *len) *off = *len = 0;
+    if (*cap - *len >= n) return 0;
+    if (*off) {
+        memmove(*buf, *buf + *off, *len - *off);
+        *len -= *off;
+        *off = 0;
+    }
+    size_t c = *cap ? *cap : 4096;
+    while (c - *len < n)
+        c *= 2;
+    if (c == *cap) return 0;
+    char *b = realloc(*buf, c);
+    if (!b) return -1;
+    *buf = b;
+    *cap = c;
+    return 0;
+}
+
 /* ---------- records ---------- */
 
 int spate_fetch_procs_fill(struct spate_fetch_procs_reader *r)
 {
     if (r->eof) return -1;
-    if (r->off && r->off == r->len) r->off = r->len = 0;
-    if (r->cap - r->len < READ_CHUNK) {
-        if (r->off) { /* move the unused bytes to the front first */
-            memmove(r->buf, r->buf + r->off, r->len - r->off);
-            r->len -= r->off;
-            r->off = 0;
-        }
-        if (r->cap - r->len < READ_CHUNK) {
-            size_t cap = r->len + READ_CHUNK * 2;
-            char *b = realloc(r->buf, cap);
-            if (!b) {
-                r->eof = 1;
-                return -1;
-            }
-            r->buf = b;
-            r->cap = cap;
-        }
+    if (make_room(&r->buf, &r->len, &r->cap, &r->off, READ_CHUNK)) {
+        r->eof = 1;
+        return -1;
     }
     ssize_t k = read(r->fd, r->buf + r->len, r->cap - r->len);
     if (k < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
@@ -194,23 +199,7 @@ struct bytes {
 
 static int bytes_add(struct bytes *b, const char *s, size_t n)
 {
-    if (b->off && b->off == b->len) b->off = b->len = 0;
-    if (b->cap - b->len < n) {
-        if (b->off) {
-            memmove(b->p, b->p + b->off, b->len - b->off);
-            b->len -= b->off;
-            b->off = 0;
-        }
-        if (b->cap - b->len < n) {
-            size_t cap = b->cap ? b->cap : 4096;
-            while (cap - b->len < n)
-                cap *= 2;
-            char *np = realloc(b->p, cap);
-            if (!np) return -1;
-            b->p = np;
-            b->cap = cap;
-        }
-    }
+    if (make_room(&b->p, &b->len, &b->cap, &b->off, n)) return -1;
     memcpy(b->p + b->len, s, n);
     b->len += n;
     return 0;
